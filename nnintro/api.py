@@ -1,0 +1,212 @@
+"""The Python functions under the CLI: train, evaluate, predict. The tests and notebooks call these too."""
+from __future__ import annotations
+
+import random
+import signal
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from rich.console import Console
+
+from nnintro import __version__
+from nnintro.checkpoint import load_model, save_weights
+from nnintro.config import Config, load_config, validate
+from nnintro.data import DatasetBundle, load_dataset
+from nnintro.device import select_device
+from nnintro.errors import ConfigError, InputError, RunError
+from nnintro.evaluate import SplitOutputs, run_split
+from nnintro.losses import per_sample_loss
+from nnintro.models import architecture_for, build_model, count_parameters, describe
+from nnintro.reports.console import ConsoleObserver
+from nnintro.reports.tensorboard import TensorBoardObserver
+from nnintro.runs import (CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, MODEL_FILE, WEIGHTS_FILE, Run,
+                          create_run_dir, open_run, read_json, write_atomic, write_json)
+from nnintro.train import FitResult, Trainer
+
+# Overrides a resumed run may take: they change how long or how it is logged, not what is trained.
+RESUMABLE_OVERRIDES = ("train.epochs", "train.early_stopping.patience", "train.device", "train.eval_batch_size")
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    metrics: dict[str, Any]
+    fit: FitResult
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class StopFlag:
+    """First Ctrl-C/SIGTERM asks the trainer to stop after the current step; a second one exits at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise SystemExit(130)
+        self.requested = True
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[StopFlag]:
+    flag = StopFlag()
+    previous = {}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, flag.handle)
+    except ValueError:  # not the main thread (e.g. a notebook worker): no handlers, nothing to restore
+        pass
+    try:
+        yield flag
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def model_info(config: Config, data: DatasetBundle, model: torch.nn.Module) -> dict[str, Any]:
+    architecture = architecture_for(config.model, data.input_shape, len(data.classes), data.normalization)
+    return {"architecture": architecture, "classes": data.classes, "dataset": data.name, "data_kind": data.kind,
+            "params": count_parameters(model), "nnintro_version": __version__}
+
+
+def _resume_config(run_dir: Path, overrides: list[str]) -> Config:
+    for assignment in overrides:
+        key = assignment.partition("=")[0].strip()
+        if key not in RESUMABLE_OVERRIDES:
+            raise ConfigError(f"--set {key}: cannot change on --resume (it would change what was being trained); "
+                              f"allowed: {', '.join(RESUMABLE_OVERRIDES)}")
+    return load_config(str(run_dir / CONFIG_FILE), overrides)
+
+
+def train(config: Config | None = None, runs_root: str | Path = "runs", console: Console | None = None,
+          resume: str | Path | None = None, overrides: list[str] | None = None) -> TrainResult:
+    """Train one run (or continue one with resume=RUN_DIR) and write everything into its folder."""
+    console = console or Console()
+    if resume is not None:
+        run_dir = Path(resume)
+        if not (run_dir / CHECKPOINT_FILE).is_file():
+            raise RunError(f"{run_dir}: nothing to resume (no {CHECKPOINT_FILE}; it is written after each epoch)")
+        config = _resume_config(run_dir, overrides or [])
+    config = config or validate({})
+    seed_everything(config.seed)
+    device = select_device(config.train.device)
+    data = load_dataset(config.data, config.seed)
+    model = build_model(architecture_for(config.model, data.input_shape, len(data.classes), data.normalization))
+    info = model_info(config, data, model)
+    if resume is None:
+        run_dir = create_run_dir(runs_root, config.run_name)
+        write_json(run_dir / MODEL_FILE, info)
+    write_atomic(run_dir / CONFIG_FILE, config.to_yaml())
+    console.print(f"run {run_dir}  |  {data.name}: {len(data.train)} train / {len(data.val)} val / "
+                  f"{len(data.test)} test  |  {describe(info['architecture'])}  |  {info['params']:,} parameters  "
+                  f"|  {device}", highlight=False, soft_wrap=True)
+    model.to(device)
+    data = data.to(device)
+    observers = [ConsoleObserver(console, config.train.epochs), TensorBoardObserver(run_dir)]
+    with stop_on_signals() as stop:
+        trainer = Trainer(config, data, model, run_dir, observers, stop)
+        if resume is not None:
+            trainer.resume(run_dir / CHECKPOINT_FILE, run_dir / WEIGHTS_FILE)
+        started = time.perf_counter()
+        try:
+            fit = trainer.fit()
+        finally:
+            for observer in observers:
+                observer.close()
+    if not (run_dir / WEIGHTS_FILE).exists():  # nothing completed: keep the weights we have, so the run opens
+        save_weights(model, run_dir / WEIGHTS_FILE)
+    metrics = final_metrics(trainer, fit, info, time.perf_counter() - started, device)
+    write_json(run_dir / METRICS_FILE, metrics)
+    return TrainResult(run_dir, metrics, fit)
+
+
+def final_metrics(trainer: Trainer, fit: FitResult, info: dict, wall_seconds: float,
+                  device: torch.device) -> dict[str, Any]:
+    config = trainer.config
+    results = {split: run_split(trainer.model, trainer.data.split(split), trainer.loss_fn,
+                                config.train.eval_batch_size).metrics() for split in ("val", "test")}
+    return {
+        "status": fit.status,
+        **results,
+        "best_epoch": fit.best_epoch,
+        "epochs_run": len(fit.history),
+        "stopped_early": fit.stopped_early,
+        "train_seconds": round(fit.train_seconds, 4),
+        "samples_per_second": round(fit.samples_trained / fit.train_seconds) if fit.train_seconds else None,
+        "wall_seconds": round(wall_seconds, 3),
+        "params": info["params"],
+        "device": str(device),
+        "message": fit.message,
+    }
+
+
+@dataclass
+class EvalResult:
+    run: Run
+    split: str
+    outputs: SplitOutputs
+    metrics: dict[str, Any]
+    out_dir: Path
+
+
+def evaluate(run_path: str | Path | None, split: str = "test", runs_root: str | Path = "runs",
+             data_root: str | None = None) -> EvalResult:
+    """Re-evaluate a run's best weights on a split of its own dataset; writes RUN/eval/<split>/metrics.json."""
+    from sklearn.metrics import classification_report
+
+    run = open_run(run_path, runs_root)
+    overrides = [f"data.root={data_root}"] if data_root else []
+    config = load_config(str(run.path / CONFIG_FILE), overrides)
+    model = load_model(run)
+    data = load_dataset(config.data, config.seed)
+    if data.classes != run.classes:
+        raise RunError(f"{run.path / MODEL_FILE}: classes {run.classes} do not match dataset {data.name}")
+    outputs = run_split(model, data.split(split), per_sample_loss(config.loss), config.train.eval_batch_size)
+    report = classification_report(outputs.labels.numpy(), outputs.predictions.numpy(),
+                                    labels=list(range(len(run.classes))), target_names=run.classes,
+                                    output_dict=True, zero_division=0)
+    metrics = {"split": split, **outputs.metrics(), "samples": len(outputs.labels), "per_class": report}
+    out_dir = run.path / "eval" / split
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out_dir / METRICS_FILE, metrics)
+    return EvalResult(run, split, outputs, metrics, out_dir)
+
+
+def predict(run_path: str | Path | None, files: list[str], top_k: int = 3, invert: bool = False,
+            runs_root: str | Path = "runs") -> list[dict[str, Any]]:
+    """Classify image (or .npy) files with a run's model; a file that fails gets {"file", "error"}."""
+    from nnintro.inputs import load_input
+
+    run = open_run(run_path, runs_root)
+    model = load_model(run)
+    results: list[dict[str, Any]] = []
+    k = max(1, min(top_k, len(run.classes)))
+    for file in files:
+        try:
+            x = load_input(Path(file), run.model_info, invert)
+        except InputError as err:
+            results.append({"file": file, "error": str(err)})
+            continue
+        with torch.inference_mode():
+            probabilities = torch.softmax(model(x.unsqueeze(0)).float(), 1)[0]
+        values, indices = probabilities.topk(k)
+        top = [[run.classes[i], round(float(p), 6)] for p, i in zip(values, indices)]
+        results.append({"file": file, "prediction": top[0][0], "probability": top[0][1], "top_k": top})
+    return results
+
+
+def read_metrics(run_path: str | Path) -> dict[str, Any]:
+    return read_json(Path(run_path) / METRICS_FILE)

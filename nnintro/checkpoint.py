@@ -1,0 +1,164 @@
+"""All checkpoint logic: weights and training state in safetensors, everything else as JSON metadata.
+
+Nothing here unpickles: a run folder can be shared and opened safely. Files are written atomically,
+so a crash at any instant leaves the previous checkpoint or the new one, never a torn file.
+"""
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load, save
+from torch import nn
+
+from nnintro.errors import RunError
+from nnintro.models import ACTIVATIONS, build_model
+from nnintro.runs import WEIGHTS_FILE, Run, write_atomic
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    plain = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    write_atomic(path, save(plain, metadata=metadata))
+
+
+def load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as err:
+        raise RunError(f"{path}: missing") from err
+    except OSError as err:
+        raise RunError(f"{path}: cannot read ({err.strerror or err})") from err
+    try:
+        tensors = load(raw)
+        header_len = int.from_bytes(raw[:8], "little")
+        metadata = json.loads(raw[8:8 + header_len]).get("__metadata__") or {}
+    except (SafetensorError, ValueError, OSError) as err:
+        raise RunError(f"{path}: not a valid safetensors file ({err}); it may be truncated or tampered with") from err
+    return tensors, metadata
+
+
+def load_state_into(module: nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """Load tensors into module, naming the file on any missing, extra or misshapen tensor."""
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    if missing or unexpected:
+        detail = f"missing {', '.join(missing)}" if missing else f"unexpected {', '.join(unexpected)}"
+        raise RunError(f"{path}: does not fit the model in model.json ({detail})")
+    for name, value in expected.items():
+        if tensors[name].shape != value.shape:
+            raise RunError(f"{path}: tensor {name} has shape {list(tensors[name].shape)}, "
+                           f"the model needs {list(value.shape)}")
+    module.load_state_dict(tensors)
+
+
+def save_weights(model: nn.Module, path: Path) -> None:
+    save_tensors(path, model.state_dict())
+
+
+def load_model(run: Run) -> nn.Module:
+    """Rebuild a run's model from model.json and load its best weights."""
+    arch = run.architecture
+    problems = []
+    if not isinstance(arch, dict):
+        problems.append("architecture must be a mapping")
+    else:
+        if arch.get("kind") not in ("linear", "mlp"):
+            problems.append(f"kind {arch.get('kind')!r} must be linear or mlp")
+        if arch.get("activation") not in ACTIVATIONS:
+            problems.append(f"unknown activation {arch.get('activation')!r}")
+        for key in ("input_shape", "hidden"):
+            if not isinstance(arch.get(key), list) or not all(isinstance(v, int) and v > 0 for v in arch[key]):
+                problems.append(f"{key} must be a list of positive integers")
+        norm = arch.get("normalization")
+        if not (isinstance(norm, dict) and {"scale", "mean", "std"} <= set(norm)):
+            problems.append("normalization needs scale, mean and std")
+        if not isinstance(arch.get("num_classes"), int) or arch["num_classes"] != len(run.classes):
+            problems.append("num_classes must match the number of classes")
+    if problems:
+        raise RunError(f"{run.path / 'model.json'}: {'; '.join(problems)}")
+    try:
+        model = build_model(arch)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise RunError(f"{run.path / 'model.json'}: cannot build the model ({err})") from err
+    path = run.path / WEIGHTS_FILE
+    tensors, _ = load_tensors(path)
+    load_state_into(model, tensors, path)
+    return model.eval()
+
+
+# ---------------------------------------------------------------- full training state (resume)
+
+
+def _optimizer_state(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    state = optimizer.state_dict()
+    tensors, plain = {}, {}
+    for index, values in state["state"].items():
+        for key, value in values.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optimizer.{index}.{key}"] = value
+            else:
+                plain[f"{index}.{key}"] = value
+    return tensors, {"param_groups": state["param_groups"], "plain": plain}
+
+
+def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for name, value in tensors.items():
+        if name.startswith("optimizer."):
+            _, index, key = name.split(".", 2)
+            state.setdefault(int(index), {})[key] = value
+    for name, value in meta["plain"].items():
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = value
+    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+def save_training_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
+                        progress: dict[str, Any]) -> None:
+    """Everything needed to continue after the last completed epoch, in one atomically written file."""
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    optimizer_tensors, optimizer_meta = _optimizer_state(optimizer)
+    tensors.update(optimizer_tensors)
+    tensors["rng.torch"] = torch.get_rng_state()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for index, cuda_state in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{index}"] = cuda_state
+    np_state = np.random.get_state()
+    meta = {
+        "progress": progress,
+        "optimizer": optimizer_meta,
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "rng_numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],
+        "rng_python": [random.getstate()[0], list(random.getstate()[1]), random.getstate()[2]],
+    }
+    save_tensors(path, tensors, metadata={"nnintro": json.dumps(meta)})
+
+
+def load_training_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any) -> dict[str, Any]:
+    """Restore model, optimizer, scheduler and RNG states; return the saved progress (epoch, history...)."""
+    tensors, metadata = load_tensors(path)
+    try:
+        meta = json.loads(metadata["nnintro"])
+        load_state_into(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, path)
+        _restore_optimizer(optimizer, tensors, meta["optimizer"])
+        if scheduler is not None and meta["scheduler"] is not None:
+            scheduler.load_state_dict(meta["scheduler"])
+        torch.set_rng_state(tensors["rng.torch"])
+        cuda_states = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
+        if cuda_states and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(cuda_states[: torch.cuda.device_count()])
+        name, keys, *rest = meta["rng_numpy"]
+        np.random.set_state((name, np.array(keys, dtype=np.uint32), *rest))
+        version, internal, gauss = meta["rng_python"]
+        random.setstate((version, tuple(internal), gauss))
+        return meta["progress"]
+    except RunError:
+        raise
+    except (KeyError, ValueError, TypeError, RuntimeError, json.JSONDecodeError) as err:
+        raise RunError(f"{path}: checkpoint does not fit this run ({type(err).__name__}: {err})") from err

@@ -1,0 +1,180 @@
+"""The `nnintro` command line: each command parses its options, calls one function in nnintro.api, formats.
+
+Heavy imports (torch and everything that uses it) happen inside the commands so `--help` stays instant.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from nnintro.errors import NnintroError
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=False,
+                  help="Train linear baselines and MLPs on MNIST, Fashion-MNIST, CIFAR-10 and teaching datasets.")
+console = Console()
+err_console = Console(stderr=True)
+STATE = {"debug": bool(os.environ.get("NNINTRO_DEBUG"))}
+
+
+class SplitName(str, Enum):
+    train = "train"
+    val = "val"
+    test = "test"
+
+
+def user_errors(command: Callable) -> Callable:
+    """Turn the NnintroError family into one line on stderr and exit 2; tracebacks only with --debug."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except NnintroError as err:
+            if STATE["debug"]:
+                raise
+            err_console.print(f"error: {err}", highlight=False, markup=False, soft_wrap=True)
+            raise typer.Exit(err.exit_code) from None
+        except KeyboardInterrupt:
+            err_console.print("interrupted")
+            raise typer.Exit(130) from None
+        except Exception as err:
+            if STATE["debug"]:
+                raise
+            if type(err).__name__ == "OutOfMemoryError":
+                err_console.print("error: the GPU ran out of memory; lower data.batch_size or train.eval_batch_size "
+                                  "(e.g. --set data.batch_size=64)", highlight=False)
+                raise typer.Exit(2) from None
+            err_console.print(f"internal error: {type(err).__name__}: {err} (run with --debug for the traceback; "
+                              f"this is a bug, please report it)", highlight=False, markup=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+@app.callback()
+def root(debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks (also: NNINTRO_DEBUG=1).")] = False) -> None:
+    if debug:
+        STATE["debug"] = True
+
+
+ConfigOption = Annotated[Optional[str], typer.Option("--config", "-c", help="YAML file, or a packaged config name "
+                                                     "(mnist_mlp, cifar_linear, ...). Default: the offline digits MLP.")]
+SetOption = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a field: --set optimizer.lr=0.05 "
+                                                         "(value parsed as YAML). Repeatable.")]
+RunsDirOption = Annotated[Path, typer.Option("--runs-dir", help="Folder holding the runs.")]
+
+
+def _metrics_table(title: str, rows: list[tuple[str, str]]) -> Table:
+    table = Table(title=title, show_header=False, title_justify="left")
+    for key, value in rows:
+        table.add_row(key, value)
+    return table
+
+
+@app.command()
+@user_errors
+def train(
+    config: ConfigOption = None,
+    set_: SetOption = None,
+    print_config: Annotated[bool, typer.Option("--print-config", help="Print the resolved config and exit.")] = False,
+    resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue RUN_DIR after its last completed epoch.")] = None,
+    runs_dir: RunsDirOption = Path("runs"),
+) -> None:
+    """Train a model from a YAML config; everything lands in runs/<name>-<time>/."""
+    from nnintro.config import load_config
+
+    overrides = list(set_ or [])
+    if resume is None:
+        resolved = load_config(config, overrides)
+        if print_config:
+            console.print(resolved.to_yaml(), end="", highlight=False, markup=False)
+            return
+    elif config:
+        raise typer.BadParameter("--resume continues with the run's own config; leave out --config")
+    from nnintro import api
+
+    result = api.train(None if resume else resolved, runs_dir, console, resume, overrides if resume else None)
+    m = result.metrics
+    console.print(_metrics_table(f"{result.run_dir}  ({m['status']})", [
+        ("test accuracy", f"{m['test']['accuracy']:.4f}"), ("test loss", f"{m['test']['loss']:.4f}"),
+        ("val accuracy", f"{m['val']['accuracy']:.4f}"), ("best epoch", f"{m['best_epoch']} of {m['epochs_run']}"),
+        ("train time", f"{m['train_seconds']:.1f}s ({m['samples_per_second'] or 0:,} samples/s)"),
+        ("parameters", f"{m['params']:,}"),
+    ]))
+    if m["status"] == "interrupted":
+        err_console.print(f"interrupted; continue with: nnintro train --resume {result.run_dir}", highlight=False)
+        raise typer.Exit(130)
+    if m["status"] == "diverged":
+        err_console.print(f"error: training diverged: {m['message']}; best weights so far kept in "
+                          f"{result.run_dir}", highlight=False)
+        raise typer.Exit(3)
+
+
+@app.command("eval")
+@user_errors
+def eval_(
+    run: Annotated[Optional[Path], typer.Argument(help="Run folder. Default: the newest under --runs-dir.")] = None,
+    split: Annotated[SplitName, typer.Option("--split", help="Which split to evaluate.")] = SplitName.test,
+    runs_dir: RunsDirOption = Path("runs"),
+    data_root: Annotated[Optional[str], typer.Option("--data-root", help="Dataset folder, if not the run's.")] = None,
+) -> None:
+    """Evaluate a run's best weights on a split: accuracy, loss, per-class precision/recall/F1."""
+    from nnintro import api
+
+    result = api.evaluate(run, split.value, runs_dir, data_root)
+    m = result.metrics
+    table = Table(title=f"{result.run.path}  {split.value}: accuracy {m['accuracy']:.4f}  loss {m['loss']:.4f}  "
+                        f"({m['samples']} samples)", title_justify="left")
+    for column in ("class", "precision", "recall", "f1", "support"):
+        table.add_column(column, justify="left" if column == "class" else "right")
+    for name in [*result.run.classes, "macro avg", "weighted avg"]:
+        row = m["per_class"][name]
+        table.add_row(name, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1-score']:.3f}",
+                      f"{int(row['support'])}", end_section=name == result.run.classes[-1])
+    console.print(table)
+    console.print(f"wrote {result.out_dir / 'metrics.json'}", highlight=False)
+
+
+@app.command()
+@user_errors
+def predict(
+    run: Annotated[Path, typer.Argument(help="Run folder whose model predicts.")],
+    files: Annotated[list[str], typer.Argument(help="Image files (PNG, JPEG, ...) or .npy arrays.")],
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="How many classes to show.")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list, one object per file.")] = False,
+    invert: Annotated[bool, typer.Option("--invert", help="Invert gray levels: dark ink on white paper -> "
+                                         "MNIST's white-on-black.")] = False,
+) -> None:
+    """Classify your own images with a trained run."""
+    from nnintro import api
+
+    results = api.predict(run, files, top_k, invert)
+    if as_json:
+        print(json.dumps(results, indent=2))
+    else:
+        for item in results:
+            if "error" in item:
+                err_console.print(f"error: {item['error']}", highlight=False, markup=False)
+                continue
+            ranked = ", ".join(f"{name} {p:.3f}" for name, p in item["top_k"])
+            console.print(f"{item['file']}: {item['prediction']} ({item['probability']:.3f})   top-{len(item['top_k'])}: "
+                          f"{ranked}", highlight=False, markup=False)
+    if any("error" in item for item in results):
+        raise typer.Exit(2)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

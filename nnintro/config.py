@@ -1,0 +1,309 @@
+"""The config schema (defaults, validation, error messages), YAML loading and --set overrides.
+
+Every field has a default, so an empty file (or no file) is a valid config: the offline digits MLP.
+Names that pick an implementation (dataset, activation, loss, optimizer, scheduler) are checked
+against the same registries the code uses, imported lazily so `--help` never pays for torch.
+"""
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from nnintro.errors import ConfigError, did_you_mean
+
+PACKAGED_CONFIGS = "configs"
+
+
+class Section(BaseModel):
+    """A config section: unknown keys are errors, and assignments are validated too."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class NamedSection(Section):
+    """A section chosen by `name`; a plain string in YAML (`loss: mse`) means `{name: mse}`."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_shorthand(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+
+def _check_choice(value: str, choices: dict | tuple) -> str:
+    if value not in choices:
+        raise ValueError(f"unknown '{value}'{did_you_mean(value, choices)} (valid: {', '.join(choices)})")
+    return value
+
+
+class DataConfig(Section):
+    dataset: str = Field("digits", description="mnist, fashion_mnist, cifar10, digits, xor, circles, gaussians, spiral")
+    root: str = Field("data", description="folder holding the dataset files (torchvision layout)")
+    download: bool = Field(False, description="download missing mnist/fashion_mnist/cifar10 files through torchvision")
+    val_size: float = Field(0.1, gt=0, description="validation carved from train: a fraction < 1 or a count >= 1")
+    batch_size: int = Field(64, gt=0, description="training mini-batch size (global under torchrun)")
+    noise: float = Field(0.1, ge=0, le=1, description="2-D sets: label noise / spread, as the Playground's slider / 100")
+    n_samples: int = Field(500, ge=10, description="2-D sets: number of training points (test set: the same number)")
+
+    @field_validator("dataset")
+    @classmethod
+    def _known_dataset(cls, value: str) -> str:
+        from nnintro.data import DATASETS
+
+        return _check_choice(value, DATASETS)
+
+    @field_validator("val_size")
+    @classmethod
+    def _whole_count(cls, value: float) -> float:
+        if value >= 1 and value != int(value):
+            raise ValueError(f"must be a fraction below 1 or a whole count, got {value}")
+        return value
+
+
+class ModelConfig(Section):
+    kind: Literal["linear", "mlp"] = Field("mlp", description="linear (softmax regression) or mlp")
+    hidden: list[int] = Field([128], description="mlp hidden layer widths")
+    activation: str = Field("relu", description="activation between mlp layers")
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout after each hidden activation")
+
+    @field_validator("hidden")
+    @classmethod
+    def _positive_widths(cls, widths: list[int]) -> list[int]:
+        for index, width in enumerate(widths):
+            if width <= 0:
+                raise ValueError(f"[{index}] must be > 0, got {width}")
+        return widths
+
+    @field_validator("activation")
+    @classmethod
+    def _known_activation(cls, value: str) -> str:
+        from nnintro.models import ACTIVATIONS
+
+        return _check_choice(value, ACTIVATIONS)
+
+    @model_validator(mode="after")
+    def _mlp_needs_layers(self) -> "ModelConfig":
+        if self.kind == "mlp" and not self.hidden:
+            raise ValueError("hidden: an mlp needs at least one hidden width (or use kind: linear)")
+        return self
+
+
+class LossConfig(NamedSection):
+    name: str = Field("cross_entropy", description="cross_entropy, nll, mse, l1, kl_div, bce")
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="cross_entropy only")
+
+    @field_validator("name")
+    @classmethod
+    def _known_loss(cls, value: str) -> str:
+        from nnintro.losses import LOSSES
+
+        return _check_choice(value, LOSSES)
+
+
+class OptimizerConfig(NamedSection):
+    name: str = Field("adam", description="sgd, adam, adamw, rmsprop")
+    lr: float = Field(1e-3, gt=0, description="learning rate")
+    momentum: float = Field(0.0, ge=0, lt=1, description="sgd and rmsprop")
+    nesterov: bool = Field(False, description="sgd with momentum > 0")
+    weight_decay: float = Field(0.0, ge=0, description="L2 penalty (decoupled for adamw)")
+
+    @field_validator("name")
+    @classmethod
+    def _known_optimizer(cls, value: str) -> str:
+        from nnintro.optim import OPTIMIZERS
+
+        return _check_choice(value, OPTIMIZERS)
+
+    @model_validator(mode="after")
+    def _nesterov_needs_momentum(self) -> "OptimizerConfig":
+        if self.nesterov and (self.name != "sgd" or self.momentum <= 0):
+            raise ValueError("nesterov: needs name: sgd and momentum > 0")
+        return self
+
+
+class SchedulerConfig(NamedSection):
+    name: str = Field("none", description="none, step, cosine, onecycle, plateau")
+    step_size: int = Field(10, gt=0, description="step: epochs between decays")
+    gamma: float = Field(0.1, gt=0, le=1, description="step: decay factor")
+    max_lr: float | None = Field(None, gt=0, description="onecycle: peak lr (default: 10 x optimizer.lr)")
+    factor: float = Field(0.5, gt=0, lt=1, description="plateau: decay factor")
+    patience: int = Field(2, ge=0, description="plateau: epochs without val_loss improvement")
+
+    @field_validator("name")
+    @classmethod
+    def _known_scheduler(cls, value: str) -> str:
+        from nnintro.optim import SCHEDULERS
+
+        return _check_choice(value, SCHEDULERS)
+
+
+class EarlyStoppingConfig(Section):
+    patience: int | None = Field(5, ge=1, description="epochs without improvement before stopping; null: off")
+    monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
+    min_delta: float = Field(0.0, ge=0, description="smallest change that counts as an improvement")
+    restore_best: bool = Field(True, description="keep the best epoch's weights, not the last")
+
+
+class TrainConfig(Section):
+    epochs: int = Field(30, ge=1)
+    early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
+    device: str = Field("auto", description="auto (cuda > mps > cpu), cpu, cuda, cuda:N, mps")
+    eval_batch_size: int = Field(4096, gt=0)
+
+    @field_validator("device")
+    @classmethod
+    def _device_form(cls, value: str) -> str:
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", value):
+            raise ValueError(f"unknown device '{value}' (valid: auto, cpu, cuda, cuda:N, mps)")
+        return value
+
+
+class Config(Section):
+    name: str | None = Field(None, description="run name prefix; default: <dataset>_<model.kind>")
+    seed: int = Field(0, ge=0)
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    loss: LossConfig = LossConfig()
+    optimizer: OptimizerConfig = OptimizerConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
+    train: TrainConfig = TrainConfig()
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}", value):
+            raise ValueError(f"must be letters, digits, '.', '_' or '-' (it names a folder), got {value!r}")
+        return value
+
+    @property
+    def run_name(self) -> str:
+        return self.name or f"{self.data.dataset}_{self.model.kind}"
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def packaged_config_names() -> list[str]:
+    folder = resources.files("nnintro") / PACKAGED_CONFIGS
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def resolve_config_path(spec: str) -> Path:
+    """A path that exists, else a packaged config by bare name (with or without .yaml)."""
+    path = Path(spec)
+    if path.is_file():
+        return path
+    stem = path.name[:-5] if path.name.endswith((".yaml", ".yml")) else path.name
+    if path.parent == Path(".") and stem in packaged_config_names():
+        return Path(str(resources.files("nnintro") / PACKAGED_CONFIGS / f"{stem}.yaml"))
+    names = packaged_config_names()
+    hint = did_you_mean(stem, names)
+    raise ConfigError(f"config file '{spec}' not found{hint} (packaged configs: {', '.join(names)})")
+
+
+def read_yaml_mapping(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read ({getattr(err, 'strerror', None) or err})") from err
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or "not valid YAML"
+        raise ConfigError(f"{path}:{where}: {problem}") from err
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: must be a YAML mapping of sections (data:, model:, ...), got {type(document).__name__}")
+    return document
+
+
+def apply_override(document: dict[str, Any], assignment: str) -> None:
+    """Apply one `--set a.b=v` (v parsed as YAML) to a raw config mapping, in place."""
+    key, sep, raw_value = assignment.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set '{assignment}': expected KEY=VALUE, e.g. optimizer.lr=0.05")
+    try:
+        value = yaml.safe_load(raw_value) if raw_value.strip() else ""
+    except yaml.YAMLError as err:
+        raise ConfigError(f"--set '{assignment}': value is not valid YAML") from err
+    parts = key.strip().split(".")
+    node = document
+    for depth, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if child is None or isinstance(child, str) and depth == 0:
+            # a section given as a plain name (`loss: mse`) becomes a mapping to hold the new key
+            child = {"name": child} if isinstance(child, str) else {}
+            node[part] = child
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set '{assignment}': '{'.'.join(parts[: depth + 1])}' is a value, not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def _location(loc: tuple) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part not in ("function-before", "function-after") and not str(part).startswith(("function-", "literal[")):
+            text += f".{part}" if text else str(part)
+    return text or "config"
+
+
+def _describe(error: dict, model: type[BaseModel]) -> str:
+    loc = _location(error["loc"])
+    kind, ctx, value = error["type"], error.get("ctx", {}), error.get("input")
+    if kind == "extra_forbidden":
+        section: Any = model
+        for part in error["loc"][:-1]:
+            field = section.model_fields.get(part) if isinstance(part, str) and hasattr(section, "model_fields") else None
+            section = field.annotation if field else None
+        valid = list(section.model_fields) if section is not None and hasattr(section, "model_fields") else []
+        return f"{loc}: unknown key{did_you_mean(error['loc'][-1], valid)}" + (f" (valid: {', '.join(valid)})" if valid else "")
+    bounds = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
+    if kind in bounds:
+        limit = next(iter(ctx.values()))
+        return f"{loc}: must be {bounds[kind]} {limit}, got {value!r}"
+    if kind == "literal_error":
+        return f"{loc}: must be one of {ctx.get('expected')}, got {value!r}"
+    if kind == "value_error":
+        message = str(ctx.get("error", error["msg"]))
+        if message.startswith("["):  # a list item: "[1] must be > 0" reads as model.hidden[1]: ...
+            index, _, rest = message.partition("] ")
+            return f"{loc}{index}]: {rest}"
+        if re.match(r"^\w+: ", message):  # names its own field within the section
+            return f"{loc}.{message}" if loc != "config" else message
+        return f"{loc}: {message}"
+    return f"{loc}: {error['msg'][0].lower()}{error['msg'][1:]}, got {value!r}"
+
+
+def validate(document: dict[str, Any], source: str = "config") -> Config:
+    try:
+        return Config.model_validate(document)
+    except ValidationError as err:
+        problems = [_describe(e, Config) for e in err.errors(include_url=False)]
+        extra = f" (and {len(problems) - 1} more: {'; '.join(problems[1:])})" if len(problems) > 1 else ""
+        raise ConfigError(f"{source}: {problems[0]}{extra}") from err
+
+
+def load_config(spec: str | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Load a YAML file (or packaged config by name; None: the defaults) and apply --set overrides."""
+    document: dict[str, Any] = {}
+    source = "config"
+    if spec:
+        path = resolve_config_path(spec)
+        document = read_yaml_mapping(path)
+        source = str(spec)
+    for assignment in overrides:
+        apply_override(document, assignment)
+    return validate(document, source)

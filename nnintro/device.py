@@ -1,0 +1,24 @@
+"""Pick the training device: auto = cuda > mps > cpu; refuse what this machine does not have."""
+from __future__ import annotations
+
+import torch
+
+from nnintro.errors import DeviceError
+
+
+def select_device(spec: str) -> torch.device:
+    cuda_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if spec == "auto":
+        return torch.device("cuda" if cuda_count else "mps" if mps else "cpu")
+    if spec.startswith("cuda"):
+        index = int(spec.partition(":")[2] or 0)
+        if cuda_count == 0:
+            raise DeviceError(f"train.device: '{spec}' requested but no CUDA GPU is visible; use auto or cpu")
+        if index >= cuda_count:
+            raise DeviceError(f"train.device: '{spec}' is out of range: this machine has {cuda_count} GPU(s), "
+                              f"cuda:0..cuda:{cuda_count - 1}")
+        return torch.device("cuda", index)
+    if spec == "mps" and not mps:
+        raise DeviceError("train.device: 'mps' requested but Apple's MPS backend is not available; use auto or cpu")
+    return torch.device(spec)

@@ -1,0 +1,37 @@
+"""The one exception family: each error carries the single line a user sees."""
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class NnintroError(Exception):
+    """A mistake in what the user gave us; the CLI prints the message and exits 2."""
+
+    exit_code = 2
+
+
+class ConfigError(NnintroError):
+    """A config file, a field or a --set override is invalid."""
+
+
+class DataError(NnintroError):
+    """Dataset files are missing, truncated or corrupt."""
+
+
+class RunError(NnintroError):
+    """A run directory or checkpoint is missing, unreadable or does not fit."""
+
+
+class InputError(NnintroError):
+    """A file given to predict (or similar) cannot be used."""
+
+
+class DeviceError(NnintroError):
+    """The requested device or precision is not available here."""
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """Return "; did you mean 'x'?" for the nearest valid choice, or "" if nothing is close."""
+    close = difflib.get_close_matches(str(value), list(choices), n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""

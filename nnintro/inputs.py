@@ -1,0 +1,77 @@
+"""User files for predict: images of any size and mode (or .npy arrays), converted as the run's data was."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from nnintro.errors import InputError
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_PIXELS = 40_000_000  # larger images are refused, not decoded (decompression bombs)
+
+
+def _read_image(path: Path, channels: int, height: int, width: int) -> np.ndarray:
+    """Decode, convert to grayscale or RGB, resize to the model's input; values 0..255, shape (C, H, W)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                if image.width * image.height > MAX_PIXELS:
+                    raise InputError(f"{path}: image is {image.width}x{image.height}, too large "
+                                     f"(at most {MAX_PIXELS:,} pixels)")
+                image = image.convert("L" if channels == 1 else "RGB")
+                image = image.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=3.0)
+                array = np.asarray(image, dtype=np.float32)
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise InputError(f"{path}: not a readable image ({err})") from err
+    except (OSError, SyntaxError, ValueError) as err:  # truncated or corrupt image data
+        raise InputError(f"{path}: cannot decode image ({err})") from err
+    return array[None] if channels == 1 else array.transpose(2, 0, 1)
+
+
+def _read_array(path: Path, shape: list[int]) -> np.ndarray:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:
+        raise InputError(f"{path}: not a readable .npy array ({err})") from err
+    if array.dtype.kind not in "biuf":
+        raise InputError(f"{path}: array must be numeric, got {array.dtype}")
+    if list(array.shape) != shape:
+        if array.ndim == 3 and list(array.shape) == [shape[1], shape[2], shape[0]]:
+            array = array.transpose(2, 0, 1)  # H, W, C as images are usually stored
+        elif array.size == int(np.prod(shape)) and array.ndim < len(shape) + 1:
+            array = array.reshape(shape)
+        else:
+            raise InputError(f"{path}: array shape {list(array.shape)} does not fit the model's input {shape}")
+    array = array.astype(np.float32)
+    if not np.isfinite(array).all():
+        raise InputError(f"{path}: array holds NaN or infinite values")
+    return array
+
+
+def load_input(path: Path, model_info: dict[str, Any], invert: bool = False) -> torch.Tensor:
+    """One input in the raw units of the run's training data (the model standardizes it itself)."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError(f"{path}: file is empty")
+    if size > MAX_FILE_BYTES:
+        raise InputError(f"{path}: file is {size / 2**20:.0f} MiB, larger than the {MAX_FILE_BYTES // 2**20} MiB limit")
+    shape = model_info["architecture"]["input_shape"]
+    scale = model_info["architecture"]["normalization"]["scale"]
+    if path.suffix.lower() == ".npy":
+        return torch.from_numpy(_read_array(path, shape))
+    if model_info.get("data_kind") != "image" or len(shape) != 3:
+        raise InputError(f"{path}: this run's model takes {shape[0]} numbers, not an image; give a .npy file")
+    pixels = _read_image(path, *shape)
+    if invert:
+        pixels = 255.0 - pixels
+    # pixels are 0..255; the training data's raw units are pixels/255/scale (0..255 for MNIST, 0..16 for digits)
+    return torch.from_numpy(pixels / 255.0 / scale)

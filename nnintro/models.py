@@ -1,0 +1,90 @@
+"""Models: the linear (softmax-regression) baseline and the MLP, with input standardization built in.
+
+The first module of every model turns raw inputs (uint8 pixels or float features) into standardized
+floats, so the normalization learned from the training split travels inside the saved weights and
+eval/predict cannot disagree with training.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class Arctan(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.atan(x)
+
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "identity": nn.Identity,
+    "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,
+    "prelu": nn.PReLU,
+    "rrelu": nn.RReLU,
+    "elu": nn.ELU,
+    "selu": nn.SELU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "sigmoid": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "softplus": nn.Softplus,
+    "arctan": Arctan,
+}
+
+
+class Standardize(nn.Module):
+    """x -> (x * scale - mean) / std per channel (images: C,H,W) or per feature (vectors), as one FMA."""
+
+    def __init__(self, input_shape: list[int], scale: float, mean: list[float], std: list[float]) -> None:
+        super().__init__()
+        broadcast = [len(mean)] + [1] * (len(input_shape) - 1)
+        mean_t = torch.tensor(mean, dtype=torch.float32).reshape(broadcast)
+        std_t = torch.tensor(std, dtype=torch.float32).reshape(broadcast)
+        self.register_buffer("weight", scale / std_t)
+        self.register_buffer("bias", -mean_t / std_t)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.addcmul(self.bias, x.to(self.weight.dtype), self.weight)
+
+
+def build_model(architecture: dict[str, Any]) -> nn.Sequential:
+    """Rebuild a model from the architecture dict stored in model.json."""
+    input_shape = architecture["input_shape"]
+    norm = architecture["normalization"]
+    layers: list[nn.Module] = [Standardize(input_shape, norm["scale"], norm["mean"], norm["std"]), nn.Flatten()]
+    width = math.prod(input_shape)
+    if architecture["kind"] == "mlp":
+        for hidden in architecture["hidden"]:
+            layers += [nn.Linear(width, hidden), ACTIVATIONS[architecture["activation"]]()]
+            if architecture["dropout"] > 0:
+                layers.append(nn.Dropout(architecture["dropout"]))
+            width = hidden
+    layers.append(nn.Linear(width, architecture["num_classes"]))
+    return nn.Sequential(*layers)
+
+
+def architecture_for(model_config: Any, input_shape: list[int], num_classes: int, normalization: dict) -> dict[str, Any]:
+    """The JSON-able description of a model: everything build_model needs."""
+    return {
+        "kind": model_config.kind,
+        "hidden": list(model_config.hidden) if model_config.kind == "mlp" else [],
+        "activation": model_config.activation,
+        "dropout": model_config.dropout,
+        "input_shape": list(input_shape),
+        "num_classes": num_classes,
+        "normalization": normalization,
+    }
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def describe(architecture: dict[str, Any]) -> str:
+    """'784-128-10 relu' style summary."""
+    widths = [math.prod(architecture["input_shape"]), *architecture["hidden"], architecture["num_classes"]]
+    shape = "-".join(str(w) for w in widths)
+    return f"{architecture['kind']} {shape}" + (f" {architecture['activation']}" if architecture["hidden"] else "")

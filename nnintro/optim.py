@@ -1,0 +1,59 @@
+"""Optimizer and learning-rate scheduler registries."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import torch
+
+
+def _sgd(params: Iterable, cfg) -> torch.optim.Optimizer:
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                           weight_decay=cfg.weight_decay, foreach=True)
+
+
+def _adam(params: Iterable, cfg) -> torch.optim.Optimizer:
+    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+
+
+def _adamw(params: Iterable, cfg) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+
+
+def _rmsprop(params: Iterable, cfg) -> torch.optim.Optimizer:
+    return torch.optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, foreach=True)
+
+
+OPTIMIZERS: dict[str, Callable[[Iterable, object], torch.optim.Optimizer]] = {
+    "sgd": _sgd,
+    "adam": _adam,
+    "adamw": _adamw,
+    "rmsprop": _rmsprop,
+}
+
+# name -> (builder(optimizer, cfg, epochs, steps_per_epoch), steps per batch rather than per epoch)
+SCHEDULERS: dict[str, tuple[Callable | None, bool]] = {
+    "none": (None, False),
+    "step": (lambda opt, cfg, epochs, steps: torch.optim.lr_scheduler.StepLR(opt, cfg.step_size, cfg.gamma), False),
+    "cosine": (lambda opt, cfg, epochs, steps: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs), False),
+    "onecycle": (
+        lambda opt, cfg, epochs, steps: torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=cfg.max_lr or 10 * opt.param_groups[0]["lr"], epochs=epochs, steps_per_epoch=steps),
+        True,
+    ),
+    "plateau": (
+        lambda opt, cfg, epochs, steps: torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=cfg.factor, patience=cfg.patience),
+        False,
+    ),
+}
+
+
+def build_optimizer(params: Iterable, optimizer_config) -> torch.optim.Optimizer:
+    return OPTIMIZERS[optimizer_config.name](params, optimizer_config)
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, scheduler_config, epochs: int, steps_per_epoch: int):
+    """Return (scheduler or None, whether it steps every batch)."""
+    builder, per_batch = SCHEDULERS[scheduler_config.name]
+    if builder is None:
+        return None, False
+    return builder(optimizer, scheduler_config, epochs, steps_per_epoch), per_batch

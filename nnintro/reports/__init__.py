@@ -1,0 +1,1 @@
+"""Reports fed by training results: console output, TensorBoard, plots."""

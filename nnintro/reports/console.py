@@ -1,0 +1,36 @@
+"""Console output while training: a Rich progress bar on a terminal, one plain line per epoch elsewhere."""
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+def epoch_line(row: dict[str, float], epochs: int) -> str:
+    return (f"epoch {int(row['epoch']):>3}/{epochs}  train loss {row['train/loss']:.4f} acc {row['train/accuracy']:.4f}"
+            f"  val loss {row['val/loss']:.4f} acc {row['val/accuracy']:.4f}"
+            f"  lr {row['lr']:.3g}  {row['epoch_seconds']:.2f}s")
+
+
+class ConsoleObserver:
+    def __init__(self, console: Console, epochs: int) -> None:
+        self.console = console
+        self.epochs = epochs
+        self.progress: Progress | None = None
+        self.task = None
+        if console.is_terminal:
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                     TimeElapsedColumn(), console=console, transient=True)
+            self.progress.start()
+            self.task = self.progress.add_task("starting", total=None)
+
+    def on_step(self, epoch: int, step: int, steps: int, loss: float) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, completed=step, total=steps,
+                                 description=f"epoch {epoch}/{self.epochs}  loss {loss:.4f}")
+
+    def on_epoch_end(self, row: dict[str, float]) -> None:
+        self.console.print(epoch_line(row, self.epochs), highlight=False, soft_wrap=True)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()

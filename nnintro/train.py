@@ -1,0 +1,237 @@
+"""The one trainer: mini-batch loop, validation, early stopping, scheduler, checkpoints, divergence guard.
+
+The hot loop never synchronises with the device per step: per-step losses and correct counts are
+accumulated in device tensors and read only when the progress display refreshes and at epoch end.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+
+from nnintro.checkpoint import load_state_into, load_tensors, load_training_state, save_training_state, save_weights
+from nnintro.config import Config
+from nnintro.data.base import DatasetBundle
+from nnintro.data.batches import steps_per_epoch, train_batches
+from nnintro.errors import NnintroError
+from nnintro.evaluate import run_split
+from nnintro.losses import per_sample_loss
+from nnintro.optim import build_optimizer, build_scheduler
+from nnintro.runs import CHECKPOINT_FILE, HISTORY_FILE, WEIGHTS_FILE, write_csv
+
+REFRESH_SECONDS = 0.25  # how often live numbers are read back from the device
+
+
+class Diverged(NnintroError):
+    """The loss became NaN or infinite."""
+
+    exit_code = 3
+
+
+class Observer(Protocol):
+    """What the trainer tells the console, TensorBoard and reports; every method is optional."""
+
+    def on_step(self, epoch: int, step: int, steps: int, loss: float) -> None: ...
+    def on_epoch_end(self, row: dict[str, float]) -> None: ...
+
+
+@dataclass
+class FitResult:
+    history: list[dict[str, float]]
+    best_epoch: int
+    stopped_early: bool
+    status: str  # completed | stopped_early | interrupted | diverged
+    train_seconds: float
+    samples_trained: int
+    message: str = ""
+
+
+@dataclass
+class EarlyStopping:
+    monitor: str
+    min_delta: float
+    patience: int | None
+    best: float = math.nan
+    best_epoch: int = 0
+    bad_epochs: int = 0
+
+    def improved(self, value: float) -> bool:
+        if math.isnan(self.best):
+            return not math.isnan(value)
+        if self.monitor == "val_loss":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def update(self, epoch: int, value: float) -> bool:
+        """Record an epoch's monitored value; True if it is the new best."""
+        if self.improved(value):
+            self.best, self.best_epoch, self.bad_epochs = value, epoch, 0
+            return True
+        self.bad_epochs += 1
+        return False
+
+    @property
+    def should_stop(self) -> bool:
+        return self.patience is not None and self.bad_epochs >= self.patience
+
+    def state(self) -> dict[str, Any]:
+        return {"best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs}
+
+
+@dataclass
+class Trainer:
+    config: Config
+    data: DatasetBundle  # already on the device
+    model: nn.Module
+    run_dir: Path | None
+    observers: list[Any] = field(default_factory=list)
+    stop_requested: Callable[[], bool] = lambda: False
+    rank: int = 0
+    world_size: int = 1
+    train_model: nn.Module | None = None  # the DDP wrapper when distributed, else the model itself
+
+    def __post_init__(self) -> None:
+        cfg = self.config
+        self.loss_fn = per_sample_loss(cfg.loss)
+        self.optimizer = build_optimizer(self.model.parameters(), cfg.optimizer)
+        self.steps = steps_per_epoch(len(self.data.train), cfg.data.batch_size)
+        self.scheduler, self.scheduler_per_batch = build_scheduler(self.optimizer, cfg.scheduler,
+                                                                   cfg.train.epochs, self.steps)
+        es = cfg.train.early_stopping
+        self.early = EarlyStopping(es.monitor, es.min_delta, es.patience)
+        self.history: list[dict[str, float]] = []
+        self.start_epoch = 1
+        self.best_state = self._copy_state()
+        self.train_model = self.train_model or self.model
+
+    def _copy_state(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def _notify(self, method: str, *args: Any) -> None:
+        for observer in self.observers:
+            if hasattr(observer, method):
+                getattr(observer, method)(*args)
+
+    def resume(self, checkpoint: Path, best_weights: Path) -> None:
+        """Continue after the checkpoint's last completed epoch."""
+        progress = load_training_state(checkpoint, self.model, self.optimizer, self.scheduler)
+        self.history = progress["history"]
+        self.start_epoch = progress["epoch"] + 1
+        for key, value in progress["early_stopping"].items():
+            setattr(self.early, key, value)
+        if best_weights.is_file():
+            last = self._copy_state()
+            tensors, _ = load_tensors(best_weights)
+            load_state_into(self.model, tensors, best_weights)
+            self.best_state = self._copy_state()
+            self.model.load_state_dict(last)
+
+    def _train_epoch(self, epoch: int) -> dict[str, float]:
+        cfg, model = self.config, self.train_model
+        model.train()
+        device = self.data.train.x.device
+        n = len(self.data.train)
+        step_losses = torch.zeros(self.steps, device=device)
+        batch_sizes = torch.full((self.steps,), float(cfg.data.batch_size), device=device)
+        batch_sizes[-1] = n - cfg.data.batch_size * (self.steps - 1)
+        correct = torch.zeros((), dtype=torch.long, device=device)
+        last_refresh = time.perf_counter()
+        for step, (x, y) in enumerate(train_batches(self.data.train, cfg.data.batch_size, cfg.seed, epoch,
+                                                    self.rank, self.world_size)):
+            logits = model(x)
+            loss = self.loss_fn(logits, y).mean()
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            if self.scheduler_per_batch:
+                self.scheduler.step()
+            step_losses[step] = loss.detach()
+            correct += (logits.detach().argmax(1) == y).sum()
+            now = time.perf_counter()
+            if now - last_refresh > REFRESH_SECONDS or step == self.steps - 1:
+                last_refresh = now
+                self._check_finite(step_losses[: step + 1], epoch)
+                self._notify("on_step", epoch, step + 1, self.steps, float(step_losses[step]))
+            if self.stop_requested():
+                return {}
+        if self.world_size > 1:
+            # each rank summed its own share of every batch; the epoch's numbers are over all of them
+            step_losses, correct = _all_reduce_sum(step_losses / self.world_size), _all_reduce_sum(correct)
+        return {"train/loss": float((step_losses * batch_sizes).sum() / n), "train/accuracy": float(correct) / n}
+
+    def _check_finite(self, losses: torch.Tensor, epoch: int) -> None:
+        finite = torch.isfinite(losses)
+        if not bool(finite.all()):
+            step = int((~finite).nonzero()[0]) + 1
+            raise Diverged(f"loss became {float(losses[step - 1])} at epoch {epoch}, step {step}; "
+                           f"try a lower optimizer.lr (now {self.config.optimizer.lr:g})")
+
+    def _validate(self) -> dict[str, float]:
+        outputs = run_split(self.model, self.data.val, self.loss_fn, self.config.train.eval_batch_size)
+        return {"val/loss": outputs.loss, "val/accuracy": outputs.accuracy}
+
+    def _save_epoch(self, epoch: int, improved: bool) -> None:
+        if self.run_dir is None or self.rank != 0:
+            return
+        if improved:
+            save_weights(self.model, self.run_dir / WEIGHTS_FILE)
+        write_csv(self.run_dir / HISTORY_FILE, self.history)
+        progress = {"epoch": epoch, "history": self.history, "early_stopping": self.early.state()}
+        save_training_state(self.run_dir / CHECKPOINT_FILE, self.model, self.optimizer, self.scheduler, progress)
+
+    def fit(self) -> FitResult:
+        cfg = self.config
+        status, message = "completed", ""
+        for epoch in range(self.start_epoch, cfg.train.epochs + 1):
+            lr = self.optimizer.param_groups[0]["lr"]
+            started = time.perf_counter()
+            try:
+                train_metrics = self._train_epoch(epoch)
+            except Diverged as err:
+                status, message = "diverged", str(err)
+                break
+            if not train_metrics:
+                status = "interrupted"
+                break
+            epoch_seconds = time.perf_counter() - started
+            val_metrics = self._validate()
+            monitored = val_metrics["val/loss" if self.early.monitor == "val_loss" else "val/accuracy"]
+            improved = self.early.update(epoch, monitored)
+            if improved:
+                self.best_state = self._copy_state()
+            if self.scheduler is not None and not self.scheduler_per_batch:
+                if cfg.scheduler.name == "plateau":
+                    self.scheduler.step(val_metrics["val/loss"])
+                else:
+                    self.scheduler.step()
+            row = {"epoch": epoch, **train_metrics, **val_metrics, "lr": lr, "epoch_seconds": epoch_seconds}
+            self.history.append(row)
+            self._save_epoch(epoch, improved)
+            self._notify("on_epoch_end", row)
+            if self.early.should_stop:
+                status = "stopped_early"
+                break
+            if self.stop_requested():
+                status = "interrupted"
+                break
+        if cfg.train.early_stopping.restore_best or status == "diverged":
+            self.model.load_state_dict(self.best_state)
+        elif self.run_dir is not None and self.rank == 0 and status != "interrupted":
+            save_weights(self.model, self.run_dir / WEIGHTS_FILE)
+        train_seconds = sum(row["epoch_seconds"] for row in self.history)
+        return FitResult(self.history, self.early.best_epoch, status == "stopped_early", status, train_seconds,
+                         len(self.history) * len(self.data.train), message)
+
+
+def _all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
+    import torch.distributed as dist
+
+    tensor = tensor.clone()
+    dist.all_reduce(tensor)
+    return tensor
