@@ -12,6 +12,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
 
+import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -43,6 +44,8 @@ def user_errors(command: Callable) -> Callable:
                 raise
             err_console.print(f"error: {err}", highlight=False, markup=False, soft_wrap=True)
             raise typer.Exit(err.exit_code) from None
+        except (typer.Exit, typer.Abort, click.ClickException):
+            raise
         except KeyboardInterrupt:
             err_console.print("interrupted")
             raise typer.Exit(130) from None

@@ -46,7 +46,7 @@ class DataConfig(Section):
     download: bool = Field(False, description="download missing mnist/fashion_mnist/cifar10 files through torchvision")
     val_size: float = Field(0.1, gt=0, description="validation carved from train: a fraction < 1 or a count >= 1")
     batch_size: int = Field(64, gt=0, description="training mini-batch size (global under torchrun)")
-    noise: float = Field(0.1, ge=0, le=1, description="2-D sets: label noise / spread, as the Playground's slider / 100")
+    noise: float = Field(0.0, ge=0, le=1, description="2-D sets: label noise / spread, as the Playground's slider / 100")
     n_samples: int = Field(500, ge=10, description="2-D sets: number of training points (test set: the same number)")
 
     @field_validator("dataset")
@@ -273,6 +273,7 @@ def _describe(error: dict, model: type[BaseModel]) -> str:
     bounds = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
     if kind in bounds:
         limit = next(iter(ctx.values()))
+        limit = f"{limit:g}" if isinstance(limit, float) else limit
         return f"{loc}: must be {bounds[kind]} {limit}, got {value!r}"
     if kind == "literal_error":
         return f"{loc}: must be one of {ctx.get('expected')}, got {value!r}"

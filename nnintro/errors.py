@@ -10,6 +10,10 @@ class NnintroError(Exception):
 
     exit_code = 2
 
+    def __init__(self, message: str) -> None:
+        # user-supplied text (keys, values, file names) may hold newlines; the message stays one line
+        super().__init__("".join(c if c.isprintable() else repr(c)[1:-1] for c in str(message)))
+
 
 class ConfigError(NnintroError):
     """A config file, a field or a --set override is invalid."""

@@ -186,6 +186,14 @@ class Trainer:
         save_training_state(self.run_dir / CHECKPOINT_FILE, self.model, self.optimizer, self.scheduler, progress)
 
     def fit(self) -> FitResult:
+        # tiny values late in training become denormal floats, which run many times slower on x86 CPUs
+        torch.set_flush_denormal(True)
+        try:
+            return self._fit()
+        finally:
+            torch.set_flush_denormal(False)
+
+    def _fit(self) -> FitResult:
         cfg = self.config
         status, message = "completed", ""
         for epoch in range(self.start_epoch, cfg.train.epochs + 1):
@@ -214,7 +222,7 @@ class Trainer:
             self.history.append(row)
             self._save_epoch(epoch, improved)
             self._notify("on_epoch_end", row)
-            if self.early.should_stop:
+            if self.early.should_stop and epoch < cfg.train.epochs:
                 status = "stopped_early"
                 break
             if self.stop_requested():

@@ -1,0 +1,74 @@
+"""Shared fixtures: small datasets written in the real on-disk formats (IDX, CIFAR pickles)."""
+from __future__ import annotations
+
+import gzip
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def learnable_images(n: int, shape: tuple[int, ...], seed: int, classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Noisy images whose class is written as a bright stripe at a class-specific row: easy to learn."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, classes, n).astype(np.uint8)
+    images = rng.integers(0, 60, (n, *shape)).astype(np.uint8)
+    rows = shape[-2]
+    for i, label in enumerate(labels):
+        row = int(label) * rows // classes
+        images[i, ..., row:row + 2, :] = 230
+    return images, labels
+
+
+def write_idx(path: Path, array: np.ndarray, compress: bool = True) -> Path:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    payload = header + array.astype(np.uint8).tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if compress:
+        path = path.with_name(path.name + ".gz")
+        with gzip.open(path, "wb") as handle:
+            handle.write(payload)
+    else:
+        path.write_bytes(payload)
+    return path
+
+
+def make_idx_dataset(root: Path, folder: str = "MNIST", n_train: int = 600, n_test: int = 200,
+                     compress: bool = True) -> Path:
+    raw = root / folder / "raw"
+    for prefix, n, seed in (("train", n_train, 1), ("t10k", n_test, 2)):
+        images, labels = learnable_images(n, (28, 28), seed)
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", images, compress)
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels, compress)
+    return raw
+
+
+def write_cifar_batch(path: Path, images: np.ndarray, labels: np.ndarray) -> None:
+    batch = {b"batch_label": b"testing", b"labels": [int(v) for v in labels],
+             b"data": images.reshape(len(images), -1), b"filenames": [b"x.png"] * len(labels)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(batch, protocol=2))
+
+
+def make_cifar(root: Path, per_batch: int = 60, n_test: int = 100) -> Path:
+    folder = root / "cifar-10-batches-py"
+    for index in range(1, 6):
+        write_cifar_batch(folder / f"data_batch_{index}", *learnable_images(per_batch, (3, 32, 32), index))
+    write_cifar_batch(folder / "test_batch", *learnable_images(n_test, (3, 32, 32), 9))
+    meta = {b"label_names": [b"airplane"], b"num_cases_per_batch": per_batch}
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
+    return folder
+
+
+@pytest.fixture
+def mnist_root(tmp_path: Path) -> Path:
+    root = tmp_path / "data"
+    make_idx_dataset(root)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _quiet_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs in its own folder, so runs/ never lands in the repository."""
+    monkeypatch.chdir(tmp_path)

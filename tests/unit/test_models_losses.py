@@ -1,0 +1,68 @@
+"""Models, activations and losses."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from nnintro.config import load_config
+from nnintro.losses import LOSSES, per_sample_loss
+from nnintro.models import ACTIVATIONS, architecture_for, build_model, count_parameters, describe
+
+NORM = {"scale": 1 / 255, "mean": [0.5], "std": [0.25]}
+
+
+def arch(kind="mlp", hidden=(128,), activation="relu", dropout=0.0, shape=(1, 28, 28)):
+    config = load_config(None, [f"model.kind={kind}", f"model.hidden={list(hidden)}",
+                                f"model.activation={activation}", f"model.dropout={dropout}"]).model
+    return architecture_for(config, list(shape), 10, NORM)
+
+
+def test_linear_is_one_layer_softmax_regression():
+    model = build_model(arch("linear"))
+    assert count_parameters(model) == 784 * 10 + 10
+    assert describe(arch("linear")) == "linear 784-10"
+
+
+def test_mlp_parameter_count_matches_the_course_lab():
+    architecture = arch(hidden=(512, 256), shape=(3, 32, 32))
+    assert count_parameters(build_model(architecture)) == 3072 * 512 + 512 + 512 * 256 + 256 + 256 * 10 + 10
+    assert describe(architecture) == "mlp 3072-512-256-10 relu"
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_every_activation_trains(activation):
+    model = build_model(arch(hidden=(16,), activation=activation, dropout=0.1))
+    x = torch.randint(0, 256, (8, 1, 28, 28), dtype=torch.uint8)
+    loss = F.cross_entropy(model(x), torch.arange(8))
+    loss.backward()
+    assert torch.isfinite(loss) and model[-1].weight.grad is not None
+
+
+def test_inputs_are_standardized_inside_the_model():
+    model = build_model(arch("linear"))
+    standardize = model[0]
+    x = torch.full((1, 1, 28, 28), 255, dtype=torch.uint8)
+    assert torch.allclose(standardize(x), torch.full((1, 1, 28, 28), (1 - 0.5) / 0.25))
+    assert torch.allclose(standardize(x.float()), standardize(x))
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_losses_are_per_sample_and_prefer_the_right_class(name):
+    loss_fn = per_sample_loss(load_config(None, [f"loss={name}"]).loss)
+    labels = torch.tensor([0, 1, 2])
+    right = torch.eye(3)[labels] * 5
+    wrong = torch.eye(3)[(labels + 1) % 3] * 5
+    assert loss_fn(right, labels).shape == (3,)
+    assert (loss_fn(right, labels) < loss_fn(wrong, labels)).all()
+
+
+def test_cross_entropy_label_smoothing_and_one_hot_losses():
+    logits, labels = torch.randn(5, 4), torch.tensor([0, 1, 2, 3, 0])
+    smoothed = per_sample_loss(load_config(None, ["loss.label_smoothing=0.1"]).loss)
+    assert torch.allclose(smoothed(logits, labels).mean(), F.cross_entropy(logits, labels, label_smoothing=0.1))
+    kl = per_sample_loss(load_config(None, ["loss=kl_div"]).loss)
+    assert torch.allclose(kl(logits, labels), F.cross_entropy(logits, labels, reduction="none"), atol=1e-6)
+    mse = per_sample_loss(load_config(None, ["loss=mse"]).loss)
+    expected = F.mse_loss(logits.softmax(1), F.one_hot(labels, 4).float())
+    assert torch.allclose(mse(logits, labels).mean(), expected)
