@@ -17,7 +17,7 @@ from nnintro import __version__
 from nnintro.checkpoint import load_model, save_weights
 from nnintro.config import Config, load_config, validate
 from nnintro.data import DatasetBundle, load_dataset
-from nnintro.device import select_device
+from nnintro.device import check_precision, select_device
 from nnintro.errors import ConfigError, InputError, RunError
 from nnintro.evaluate import SplitOutputs, run_split
 from nnintro.losses import per_sample_loss
@@ -103,6 +103,7 @@ def train(config: Config | None = None, runs_root: str | Path = "runs", console:
     config = config or validate({})
     seed_everything(config.seed)
     device = select_device(config.train.device)
+    check_precision(device, config.train.precision)
     data = load_dataset(config.data, config.seed)
     model = build_model(architecture_for(config.model, data.input_shape, len(data.classes), data.normalization))
     info = model_info(config, data, model)
@@ -147,8 +148,10 @@ def final_metrics(trainer: Trainer, fit: FitResult, info: dict, wall_seconds: fl
         "train_seconds": round(fit.train_seconds, 4),
         "samples_per_second": round(fit.samples_trained / fit.train_seconds) if fit.train_seconds else None,
         "wall_seconds": round(wall_seconds, 3),
+        "compile_seconds": round(trainer.compile_seconds, 3),
         "params": info["params"],
         "device": str(device),
+        "precision": config.train.precision,
         "message": fit.message,
     }
 

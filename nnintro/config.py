@@ -153,6 +153,13 @@ class TrainConfig(Section):
     early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
     device: str = Field("auto", description="auto (cuda > mps > cpu), cpu, cuda, cuda:N, mps")
     eval_batch_size: int = Field(4096, gt=0)
+    precision: Literal["32", "bf16", "16"] = Field("32", description="32 (fp32), bf16 autocast, 16 (fp16 + grad scaler, CUDA)")
+    compile: bool = Field(False, description="torch.compile the model (warm-up reported separately)")
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _number_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @field_validator("device")
     @classmethod

@@ -22,3 +22,14 @@ def select_device(spec: str) -> torch.device:
     if spec == "mps" and not mps:
         raise DeviceError("train.device: 'mps' requested but Apple's MPS backend is not available; use auto or cpu")
     return torch.device(spec)
+
+
+def check_precision(device: torch.device, precision: str) -> None:
+    """Refuse a precision the device cannot train in, before any work is done."""
+    if precision == "16" and device.type != "cuda":
+        raise DeviceError(f"train.precision: '16' (fp16 with a grad scaler) needs a CUDA GPU, the device is {device}; "
+                          f"use 32, or bf16")
+    if precision == "bf16" and device.type == "mps":
+        raise DeviceError("train.precision: 'bf16' is not supported on mps; use 32")
+    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise DeviceError(f"train.precision: this GPU ({torch.cuda.get_device_name(device)}) has no bf16; use 16 or 32")

@@ -34,3 +34,11 @@ LOSSES: dict[str, Callable[[float], LossFn]] = {
 def per_sample_loss(loss_config) -> LossFn:
     """The configured loss, one value per sample (the trainer averages; reports rank them)."""
     return LOSSES[loss_config.name](loss_config.label_smoothing)
+
+
+def batch_mean_loss(loss_config) -> LossFn:
+    """The loss the trainer minimises: the batch mean (cross-entropy's own fused mean where it applies)."""
+    if loss_config.name == "cross_entropy":
+        return lambda logits, y: F.cross_entropy(logits, y, label_smoothing=loss_config.label_smoothing)
+    per_sample = per_sample_loss(loss_config)
+    return lambda logits, y: per_sample(logits, y).mean()

@@ -6,17 +6,26 @@ from collections.abc import Callable, Iterable
 import torch
 
 
+def _fastest(optimizer_class: type, params: Iterable, **options) -> torch.optim.Optimizer:
+    """The fused implementation (one kernel for all parameters) where this torch and device have it."""
+    params = list(params)
+    try:
+        return optimizer_class(params, fused=True, **options)
+    except (RuntimeError, ValueError, TypeError):
+        return optimizer_class(params, foreach=True, **options)
+
+
 def _sgd(params: Iterable, cfg) -> torch.optim.Optimizer:
-    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
-                           weight_decay=cfg.weight_decay, foreach=True)
+    return _fastest(torch.optim.SGD, params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                    weight_decay=cfg.weight_decay)
 
 
 def _adam(params: Iterable, cfg) -> torch.optim.Optimizer:
-    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+    return _fastest(torch.optim.Adam, params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
 def _adamw(params: Iterable, cfg) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+    return _fastest(torch.optim.AdamW, params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
 def _rmsprop(params: Iterable, cfg) -> torch.optim.Optimizer:
