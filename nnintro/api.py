@@ -14,7 +14,7 @@ import torch
 from rich.console import Console
 
 from nnintro import __version__
-from nnintro.checkpoint import load_model, save_weights
+from nnintro.checkpoint import load_model
 from nnintro.config import Config, load_config, validate
 from nnintro.data import DatasetBundle, load_dataset
 from nnintro.device import check_precision, select_device
@@ -94,7 +94,7 @@ def _resume_config(run_dir: Path, overrides: list[str]) -> Config:
 def train(config: Config | None = None, runs_root: str | Path = "runs", console: Console | None = None,
           resume: str | Path | None = None, overrides: list[str] | None = None) -> TrainResult:
     """Train one run (or continue one with resume=RUN_DIR) and write everything into its folder."""
-    console = console or Console()
+    console = console or Console(soft_wrap=True)
     if resume is not None:
         run_dir = Path(resume)
         if not (run_dir / CHECKPOINT_FILE).is_file():
@@ -120,15 +120,13 @@ def train(config: Config | None = None, runs_root: str | Path = "runs", console:
     with stop_on_signals() as stop:
         trainer = Trainer(config, data, model, run_dir, observers, stop)
         if resume is not None:
-            trainer.resume(run_dir / CHECKPOINT_FILE, run_dir / WEIGHTS_FILE)
+            trainer.resume(run_dir / CHECKPOINT_FILE)
         started = time.perf_counter()
         try:
             fit = trainer.fit()
         finally:
             for observer in observers:
                 observer.close()
-    if not (run_dir / WEIGHTS_FILE).exists():  # nothing completed: keep the weights we have, so the run opens
-        save_weights(model, run_dir / WEIGHTS_FILE)
     metrics = final_metrics(trainer, fit, info, time.perf_counter() - started, device)
     write_json(run_dir / METRICS_FILE, metrics)
     return TrainResult(run_dir, metrics, fit)

@@ -42,8 +42,8 @@ def load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     return tensors, metadata
 
 
-def load_state_into(module: nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
-    """Load tensors into module, naming the file on any missing, extra or misshapen tensor."""
+def check_fits(module: nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """Name the file on any tensor the module lacks, misses or has in another shape."""
     expected = module.state_dict()
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
@@ -54,6 +54,10 @@ def load_state_into(module: nn.Module, tensors: dict[str, torch.Tensor], path: P
         if tensors[name].shape != value.shape:
             raise RunError(f"{path}: tensor {name} has shape {list(tensors[name].shape)}, "
                            f"the model needs {list(value.shape)}")
+
+
+def load_state_into(module: nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
+    check_fits(module, tensors, path)
     module.load_state_dict(tensors)
 
 
@@ -82,13 +86,15 @@ def load_model(run: Run) -> nn.Module:
             problems.append("num_classes must match the number of classes")
     if problems:
         raise RunError(f"{run.path / 'model.json'}: {'; '.join(problems)}")
+    path = run.path / WEIGHTS_FILE
+    tensors, _ = load_tensors(path)
     try:
+        with torch.device("meta"):  # shapes only: a tampered model.json cannot make us allocate terabytes
+            check_fits(build_model(arch), tensors, path)
         model = build_model(arch)
     except (TypeError, ValueError, RuntimeError) as err:
         raise RunError(f"{run.path / 'model.json'}: cannot build the model ({err})") from err
-    path = run.path / WEIGHTS_FILE
-    tensors, _ = load_tensors(path)
-    load_state_into(model, tensors, path)
+    model.load_state_dict(tensors)
     return model.eval()
 
 
@@ -119,10 +125,12 @@ def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torc
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
-def save_training_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
-                        progress: dict[str, Any]) -> None:
-    """Everything needed to continue after the last completed epoch, in one atomically written file."""
+def save_training_state(path: Path, model: nn.Module, best_state: dict[str, torch.Tensor],
+                        optimizer: torch.optim.Optimizer, scheduler: Any, progress: dict[str, Any]) -> None:
+    """Everything needed to continue after the last completed epoch, in one atomically written file
+    (the best weights too, so the checkpoint never disagrees with itself about which epoch was best)."""
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    tensors.update({f"best.{k}": v for k, v in best_state.items()})
     optimizer_tensors, optimizer_meta = _optimizer_state(optimizer)
     tensors.update(optimizer_tensors)
     tensors["rng.torch"] = torch.get_rng_state()
@@ -140,11 +148,14 @@ def save_training_state(path: Path, model: nn.Module, optimizer: torch.optim.Opt
     save_tensors(path, tensors, metadata={"nnintro": json.dumps(meta)})
 
 
-def load_training_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any) -> dict[str, Any]:
-    """Restore model, optimizer, scheduler and RNG states; return the saved progress (epoch, history...)."""
+def load_training_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+                        scheduler: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Restore model, optimizer, scheduler and RNG states; return the saved progress and the best weights."""
     tensors, metadata = load_tensors(path)
     try:
         meta = json.loads(metadata["nnintro"])
+        best_state = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
+        load_state_into(model, best_state, path)  # checks names and shapes; the last weights follow
         load_state_into(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, path)
         _restore_optimizer(optimizer, tensors, meta["optimizer"])
         if scheduler is not None and meta["scheduler"] is not None:
@@ -157,7 +168,7 @@ def load_training_state(path: Path, model: nn.Module, optimizer: torch.optim.Opt
         np.random.set_state((name, np.array(keys, dtype=np.uint32), *rest))
         version, internal, gauss = meta["rng_python"]
         random.setstate((version, tuple(internal), gauss))
-        return meta["progress"]
+        return meta["progress"], best_state
     except RunError:
         raise
     except (KeyError, ValueError, TypeError, RuntimeError, json.JSONDecodeError) as err:

@@ -21,8 +21,8 @@ from nnintro.errors import NnintroError
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=False,
                   help="Train linear baselines and MLPs on MNIST, Fashion-MNIST, CIFAR-10 and teaching datasets.")
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 STATE = {"debug": bool(os.environ.get("NNINTRO_DEBUG"))}
 
 
@@ -173,6 +173,42 @@ def predict(
                           f"{ranked}", highlight=False, markup=False)
     if any("error" in item for item in results):
         raise typer.Exit(2)
+
+
+@app.command()
+@user_errors
+def bench(
+    dataset: Annotated[str, typer.Option("--dataset", help="mnist or cifar10.")] = "mnist",
+    data_root: Annotated[Optional[str], typer.Option("--data-root", help="Folder with the real dataset files "
+                                                     "(torchvision layout). Default: synthetic data in the real shapes.")] = None,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Epochs per loop (median reported).")] = 3,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 64,
+    hidden: Annotated[Optional[str], typer.Option("--hidden", help="Hidden widths, e.g. 128 or 512,256. "
+                                                  "Default: 128 (mnist), 512,256 (cifar10).")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=0, help="DataLoader workers for the course loop.")] = 2,
+    baseline_steps: Annotated[Optional[int], typer.Option("--baseline-steps", min=1, help="Time the course loop "
+                                                          "on this many steps per epoch and extrapolate.")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the markdown and JSON reports.")] = Path("bench/results"),
+) -> None:
+    """Time nnintro's trainer against the classic DataLoader loop and Lightning, next to the arithmetic bound."""
+    from nnintro.bench import run_bench, write_report
+
+    widths = [int(w) for w in hidden.split(",")] if hidden else None
+    report = run_bench(dataset, data_root, epochs, batch_size, widths, workers=workers, baseline_steps=baseline_steps,
+                       progress=lambda line: err_console.print(line, highlight=False))
+    table = Table(title=f"{report['dataset']} {report['model']}, batch {report['batch_size']}, {report['data']}",
+                  title_justify="left")
+    for column in ("loop", "s/epoch", "samples/s", "x nnintro", "x bound", "peak RSS MiB", "test acc", "note"):
+        table.add_column(column, justify="left" if column in ("loop", "note") else "right")
+    for r in report["loops"]:
+        table.add_row(r["loop"], f"{r['seconds_per_epoch']:.3f}", f"{r['samples_per_second']:,.0f}",
+                      f"{r['ratio_to_nnintro']:.2f}", f"{r['ratio_to_bound']:.2f}", f"{r['peak_rss_mib']:.0f}",
+                      f"{r['test_accuracy']:.4f}", r["note"])
+    table.add_row("arithmetic bound", f"{report['bound_seconds_per_epoch']:.3f}", "", "", "1.00", "", "",
+                  f"{report['gemm_gflops']} GFLOP/s measured")
+    console.print(table)
+    md_path, json_path = write_report(report, out)
+    console.print(f"wrote {md_path} and {json_path}", highlight=False)
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from nnintro.checkpoint import load_state_into, load_tensors, load_training_state, save_training_state, save_weights
+from nnintro.checkpoint import load_training_state, save_training_state, save_weights
 from nnintro.config import Config
 from nnintro.data.base import DatasetBundle
 from nnintro.data.batches import steps_per_epoch, train_batches
@@ -147,19 +147,14 @@ class Trainer:
             if hasattr(observer, method):
                 getattr(observer, method)(*args)
 
-    def resume(self, checkpoint: Path, best_weights: Path) -> None:
+    def resume(self, checkpoint: Path) -> None:
         """Continue after the checkpoint's last completed epoch."""
-        progress = load_training_state(checkpoint, self.model, self.optimizer, self.scheduler)
+        progress, best_state = load_training_state(checkpoint, self.model, self.optimizer, self.scheduler)
+        self.best_state = {k: v.to(self.device) for k, v in best_state.items()}
         self.history = progress["history"]
         self.start_epoch = progress["epoch"] + 1
         for key, value in progress["early_stopping"].items():
             setattr(self.early, key, value)
-        if best_weights.is_file():
-            last = self._copy_state()
-            tensors, _ = load_tensors(best_weights)
-            load_state_into(self.model, tensors, best_weights)
-            self.best_state = self._copy_state()
-            self.model.load_state_dict(last)
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         cfg, model = self.config, self.train_model
@@ -216,7 +211,8 @@ class Trainer:
             save_weights(self.model, self.run_dir / WEIGHTS_FILE)
         write_csv(self.run_dir / HISTORY_FILE, self.history)
         progress = {"epoch": epoch, "history": self.history, "early_stopping": self.early.state()}
-        save_training_state(self.run_dir / CHECKPOINT_FILE, self.model, self.optimizer, self.scheduler, progress)
+        save_training_state(self.run_dir / CHECKPOINT_FILE, self.model, self.best_state, self.optimizer,
+                            self.scheduler, progress)
 
     def fit(self) -> FitResult:
         # tiny values late in training become denormal floats, which run many times slower on x86 CPUs
@@ -265,9 +261,9 @@ class Trainer:
             if self.stop_requested():
                 status = "interrupted"
                 break
-        if cfg.train.early_stopping.restore_best or status == "diverged":
+        if cfg.train.early_stopping.restore_best or status in ("diverged", "interrupted"):
             self.model.load_state_dict(self.best_state)
-        elif self.run_dir is not None and self.rank == 0 and status != "interrupted":
+        if self.run_dir is not None and self.rank == 0:
             save_weights(self.model, self.run_dir / WEIGHTS_FILE)
         train_seconds = sum(row["epoch_seconds"] for row in self.history)
         return FitResult(self.history, self.early.best_epoch, status == "stopped_early", status, train_seconds,

@@ -1,0 +1,313 @@
+"""`nnintro bench`: nnintro's trainer against the classic DataLoader loop and Lightning, on the same data.
+
+Every loop trains the same model (same initial weights) with the same optimizer, batch size and number of
+epochs on the same training set, and is scored on the same test set. The arithmetic lower bound is the
+forward+backward FLOPs of an epoch divided by the fp32 GEMM rate measured here, in the same process.
+"""
+from __future__ import annotations
+
+import json
+import math
+import resource
+import statistics
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nnintro.config import load_config
+from nnintro.data import load_dataset
+from nnintro.data.base import DatasetBundle, Split, channel_stats
+from nnintro.errors import DataError
+from nnintro.evaluate import run_split
+from nnintro.models import architecture_for, build_model
+from nnintro.train import Trainer
+
+SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
+
+
+@dataclass
+class LoopResult:
+    loop: str
+    seconds_per_epoch: float
+    samples_per_second: float
+    test_accuracy: float | None
+    peak_rss_mib: float
+    note: str = ""
+    ratio_to_nnintro: float = math.nan
+    ratio_to_bound: float = math.nan
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def gemm_gflops(seconds: float = 1.0, n: int = 2048) -> float:
+    """Sustained fp32 matmul rate on this device and thread count."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        a @ b
+        count += 1
+    return 2 * n ** 3 * count / (time.perf_counter() - started) / 1e9
+
+
+def training_flops_per_sample(widths: list[int]) -> int:
+    """The usual 6 x multiply-adds: forward 2*in*out per layer, backward twice that (weight and input
+    gradients). The first layer's input gradient is not needed in practice, so this bound is slightly loose."""
+    return sum(6 * fan_in * fan_out for fan_in, fan_out in zip(widths[:-1], widths[1:]))
+
+
+def bench_data(dataset: str, data_root: str | None) -> tuple[Split, Split, list[str], str]:
+    """The official train/test splits: real files when data_root has them, else synthetic data in the real shapes."""
+    if data_root:
+        config = load_config(None, [f"data.dataset={dataset}", f"data.root={data_root}", "data.val_size=1"])
+        bundle = load_dataset(config.data, 0)
+        train = Split(torch.cat([bundle.train.x, bundle.val.x]), torch.cat([bundle.train.y, bundle.val.y]))
+        return train, bundle.test, bundle.classes, f"real {dataset} files from {data_root}"
+    generator = torch.Generator().manual_seed(0)
+    splits = []
+    for n in (60_000 if dataset == "mnist" else 50_000, 10_000):
+        y = torch.randint(0, 10, (n,), generator=generator)
+        x = torch.randint(0, 90, (n, *SHAPES[dataset]), generator=generator, dtype=torch.uint8)
+        rows = torch.arange(SHAPES[dataset][1])
+        stripe = ((rows[None, :] >= y[:, None] * 2) & (rows[None, :] < y[:, None] * 2 + 2)).to(torch.uint8)
+        x += stripe[:, None, :, None] * 150  # a class-specific bright band: learnable, like digits
+        splits.append(Split(x, y))
+    return splits[0], splits[1], [str(i) for i in range(10)], f"synthetic {dataset}-shaped data (no files given)"
+
+
+def _time_epochs(epochs: int, run_epoch: Callable[[], int]) -> tuple[list[float], int]:
+    times, samples = [], 0
+    for _ in range(epochs):
+        started = time.perf_counter()
+        samples = run_epoch()
+        times.append(time.perf_counter() - started)
+    return times, samples
+
+
+def course_loop(model: nn.Module, train: Split, dataset: str, mean: list[float], std: list[float], batch_size: int,
+                lr: float, epochs: int, workers: int, max_steps: int | None) -> tuple[list[float], int, str]:
+    """The course notebook: torchvision dataset + ToTensor/Normalize per sample + DataLoader, loss.item() per step."""
+    from torchvision import transforms
+
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize(mean, std)])
+    with tempfile.TemporaryDirectory() as folder:
+        train_set = _torchvision_dataset(dataset, train, Path(folder), transform)
+        loader = torch.utils.data.DataLoader(train_set, batch_size=batch_size, shuffle=True, num_workers=workers)
+        optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+        steps_in_epoch = len(loader)
+
+        def run_epoch() -> int:
+            model.train()
+            running_loss, seen = 0.0, 0
+            for step, (x, y) in enumerate(loader):
+                optimizer.zero_grad()
+                loss = F.cross_entropy(model(x), y)
+                loss.backward()
+                optimizer.step()
+                running_loss += loss.item()
+                seen += len(y)
+                if max_steps and step + 1 >= max_steps:
+                    break
+            return seen
+
+        times, seen = _time_epochs(epochs, run_epoch)
+    if max_steps and max_steps < steps_in_epoch:
+        times = [t * steps_in_epoch / max_steps for t in times]
+        return times, len(train), f"timed on {max_steps} of {steps_in_epoch} steps per epoch, extrapolated"
+    return times, seen, ""
+
+
+def _torchvision_dataset(dataset: str, train: Split, folder: Path, transform: Callable):
+    """torchvision's own MNIST class over IDX files written here; for CIFAR-10 a Dataset with CIFAR10's
+    __getitem__ (PIL image, then the transforms), since torchvision checks CIFAR files against official md5s."""
+    import numpy as np
+    import torchvision
+    from PIL import Image
+
+    if dataset == "mnist":
+        raw = folder / "MNIST" / "raw"
+        raw.mkdir(parents=True)
+        for name, array in (("train-images-idx3-ubyte", train.x[:, 0].numpy()), ("train-labels-idx1-ubyte", train.y.to(torch.uint8).numpy())):
+            header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+            (raw / name).write_bytes(header + array.tobytes())
+        for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+            (raw / name).write_bytes((raw / name.replace("t10k", "train")).read_bytes())
+        return torchvision.datasets.MNIST(str(folder), train=True, transform=transform)
+
+    images = np.ascontiguousarray(train.x.permute(0, 2, 3, 1).numpy())
+    labels = train.y.tolist()
+
+    class CifarStyle(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return len(labels)
+
+        def __getitem__(self, index: int):
+            return transform(Image.fromarray(images[index])), labels[index]
+
+    return CifarStyle()
+
+
+def lightning_loop(model: nn.Module, train: Split, mean: list[float], std: list[float], batch_size: int, lr: float,
+                   epochs: int) -> tuple[list[float], int, str] | None:
+    """Lightning's Trainer at its best: a TensorDataset of pre-normalized float tensors."""
+    try:
+        import lightning as L
+    except ImportError:
+        return None
+
+    class Module(L.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = model
+
+        def training_step(self, batch, _):
+            x, y = batch
+            return F.cross_entropy(self.net(x), y)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=lr, momentum=0.9)
+
+    class EpochTimer(L.Callback):
+        def __init__(self) -> None:
+            self.times: list[float] = []
+
+        def on_train_epoch_start(self, trainer, module) -> None:
+            self.started = time.perf_counter()
+
+        def on_train_epoch_end(self, trainer, module) -> None:
+            self.times.append(time.perf_counter() - self.started)
+
+    x = (train.x.float() / 255 - torch.tensor(mean).view(1, -1, 1, 1)) / torch.tensor(std).view(1, -1, 1, 1)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, train.y), batch_size=batch_size, shuffle=True)
+    timer = EpochTimer()
+    trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, callbacks=[timer])
+    trainer.fit(Module(), loader)
+    return timer.times, len(train), "TensorDataset of pre-normalized tensors"
+
+
+def nnintro_loop(model: nn.Module, train: Split, test: Split, classes: list[str], dataset: str,
+                 hidden: list[int], batch_size: int, lr: float, epochs: int) -> tuple[list[float], int, str]:
+    config = load_config(None, [f"data.batch_size={batch_size}", "optimizer=sgd", f"optimizer.lr={lr}",
+                                "optimizer.momentum=0.9", f"train.epochs={epochs}", "train.device=cpu",
+                                "train.early_stopping.patience=null", f"model.hidden={hidden}"])
+    mean, std = channel_stats(train.x, 1 / 255)
+    data = DatasetBundle(dataset, train, Split(test.x[:1000], test.y[:1000]), test, classes, "image",
+                         {"scale": 1 / 255, "mean": mean, "std": std})
+    trainer = Trainer(config, data, model, None)
+    result = trainer.fit()
+    return [row["epoch_seconds"] for row in result.history], len(train), "uint8 tensors, randperm slices"
+
+
+def run_bench(dataset: str = "mnist", data_root: str | None = None, epochs: int = 3, batch_size: int = 64,
+              hidden: list[int] | None = None, lr: float = 0.01, workers: int = 2,
+              baseline_steps: int | None = None, progress: Callable[[str], None] = print) -> dict[str, Any]:
+    if dataset not in SHAPES:
+        raise DataError(f"bench --dataset: must be one of {', '.join(SHAPES)}, got {dataset!r}")
+    hidden = hidden if hidden is not None else ([128] if dataset == "mnist" else [512, 256])
+    rss_after_import = peak_rss_mib()
+    train, test, classes, source = bench_data(dataset, data_root)
+    mean, std = channel_stats(train.x, 1 / 255)
+    torch.manual_seed(0)
+    architecture = architecture_for(load_config(None, [f"model.hidden={hidden}"]).model, list(SHAPES[dataset]), 10,
+                                    {"scale": 1 / 255, "mean": mean, "std": std})
+    template = build_model(architecture)
+    widths = [math.prod(SHAPES[dataset]), *hidden, 10]
+    progress(f"measuring the fp32 GEMM rate ({torch.get_num_threads()} threads)")
+    gflops = gemm_gflops()
+    bound = training_flops_per_sample(widths) * len(train) / (gflops * 1e9)
+
+    results: list[LoopResult] = []
+    loops: list[tuple[str, Callable[[nn.Module], Any]]] = [
+        ("nnintro", lambda m: nnintro_loop(m, train, test, classes, dataset, hidden, batch_size, lr, epochs)),
+        ("Lightning Trainer", lambda m: lightning_loop(_without_standardize(m), train, mean, std, batch_size, lr, epochs)),
+        (f"course loop (DataLoader, {workers} workers)", lambda m: course_loop(
+            _without_standardize(m), train, dataset, mean, std, batch_size, lr, epochs, workers, baseline_steps)),
+    ]
+    for name, loop in loops:
+        progress(f"timing {name}")
+        model = _copy(template, architecture)  # every loop starts from the same weights
+        outcome = loop(model)
+        if outcome is None:
+            progress(f"  {name}: not installed (pip install 'nnintro[lightning]'), skipped")
+            continue
+        times, samples, note = outcome
+        per_epoch = statistics.median(times)
+        accuracy = _test_accuracy(model, test, mean, std)
+        results.append(LoopResult(name, per_epoch, samples / per_epoch, accuracy, peak_rss_mib(), note))
+    reference = results[0].seconds_per_epoch
+    for result in results:
+        result.ratio_to_nnintro = result.seconds_per_epoch / reference
+        result.ratio_to_bound = result.seconds_per_epoch / bound
+    return {
+        "dataset": dataset, "data": source, "model": "-".join(map(str, widths)), "batch_size": batch_size,
+        "epochs": epochs, "optimizer": f"SGD lr={lr} momentum=0.9", "threads": torch.get_num_threads(),
+        "torch": torch.__version__, "gemm_gflops": round(gflops, 1), "bound_seconds_per_epoch": bound,
+        "flops_per_sample": training_flops_per_sample(widths), "rss_after_import_torch_mib": rss_after_import,
+        "loops": [asdict(r) for r in results],
+    }
+
+
+def _copy(template: nn.Module, architecture: dict) -> nn.Module:
+    model = build_model(architecture)
+    model.load_state_dict(template.state_dict())
+    return model
+
+
+def _without_standardize(model: nn.Module) -> nn.Module:
+    """The baselines normalize in their data pipelines, so they train the same layers minus nnintro's first one."""
+    return nn.Sequential(*list(model)[1:])
+
+
+def _test_accuracy(model: nn.Module, test: Split, mean: list[float], std: list[float]) -> float:
+    if isinstance(model[0], nn.Flatten):  # a baseline's model: inputs normalized outside it
+        x = (test.x.float() / 255 - torch.tensor(mean).view(1, -1, 1, 1)) / torch.tensor(std).view(1, -1, 1, 1)
+        test = Split(x, test.y)
+    return run_split(model, test, lambda logits, y: F.cross_entropy(logits, y, reduction="none"), 4096).accuracy
+
+
+def to_markdown(report: dict[str, Any]) -> str:
+    lines = [
+        f"# nnintro bench: {report['dataset']} {report['model']}, batch {report['batch_size']}, "
+        f"{report['epochs']} epochs, {report['optimizer']}",
+        "",
+        f"Data: {report['data']}. torch {report['torch']}, {report['threads']} threads. Measured fp32 GEMM rate "
+        f"{report['gemm_gflops']} GFLOP/s; arithmetic lower bound {report['bound_seconds_per_epoch']:.3f} s/epoch "
+        f"({report['flops_per_sample']:,} FLOPs per sample). Peak RSS after `import torch`: "
+        f"{report['rss_after_import_torch_mib']:.0f} MiB; the peak RSS column is the process's high-water mark "
+        f"after each loop (cumulative, loops run in the order shown).",
+        "",
+        "| loop | s/epoch (median) | samples/s | x nnintro | x bound | peak RSS MiB | test accuracy | note |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in report["loops"]:
+        lines.append(f"| {r['loop']} | {r['seconds_per_epoch']:.3f} | {r['samples_per_second']:,.0f} | "
+                     f"{r['ratio_to_nnintro']:.2f} | {r['ratio_to_bound']:.2f} | {r['peak_rss_mib']:.0f} | "
+                     f"{r['test_accuracy']:.4f} | {r['note']} |")
+    lines.append(f"| arithmetic lower bound | {report['bound_seconds_per_epoch']:.3f} | | | 1.00 | | | FLOPs / GEMM rate |")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(report: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
+    from nnintro.runs import write_atomic
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"bench-{report['dataset']}-b{report['batch_size']}-{time.strftime('%Y%m%d-%H%M%S')}"
+    md_path, json_path = out_dir / f"{stem}.md", out_dir / f"{stem}.json"
+    write_atomic(md_path, to_markdown(report))
+    write_atomic(json_path, json.dumps(report, indent=2) + "\n")
+    return md_path, json_path
+
+
+if __name__ == "__main__":
+    from nnintro.cli import app
+
+    app(["bench", *__import__("sys").argv[1:]])
