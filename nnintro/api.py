@@ -23,6 +23,7 @@ from nnintro.evaluate import SplitOutputs, run_split
 from nnintro.losses import per_sample_loss
 from nnintro.models import architecture_for, build_model, count_parameters, describe
 from nnintro.reports.console import ConsoleObserver
+from nnintro.reports.run_report import FigureSink, write_confusion, write_run_report
 from nnintro.reports.tensorboard import TensorBoardObserver
 from nnintro.runs import (CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, MODEL_FILE, WEIGHTS_FILE, Run,
                           create_run_dir, open_run, read_json, write_atomic, write_json)
@@ -116,30 +117,39 @@ def train(config: Config | None = None, runs_root: str | Path = "runs", console:
                   f"|  {device}", highlight=False, soft_wrap=True)
     model.to(device)
     data = data.to(device)
-    observers = [ConsoleObserver(console, config.train.epochs), TensorBoardObserver(run_dir)]
-    with stop_on_signals() as stop:
-        trainer = Trainer(config, data, model, run_dir, observers, stop)
-        if resume is not None:
-            trainer.resume(run_dir / CHECKPOINT_FILE)
-        started = time.perf_counter()
-        try:
-            fit = trainer.fit()
-        finally:
-            for observer in observers:
-                observer.close()
-    metrics = final_metrics(trainer, fit, info, time.perf_counter() - started, device)
-    write_json(run_dir / METRICS_FILE, metrics)
+    board = TensorBoardObserver(run_dir, model, data, config.report.histograms)
+    observers = [ConsoleObserver(console, config.train.epochs), board]
+    try:
+        with stop_on_signals() as stop:
+            trainer = Trainer(config, data, model, run_dir, observers, stop)
+            if resume is not None:
+                trainer.resume(run_dir / CHECKPOINT_FILE)
+            started = time.perf_counter()
+            try:
+                fit = trainer.fit()
+            finally:
+                observers[0].close()
+        metrics, test_outputs = final_metrics(trainer, fit, info, time.perf_counter() - started, device)
+        write_json(run_dir / METRICS_FILE, metrics)
+        if config.report.plots:
+            metrics["most_confused"] = write_run_report(
+                run_dir, model, data, test_outputs, fit.history, fit.best_epoch, fit.stopped_early,
+                info["architecture"], config.report.examples, run_dir.name, board.writer)
+        board.write_hparams(config.model_dump(mode="json"), metrics)
+    finally:
+        board.close()
     return TrainResult(run_dir, metrics, fit)
 
 
 def final_metrics(trainer: Trainer, fit: FitResult, info: dict, wall_seconds: float,
-                  device: torch.device) -> dict[str, Any]:
+                  device: torch.device) -> tuple[dict[str, Any], SplitOutputs]:
+    """metrics.json's content, and the test split's outputs for the reports."""
     config = trainer.config
-    results = {split: run_split(trainer.model, trainer.data.split(split), trainer.loss_fn,
-                                config.train.eval_batch_size).metrics() for split in ("val", "test")}
-    return {
+    outputs = {split: run_split(trainer.model, trainer.data.split(split), trainer.loss_fn,
+                                config.train.eval_batch_size) for split in ("val", "test")}
+    metrics = {
         "status": fit.status,
-        **results,
+        **{split: result.metrics() for split, result in outputs.items()},
         "best_epoch": fit.best_epoch,
         "epochs_run": len(fit.history),
         "stopped_early": fit.stopped_early,
@@ -152,6 +162,7 @@ def final_metrics(trainer: Trainer, fit: FitResult, info: dict, wall_seconds: fl
         "precision": config.train.precision,
         "message": fit.message,
     }
+    return metrics, outputs["test"]
 
 
 @dataclass
@@ -179,9 +190,11 @@ def evaluate(run_path: str | Path | None, split: str = "test", runs_root: str | 
     report = classification_report(outputs.labels.numpy(), outputs.predictions.numpy(),
                                     labels=list(range(len(run.classes))), target_names=run.classes,
                                     output_dict=True, zero_division=0)
-    metrics = {"split": split, **outputs.metrics(), "samples": len(outputs.labels), "per_class": report}
     out_dir = run.path / "eval" / split
     out_dir.mkdir(parents=True, exist_ok=True)
+    confused = write_confusion(FigureSink(out_dir), outputs, run.classes, f"{run.path.name}: {split} confusion matrix")
+    metrics = {"split": split, **outputs.metrics(), "samples": len(outputs.labels), "per_class": report,
+               "most_confused": confused}
     write_json(out_dir / METRICS_FILE, metrics)
     return EvalResult(run, split, outputs, metrics, out_dir)
 

@@ -169,6 +169,12 @@ class TrainConfig(Section):
         return value
 
 
+class ReportConfig(Section):
+    plots: bool = Field(True, description="write the pictures (confusion matrix, probabilities, curves, ...)")
+    examples: int = Field(10, ge=1, le=100, description="test images in probabilities.png and top_losses.png")
+    histograms: bool = Field(False, description="weight and gradient histograms in TensorBoard every epoch")
+
+
 class Config(Section):
     name: str | None = Field(None, description="run name prefix; default: <dataset>_<model.kind>")
     seed: int = Field(0, ge=0)
@@ -178,6 +184,7 @@ class Config(Section):
     optimizer: OptimizerConfig = OptimizerConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     train: TrainConfig = TrainConfig()
+    report: ReportConfig = ReportConfig()
 
     @field_validator("name")
     @classmethod

@@ -1,0 +1,180 @@
+"""The course's pictures, drawn with matplotlib's headless Agg backend from results (arrays), never from
+the trainer's internals. Each function returns a Figure; save_figure writes it atomically."""
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from nnintro.runs import write_atomic  # noqa: E402
+
+WRONG, RIGHT = "#c0392b", "#2471a3"
+
+
+def save_figure(figure: Figure, path: Path) -> None:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    write_atomic(path, buffer.getvalue())
+
+
+def as_display(image: np.ndarray, scale: float) -> tuple[np.ndarray, str | None]:
+    """(C,H,W) raw values -> an array imshow draws, and its colour map (gray for one channel)."""
+    pixels = np.clip(image.astype(np.float32) * scale, 0, 1)
+    if pixels.shape[0] == 1:
+        return pixels[0], "gray"
+    return pixels.transpose(1, 2, 0), None
+
+
+def confusion_matrix_figure(counts: np.ndarray, classes: list[str], title: str) -> Figure:
+    """Row-normalized; the diagonal is written but left out of the colour scale so the errors stand out."""
+    import seaborn as sns
+
+    rows = counts.sum(1, keepdims=True)
+    normalized = np.divide(counts, rows, out=np.zeros_like(counts, dtype=float), where=rows > 0)
+    off_diagonal = normalized.copy()
+    np.fill_diagonal(off_diagonal, np.nan)
+    size = max(5.0, 0.6 * len(classes) + 2)
+    figure, axis = plt.subplots(figsize=(size + 1, size))
+    top = np.nanmax(off_diagonal) if np.isfinite(off_diagonal).any() else 1.0
+    sns.heatmap(off_diagonal, ax=axis, cmap="Reds", vmin=0, vmax=max(top, 1e-6), square=True, annot=True, fmt=".2f",
+                annot_kws={"size": 7}, xticklabels=classes, yticklabels=classes, cbar_kws={"label": "share of the row"})
+    for index in range(len(classes)):
+        axis.text(index + 0.5, index + 0.5, f"{normalized[index, index]:.2f}", ha="center", va="center", fontsize=7,
+                  color="#555555", fontweight="bold")
+    axis.set_xlabel("predicted class")
+    axis.set_ylabel("true class")
+    axis.set_title(f"{title}\n(row-normalized; diagonal in grey, left out of the colour scale)")
+    return figure
+
+
+def most_confused(counts: np.ndarray, classes: list[str], k: int = 5) -> list[dict]:
+    pairs = [(int(counts[t, p]), t, p) for t in range(len(classes)) for p in range(len(classes)) if t != p and counts[t, p]]
+    pairs.sort(reverse=True)
+    rows = counts.sum(1)
+    return [{"true": classes[t], "predicted": classes[p], "count": n, "share_of_true": n / rows[t]}
+            for n, t, p in pairs[:k]]
+
+
+def probabilities_figure(images: np.ndarray, scale: float, probabilities: np.ndarray, classes: list[str],
+                         labels: list[int | None], titles: list[str]) -> Figure:
+    """Each input next to a bar chart of all class probabilities; wrong predictions in red."""
+    n = len(probabilities)
+    columns = 2 if n > 1 else 1
+    rows = math.ceil(n / columns)
+    figure, axes = plt.subplots(rows, 2 * columns, figsize=(5.2 * columns, 1.9 * rows + 0.4),
+                                gridspec_kw={"width_ratios": [1, 1.8] * columns}, squeeze=False)
+    for index in range(rows * columns):
+        image_axis, bar_axis = axes[index // columns, 2 * (index % columns)], axes[index // columns, 2 * (index % columns) + 1]
+        image_axis.axis("off")
+        if index >= n:
+            bar_axis.axis("off")
+            continue
+        pixels, cmap = as_display(images[index], scale)
+        image_axis.imshow(pixels, cmap=cmap, vmin=0, vmax=1)
+        predicted = int(probabilities[index].argmax())
+        label = labels[index]
+        wrong = label is not None and predicted != label
+        colors = [RIGHT] * len(classes)
+        colors[predicted] = WRONG if wrong else "#1e8449"
+        bar_axis.barh(range(len(classes)), probabilities[index], color=colors)
+        bar_axis.set_yticks(range(len(classes)), classes, fontsize=7)
+        bar_axis.invert_yaxis()
+        bar_axis.set_xlim(0, 1)
+        bar_axis.tick_params(axis="x", labelsize=7)
+        truth = f"true {classes[label]}, " if label is not None else ""
+        marker = "  WRONG" if wrong else ""
+        image_axis.set_title(titles[index], fontsize=7)
+        bar_axis.set_title(f"{truth}predicted {classes[predicted]} ({probabilities[index, predicted]:.2f}){marker}",
+                           fontsize=8, color=WRONG if wrong else "black")
+    figure.suptitle("class probabilities", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def image_grid_figure(images: np.ndarray, scale: float, captions: list[str], title: str,
+                      wrong: list[bool] | None = None, columns: int = 5) -> Figure:
+    n = len(images)
+    rows = max(1, math.ceil(n / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(2.1 * columns, 2.3 * rows + 0.3), squeeze=False)
+    for index, axis in enumerate(axes.flat):
+        axis.axis("off")
+        if index < n:
+            pixels, cmap = as_display(images[index], scale)
+            axis.imshow(pixels, cmap=cmap, vmin=0, vmax=1)
+            axis.set_title(captions[index], fontsize=8, color=WRONG if wrong and wrong[index] else "black")
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def curves_figure(history: list[dict], best_epoch: int, stopped_early: bool, title: str) -> Figure:
+    epochs = [row["epoch"] for row in history]
+    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for axis, metric, label in ((loss_axis, "loss", "loss"), (accuracy_axis, "accuracy", "accuracy")):
+        axis.plot(epochs, [row[f"train/{metric}"] for row in history], "o-", ms=3, label="train")
+        axis.plot(epochs, [row[f"val/{metric}"] for row in history], "o-", ms=3, label="validation")
+        if best_epoch:
+            axis.axvline(best_epoch, color="#1e8449", ls="--", lw=1, label=f"best epoch ({best_epoch})")
+        if stopped_early:
+            axis.axvline(epochs[-1], color=WRONG, ls=":", lw=1, label=f"early stop ({epochs[-1]})")
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(label)
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    loss_axis.set_title("loss")
+    accuracy_axis.set_title("accuracy")
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def weight_images_figure(weights: np.ndarray, input_shape: list[int], captions: list[str], title: str,
+                         columns: int = 5) -> Figure:
+    """Rows of a weight matrix seen as images, each stretched to its own range (blue-white-red for gray)."""
+    channels = input_shape[0]
+    images = []
+    for row in weights:
+        image = row.reshape(input_shape)
+        if channels == 1:
+            images.append((image[0], "RdBu_r", np.abs(image).max() or 1.0))
+        else:
+            low, high = image.min(), image.max()
+            images.append((((image - low) / (high - low or 1.0)).transpose(1, 2, 0), None, None))
+    rows = max(1, math.ceil(len(images) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(2.1 * columns, 2.3 * rows + 0.3), squeeze=False)
+    for index, axis in enumerate(axes.flat):
+        axis.axis("off")
+        if index < len(images):
+            image, cmap, bound = images[index]
+            axis.imshow(image, cmap=cmap, vmin=-bound if bound else None, vmax=bound)
+            axis.set_title(captions[index], fontsize=8)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def decision_boundary_figure(grid_x: np.ndarray, grid_y: np.ndarray, positive: np.ndarray,
+                             train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
+                             title: str) -> Figure:
+    """Playground style: background coloured by P(positive), train points filled, test points hollow."""
+    figure, axis = plt.subplots(figsize=(5.2, 4.6))
+    filled = axis.contourf(grid_x, grid_y, positive, levels=np.linspace(0, 1, 11), cmap="RdBu", alpha=0.75)
+    axis.contour(grid_x, grid_y, positive, levels=[0.5], colors="black", linewidths=1)
+    for (points, labels), style in ((train, {"edgecolors": "white"}), (test, {"edgecolors": "black", "marker": "s"})):
+        axis.scatter(points[:, 0], points[:, 1], c=labels, cmap="RdBu", vmin=0, vmax=1, s=14, lw=0.6, **style)
+    axis.scatter([], [], c="gray", edgecolors="white", label="train")
+    axis.scatter([], [], c="gray", edgecolors="black", marker="s", label="test")
+    axis.legend(fontsize=8, loc="upper right")
+    axis.set_xlabel("x1")
+    axis.set_ylabel("x2")
+    axis.set_title(title, fontsize=10)
+    figure.colorbar(filled, ax=axis, label="P(positive)")
+    return figure
