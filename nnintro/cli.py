@@ -21,8 +21,10 @@ from nnintro.errors import NnintroError
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=False,
                   help="Train linear baselines and MLPs on MNIST, Fashion-MNIST, CIFAR-10 and teaching datasets.")
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+# logs and CI get tables wide enough for run names; a terminal uses its own width
+WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
+console = Console(soft_wrap=True, width=WIDTH)
+err_console = Console(stderr=True, soft_wrap=True, width=WIDTH)
 STATE = {"debug": bool(os.environ.get("NNINTRO_DEBUG"))}
 
 
@@ -83,6 +85,17 @@ def _metrics_table(title: str, rows: list[tuple[str, str]]) -> Table:
     return table
 
 
+def _print_most_confused(pairs: list[dict]) -> None:
+    if not pairs:
+        return
+    table = Table(title="most confused (true -> predicted)", title_justify="left")
+    for column in ("true", "predicted", "count", "share of true class"):
+        table.add_column(column, justify="left" if column in ("true", "predicted") else "right")
+    for pair in pairs:
+        table.add_row(pair["true"], pair["predicted"], str(pair["count"]), f"{pair['share_of_true']:.1%}")
+    console.print(table)
+
+
 @app.command()
 @user_errors
 def train(
@@ -113,6 +126,7 @@ def train(
         ("train time", f"{m['train_seconds']:.1f}s ({m['samples_per_second'] or 0:,} samples/s)"),
         ("parameters", f"{m['params']:,}"),
     ]))
+    _print_most_confused(m.get("most_confused", []))
     if m["status"] == "interrupted":
         err_console.print(f"interrupted; continue with: nnintro train --resume {result.run_dir}", highlight=False)
         raise typer.Exit(130)
@@ -144,7 +158,8 @@ def eval_(
         table.add_row(name, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1-score']:.3f}",
                       f"{int(row['support'])}", end_section=name == result.run.classes[-1])
     console.print(table)
-    console.print(f"wrote {result.out_dir / 'metrics.json'}", highlight=False)
+    _print_most_confused(m["most_confused"])
+    console.print(f"wrote {result.out_dir / 'metrics.json'} and confusion_matrix.png/.csv", highlight=False)
 
 
 @app.command()
@@ -173,6 +188,38 @@ def predict(
                           f"{ranked}", highlight=False, markup=False)
     if any("error" in item for item in results):
         raise typer.Exit(2)
+
+
+@app.command()
+@user_errors
+def compare(
+    items: Annotated[list[str], typer.Argument(help="Run folders, or with --configs, config files/names.")],
+    configs: Annotated[bool, typer.Option("--configs", help="The arguments are configs: each uses its newest "
+                                          "finished run with the same config under --runs-dir, or trains one.")] = False,
+    md: Annotated[Optional[Path], typer.Option("--md", help="Also write the table as markdown to this file.")] = None,
+    runs_dir: RunsDirOption = Path("runs"),
+) -> None:
+    """Compare runs side by side: model, parameters, epochs, time, validation and test accuracy."""
+    from nnintro.compare import runs_for_configs, summarize, write_comparison
+
+    if configs:
+        from nnintro import api
+
+        paths = runs_for_configs(items, runs_dir, lambda config: api.train(config, runs_dir, console).run_dir)
+    else:
+        paths = [Path(item) for item in items]
+    summaries = [summarize(path) for path in paths]
+    table = Table(title="comparison", title_justify="left")
+    for column in ("run", "model", "params", "epochs", "train time", "best val acc", "test acc", "test loss"):
+        table.add_column(column, justify="left" if column in ("run", "model") else "right", no_wrap=column == "run")
+    for s in summaries:
+        r = s.row
+        table.add_row(r["run"], r["model"], f"{r['params']:,}", str(r["epochs"]), f"{r['train_seconds']:.1f}s",
+                      f"{r['best_val_accuracy']:.4f}", f"{r['test_accuracy']:.4f}", f"{r['test_loss']:.4f}")
+    console.print(table)
+    folder = write_comparison(summaries, runs_dir, md)
+    console.print(f"wrote {folder / 'compare.png'} and {folder / 'compare.md'}" + (f" and {md}" if md else ""),
+                  highlight=False)
 
 
 @app.command()

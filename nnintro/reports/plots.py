@@ -178,3 +178,23 @@ def decision_boundary_figure(grid_x: np.ndarray, grid_y: np.ndarray, positive: n
     axis.set_title(title, fontsize=10)
     figure.colorbar(filled, ax=axis, label="P(positive)")
     return figure
+
+
+def compare_figure(histories: dict[str, list[dict]]) -> Figure:
+    """Every run's curves on shared axes: validation solid, training dashed, in the run's own colour."""
+    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(11, 4))
+    for index, (name, history) in enumerate(histories.items()):
+        colour = f"C{index}"
+        epochs = [row["epoch"] for row in history]
+        for axis, metric in ((loss_axis, "loss"), (accuracy_axis, "accuracy")):
+            axis.plot(epochs, [row[f"val/{metric}"] for row in history], "-", color=colour, label=f"{name} (val)")
+            axis.plot(epochs, [row[f"train/{metric}"] for row in history], "--", color=colour, alpha=0.6,
+                      label=f"{name} (train)")
+    for axis, metric in ((loss_axis, "loss"), (accuracy_axis, "accuracy")):
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(metric)
+        axis.set_title(f"{metric}: validation solid, training dashed")
+        axis.grid(alpha=0.3)
+    accuracy_axis.legend(fontsize=7, loc="lower right")
+    figure.tight_layout()
+    return figure

@@ -69,6 +69,19 @@ def boundary_grid(model: nn.Module, device: torch.device) -> tuple[np.ndarray, n
     return grid_x.numpy(), grid_y.numpy(), positive
 
 
+def boundary_image(model: nn.Module, data: DatasetBundle) -> np.ndarray:
+    """A quick per-epoch picture (no matplotlib figure): P(positive) coloured, training points as dots."""
+    from matplotlib import colormaps
+
+    _, _, positive = boundary_grid(model, data.train.x.device)
+    image = colormaps["RdBu"](positive)[..., :3] * 0.8 + 0.2
+    cells = ((data.train.x.cpu().numpy() + GRID_LIMIT) / (2 * GRID_LIMIT) * (GRID_STEPS - 1)).round().astype(int)
+    inside = ((cells >= 0) & (cells < GRID_STEPS)).all(1)
+    colours = np.where(data.train.y.cpu().numpy()[inside, None] == 1, [[0.05, 0.2, 0.6]], [[0.6, 0.05, 0.1]])
+    image[cells[inside, 1], cells[inside, 0]] = colours
+    return (image[::-1] * 255).astype(np.uint8)  # row 0 at the top is y = +6
+
+
 def decision_boundary(model: nn.Module, data: DatasetBundle, title: str):
     grid_x, grid_y, positive = boundary_grid(model, data.train.x.device)
     train = (data.train.x.cpu().numpy(), data.train.y.cpu().numpy())

@@ -31,10 +31,10 @@ class TensorBoardObserver:
             if key != "epoch":
                 self.writer.add_scalar(key if "/" in key else f"train/{key}", value, epoch)
         if self.data.kind == "points":  # scrub through the boundary's evolution in the Images tab
-            from nnintro.reports.run_report import decision_boundary
+            from nnintro.reports.run_report import boundary_image
 
-            figure = decision_boundary(self.model, self.data, f"decision boundary after epoch {epoch}")
-            self.writer.add_figure("decision_boundary/epoch", figure, epoch)
+            self.writer.add_image("decision_boundary/epoch", boundary_image(self.model, self.data), epoch,
+                                  dataformats="HWC")
         if self.histograms:
             for name, parameter in self.model.named_parameters():
                 self.writer.add_histogram(f"weights/{name}", parameter.detach(), epoch)
@@ -46,8 +46,9 @@ class TensorBoardObserver:
         """Config values -> final metrics, written into this run's own event file for the HParams tab."""
         from torch.utils.tensorboard.summary import hparams
 
+        # the kept (best) weights' numbers; val/final_* so the per-epoch val/* curves get no extra point
         final = {"test/accuracy": metrics["test"]["accuracy"], "test/loss": metrics["test"]["loss"],
-                 "val/accuracy": metrics["val"]["accuracy"], "val/loss": metrics["val"]["loss"]}
+                 "val/final_accuracy": metrics["val"]["accuracy"], "val/final_loss": metrics["val"]["loss"]}
         experiment, start, end = hparams(flatten("", config), final)
         file_writer = self.writer._get_file_writer()
         for summary in (experiment, start, end):

@@ -112,7 +112,7 @@ def test_tampered_weights_are_named(mnist_run: Path):
 
 def test_runs_are_never_reused():
     for _ in range(3):
-        assert invoke("train", "--set", "train.epochs=1", "--set", "name=same").exit_code == 0
+        assert invoke("train", "--set", "train.epochs=1", "--set", "name=same", "--set", "report.plots=false").exit_code == 0
     assert len(list(Path("runs").iterdir())) == 3
 
 

@@ -19,7 +19,7 @@ from nnintro.runs import create_run_dir
 
 runner = CliRunner()
 TRAIN = ["train", "--set", "train.epochs=60", "--set", "train.early_stopping.patience=null", "--set", "model.dropout=0.2",
-         "--set", "scheduler=cosine"]
+         "--set", "scheduler=cosine", "--set", "report.plots=false"]
 
 
 def comparable(metrics: dict) -> dict:
@@ -79,7 +79,7 @@ def test_ctrl_c_saves_and_prints_the_resume_command(uninterrupted):
 
 
 def test_resume_refuses_to_change_the_model():
-    assert runner.invoke(app, ["train", "--set", "train.epochs=1"]).exit_code == 0
+    assert runner.invoke(app, ["train", "--set", "train.epochs=1", "--set", "report.plots=false"]).exit_code == 0
     (run,) = Path("runs").iterdir()
     result = runner.invoke(app, ["train", "--resume", str(run), "--set", "model.hidden=[7]"])
     assert result.exit_code == 2 and "model.hidden: cannot change on --resume" in result.output
@@ -100,7 +100,7 @@ def test_huge_learning_rate_ends_as_diverged_with_best_weights_kept():
 
 @pytest.fixture
 def digits_run() -> Path:
-    assert runner.invoke(app, ["train", "--set", "train.epochs=2"]).exit_code == 0
+    assert runner.invoke(app, ["train", "--set", "train.epochs=2", "--set", "report.plots=false"]).exit_code == 0
     (run,) = Path("runs").iterdir()
     return run
 
