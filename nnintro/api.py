@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from nnintro import __version__
+from nnintro import __version__, distributed
 from nnintro.checkpoint import load_model
 from nnintro.config import Config, load_config, validate
 from nnintro.data import DatasetBundle, load_dataset
@@ -35,9 +35,10 @@ RESUMABLE_OVERRIDES = ("train.epochs", "train.early_stopping.patience", "train.d
 
 @dataclass
 class TrainResult:
-    run_dir: Path
+    run_dir: Path | None  # None on torchrun's other ranks, which write nothing
     metrics: dict[str, Any]
     fit: FitResult
+    main_process: bool = True
 
 
 def seed_everything(seed: int) -> None:
@@ -101,34 +102,47 @@ def train(config: Config | None = None, runs_root: str | Path = "runs", console:
         if not (run_dir / CHECKPOINT_FILE).is_file():
             raise RunError(f"{run_dir}: nothing to resume (no {CHECKPOINT_FILE}; it is written after each epoch)")
         config = _resume_config(run_dir, overrides or [])
+        resume = run_dir
     config = config or validate({})
-    seed_everything(config.seed)
-    device = select_device(config.train.device)
+    dist = distributed.from_environment()
+    device = distributed.rank_device(dist, select_device(config.train.device))
     check_precision(device, config.train.precision)
+    with distributed.process_group(dist, device):
+        return _train(config, dist, device, runs_root, console if dist.is_main else Console(quiet=True), resume)
+
+
+def _train(config: Config, dist: distributed.Distributed, device: torch.device, runs_root: str | Path,
+           console: Console, resume: Path | None) -> TrainResult:
+    seed_everything(config.seed)
     data = load_dataset(config.data, config.seed)
     model = build_model(architecture_for(config.model, data.input_shape, len(data.classes), data.normalization))
     info = model_info(config, data, model)
-    if resume is None:
-        run_dir = create_run_dir(runs_root, config.run_name)
-        write_json(run_dir / MODEL_FILE, info)
-    write_atomic(run_dir / CONFIG_FILE, config.to_yaml())
+    run_dir = Path(resume) if resume is not None else None
+    if dist.is_main:
+        if run_dir is None:
+            run_dir = create_run_dir(runs_root, config.run_name)
+            write_json(run_dir / MODEL_FILE, info)
+        write_atomic(run_dir / CONFIG_FILE, config.to_yaml())
+    ranks = f"  |  {dist.world_size} processes (DDP), global batch {config.data.batch_size}" if dist.enabled else ""
     console.print(f"run {run_dir}  |  {data.name}: {len(data.train)} train / {len(data.val)} val / "
                   f"{len(data.test)} test  |  {describe(info['architecture'])}  |  {info['params']:,} parameters  "
-                  f"|  {device}", highlight=False, soft_wrap=True)
+                  f"|  {device}{ranks}", highlight=False)
     model.to(device)
     data = data.to(device)
-    board = TensorBoardObserver(run_dir, model, data, config.report.histograms)
-    observers = [ConsoleObserver(console, config.train.epochs), board]
+    board = TensorBoardObserver(run_dir, model, data, config.report.histograms) if dist.is_main else None
+    observers = [ConsoleObserver(console, config.train.epochs), *([board] if board else [])]
     try:
         with stop_on_signals() as stop:
-            trainer = Trainer(config, data, model, run_dir, observers, stop)
+            trainer = Trainer(config, data, model, run_dir if dist.is_main else None, observers, stop, dist)
             if resume is not None:
-                trainer.resume(run_dir / CHECKPOINT_FILE)
+                trainer.resume(Path(resume) / CHECKPOINT_FILE)
             started = time.perf_counter()
             try:
                 fit = trainer.fit()
             finally:
                 observers[0].close()
+        if not dist.is_main:
+            return TrainResult(run_dir, {}, fit, main_process=False)
         metrics, test_outputs = final_metrics(trainer, fit, info, time.perf_counter() - started, device)
         write_json(run_dir / METRICS_FILE, metrics)
         if config.report.plots:
@@ -137,7 +151,8 @@ def train(config: Config | None = None, runs_root: str | Path = "runs", console:
                 info["architecture"], config.report.examples, run_dir.name, board.writer)
         board.write_hparams(config.model_dump(mode="json"), metrics)
     finally:
-        board.close()
+        if board is not None:
+            board.close()
     return TrainResult(run_dir, metrics, fit)
 
 
@@ -159,6 +174,7 @@ def final_metrics(trainer: Trainer, fit: FitResult, info: dict, wall_seconds: fl
         "compile_seconds": round(trainer.compile_seconds, 3),
         "params": info["params"],
         "device": str(device),
+        "processes": trainer.dist.world_size,
         "precision": config.train.precision,
         "message": fit.message,
     }

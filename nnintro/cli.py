@@ -119,6 +119,8 @@ def train(
     from nnintro import api
 
     result = api.train(None if resume else resolved, runs_dir, console, resume, overrides if resume else None)
+    if not result.main_process:  # under torchrun, rank 0 reports for everyone
+        return
     m = result.metrics
     console.print(_metrics_table(f"{result.run_dir}  ({m['status']})", [
         ("test accuracy", f"{m['test']['accuracy']:.4f}"), ("test loss", f"{m['test']['loss']:.4f}"),

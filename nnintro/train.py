@@ -17,8 +17,9 @@ from torch import nn
 
 from nnintro.checkpoint import load_training_state, save_training_state, save_weights
 from nnintro.config import Config
-from nnintro.data.base import DatasetBundle
+from nnintro.data.base import DatasetBundle, Split
 from nnintro.data.batches import steps_per_epoch, train_batches
+from nnintro.distributed import Distributed, all_reduce_sum, any_rank
 from nnintro.errors import NnintroError
 from nnintro.evaluate import run_split
 from nnintro.losses import batch_mean_loss, per_sample_loss
@@ -92,9 +93,7 @@ class Trainer:
     run_dir: Path | None
     observers: list[Any] = field(default_factory=list)
     stop_requested: Callable[[], bool] = lambda: False
-    rank: int = 0
-    world_size: int = 1
-    train_model: nn.Module | None = None  # the DDP wrapper when distributed, else the model itself
+    dist: Distributed = Distributed()
 
     def __post_init__(self) -> None:
         cfg = self.config
@@ -114,16 +113,26 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         self.start_epoch = 1
         self.best_state = self._copy_state()
-        self.train_model = self.train_model or self.model
+        self.train_model = self.model
+        if self.dist.enabled:  # gradients averaged across ranks; each rank trains on its share of every batch
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.train_model = DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         if cfg.train.compile:
             self.train_model = torch.compile(self.train_model)
 
-    def _forward_loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _forward_loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                      global_batch: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
         if self.autocast_dtype is None:  # entering a disabled autocast still costs ~10% of a small step
             logits = model(x)
         else:
             with torch.autocast(self.device.type, dtype=self.autocast_dtype):
                 logits = model(x).float()
+        if self.dist.enabled:
+            # DDP averages gradients over ranks; scaling each rank's sum this way makes that average the
+            # global batch's mean even when the ranks' shares differ in size (the last batch)
+            return logits, self.loss_fn(logits, y).sum() * (self.dist.world_size / global_batch)
         return logits, self.train_loss(logits, y)
 
     def _warm_up_compiled(self) -> None:
@@ -133,7 +142,7 @@ class Trainer:
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             for size in {min(batch, n), n - batch * (self.steps - 1)}:
                 x, y = self.data.train.x[:size], self.data.train.y[:size]
-                self._forward_loss(self.train_model, x, y)[1].backward()
+                self._forward_loss(self.train_model, x, y, size)[1].backward()
         self.optimizer.zero_grad(set_to_none=True)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
@@ -166,9 +175,10 @@ class Trainer:
         batch_sizes[-1] = n - cfg.data.batch_size * (self.steps - 1)
         correct = torch.zeros((), dtype=torch.long, device=device)
         last_refresh = time.perf_counter()
+        solo = not self.dist.enabled  # under DDP, decisions wait for the epoch's collective numbers
         for step, (x, y) in enumerate(train_batches(self.data.train, cfg.data.batch_size, cfg.seed, epoch,
-                                                    self.rank, self.world_size)):
-            logits, loss = self._forward_loss(model, x, y)
+                                                    self.dist.rank, self.dist.world_size)):
+            logits, loss = self._forward_loss(model, x, y, min(cfg.data.batch_size, n - step * cfg.data.batch_size))
             self.optimizer.zero_grad(set_to_none=True)
             if self.scaler is not None:
                 self.scaler.scale(loss).backward()
@@ -184,13 +194,16 @@ class Trainer:
             now = time.perf_counter()
             if now - last_refresh > REFRESH_SECONDS or step == self.steps - 1:
                 last_refresh = now
-                self._check_finite(step_losses[: step + 1], epoch)
+                if solo:
+                    self._check_finite(step_losses[: step + 1], epoch)
                 self._notify("on_step", epoch, step + 1, self.steps, float(step_losses[step]))
-            if self.stop_requested():
+            if solo and self.stop_requested():
                 return {}
-        if self.world_size > 1:
-            # each rank summed its own share of every batch; the epoch's numbers are over all of them
-            step_losses, correct = _all_reduce_sum(step_losses / self.world_size), _all_reduce_sum(correct)
+        if not solo:
+            # each rank averaged its own share of every batch; the epoch's numbers are over all of them
+            step_losses = all_reduce_sum(step_losses) / self.dist.world_size
+            correct = all_reduce_sum(correct)
+            self._check_finite(step_losses, epoch)
         return {"train/loss": float((step_losses * batch_sizes).sum() / n), "train/accuracy": float(correct) / n}
 
     def _check_finite(self, losses: torch.Tensor, epoch: int) -> None:
@@ -201,11 +214,20 @@ class Trainer:
                            f"try a lower optimizer.lr (now {self.config.optimizer.lr:g})")
 
     def _validate(self) -> dict[str, float]:
-        outputs = run_split(self.model, self.data.val, self.loss_fn, self.config.train.eval_batch_size)
-        return {"val/loss": outputs.loss, "val/accuracy": outputs.accuracy}
+        val = self.data.val
+        if not self.dist.enabled:
+            outputs = run_split(self.model, val, self.loss_fn, self.config.train.eval_batch_size)
+            return {"val/loss": outputs.loss, "val/accuracy": outputs.accuracy}
+        # each rank scores its own slice; sums are reduced so every rank sees the whole split's numbers
+        index = torch.arange(len(val), device=val.x.device).tensor_split(self.dist.world_size)[self.dist.rank]
+        outputs = run_split(self.model, Split(val.x[index], val.y[index]), self.loss_fn,
+                            self.config.train.eval_batch_size)
+        totals = all_reduce_sum(torch.tensor([float(outputs.losses.sum()), float((outputs.predictions == outputs.labels).sum())],
+                                             device=val.x.device))
+        return {"val/loss": float(totals[0]) / len(val), "val/accuracy": float(totals[1]) / len(val)}
 
     def _save_epoch(self, epoch: int, improved: bool) -> None:
-        if self.run_dir is None or self.rank != 0:
+        if self.run_dir is None or not self.dist.is_main:
             return
         if improved:
             save_weights(self.model, self.run_dir / WEIGHTS_FILE)
@@ -258,21 +280,15 @@ class Trainer:
             if self.early.should_stop and epoch < cfg.train.epochs:
                 status = "stopped_early"
                 break
-            if self.stop_requested():
+            stop = self.stop_requested()
+            if any_rank(stop, self.device) if self.dist.enabled else stop:
                 status = "interrupted"
                 break
         if cfg.train.early_stopping.restore_best or status in ("diverged", "interrupted"):
             self.model.load_state_dict(self.best_state)
-        if self.run_dir is not None and self.rank == 0:
+        if self.run_dir is not None and self.dist.is_main:
             save_weights(self.model, self.run_dir / WEIGHTS_FILE)
         train_seconds = sum(row["epoch_seconds"] for row in self.history)
         return FitResult(self.history, self.early.best_epoch, status == "stopped_early", status, train_seconds,
                          len(self.history) * len(self.data.train), message)
 
-
-def _all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
-    import torch.distributed as dist
-
-    tensor = tensor.clone()
-    dist.all_reduce(tensor)
-    return tensor
