@@ -260,6 +260,88 @@ def bench(
     console.print(f"wrote {md_path} and {json_path}", highlight=False)
 
 
+@app.command()
+@user_errors
+def sweep(
+    config: ConfigOption = None,
+    grid: Annotated[Optional[list[str]], typer.Option("--grid", "-g", help="KEY=V1,V2,... (values as YAML, e.g. "
+                                                      "\"model.hidden=[128],[256,256]\"). Repeatable: every combination runs.")] = None,
+    repeat: Annotated[int, typer.Option("--repeat", min=1, help="Seeds per grid point (seed, seed+1, ...).")] = 1,
+    name: Annotated[Optional[str], typer.Option("--name", help="Sweep folder under --runs-dir. "
+                                                "Default: sweep-<config name>.")] = None,
+    set_: SetOption = None,
+    runs_dir: RunsDirOption = Path("runs"),
+) -> None:
+    """Train every combination of a grid and rank them; a restarted sweep skips finished runs."""
+    from nnintro import api
+    from nnintro.experiments import run_sweep
+
+    result = run_sweep(config, list(grid or []), repeat, name, runs_dir, list(set_ or []),
+                       lambda cfg, folder: api.train(cfg, folder, console).run_dir,
+                       progress=lambda line: console.rule(line, style="dim"))
+    table = Table(title=f"{result.folder}: {result.trained} trained, {result.skipped} already finished",
+                  title_justify="left")
+    for column in ("rank", "setting", "runs", "val accuracy", "test accuracy", "params", "train s"):
+        table.add_column(column, justify="left" if column == "setting" else "right")
+    for r in result.rows:
+        table.add_row(str(r["rank"]), r["setting"], str(r["runs"]),
+                      f"{r['val_accuracy_mean']:.4f} ± {r['val_accuracy_std']:.4f}",
+                      f"{r['test_accuracy_mean']:.4f} ± {r['test_accuracy_std']:.4f}", f"{r['params']:,}",
+                      f"{r['train_seconds_mean']:.1f}")
+    console.print(table)
+    console.print(f"wrote {result.folder}/summary.md, summary.csv, summary.png; "
+                  f"tensorboard --logdir {result.folder} compares them in the HParams tab", highlight=False)
+
+
+@app.command("lr-find")
+@user_errors
+def lr_find(
+    config: ConfigOption = None,
+    set_: SetOption = None,
+    steps: Annotated[int, typer.Option("--steps", min=3, help="Steps in the ramp (at most one epoch).")] = 100,
+    start_lr: Annotated[float, typer.Option("--start-lr", min=0, help="First learning rate.")] = 1e-7,
+    end_lr: Annotated[float, typer.Option("--end-lr", min=0, help="Last learning rate.")] = 10.0,
+    runs_dir: RunsDirOption = Path("runs"),
+) -> None:
+    """Learning-rate range test: ramp the lr, watch the loss, get a suggested lr and lr_find.png."""
+    from nnintro.config import load_config
+    from nnintro.experiments import lr_find as find
+
+    if not 0 < start_lr < end_lr:
+        raise typer.BadParameter("need 0 < --start-lr < --end-lr")
+    result = find(load_config(config, list(set_ or [])), runs_dir, steps, start_lr, end_lr)
+    console.print(f"suggested learning rate: {result.suggested:.3g}  (minimum of the smoothed loss / 10; steepest "
+                  f"descent at {result.steepest:.3g}; {len(result.points)} steps)", highlight=False)
+    console.print(f"try: nnintro train{' --config ' + config if config else ''} --set optimizer.lr={result.suggested:.3g}",
+                  highlight=False)
+    console.print(f"wrote {result.folder}/lr_find.png and lr_find.csv", highlight=False)
+
+
+plot_app = typer.Typer(help="The lecture's pictures.", no_args_is_help=True)
+app.add_typer(plot_app, name="plot")
+OutOption = Annotated[Optional[Path], typer.Option("--out", help="PNG file to write (never replaces an existing one).")]
+
+
+@plot_app.command("activations")
+@user_errors
+def plot_activations(out: OutOption = None) -> None:
+    """Every supported activation and its derivative."""
+    from nnintro.lecture import plot_activations as draw
+    from nnintro.runs import unused_path
+
+    console.print(f"wrote {draw(unused_path(out or Path('activations.png')))}", highlight=False)
+
+
+@plot_app.command("optimizers")
+@user_errors
+def plot_optimizers(out: OutOption = None) -> None:
+    """SGD, SGD+momentum, RMSprop and Adam from the same start on the saddle f(x, y) = x^2 - y^2."""
+    from nnintro.lecture import plot_optimizers as draw
+    from nnintro.runs import unused_path
+
+    console.print(f"wrote {draw(unused_path(out or Path('optimizers.png')))}", highlight=False)
+
+
 def main() -> None:
     app()
 

@@ -7,14 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
 from nnintro.config import Config, load_config
 from nnintro.models import describe
-from nnintro.runs import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, Run, create_run_dir, open_run, read_json, write_atomic
-
-FINISHED = ("completed", "stopped_early")
-
+from nnintro.runs import HISTORY_FILE, METRICS_FILE, Run, create_run_dir, find_finished_run, open_run, read_json, write_atomic
 
 @dataclass
 class RunSummary:
@@ -38,27 +33,12 @@ def summarize(path: str | Path) -> RunSummary:
     return RunSummary(run, read_json(run.path / METRICS_FILE), history)
 
 
-def find_finished_run(config: Config, runs_root: Path) -> Path | None:
-    """The newest finished run under runs_root trained with exactly this config."""
-    wanted = config.model_dump(mode="json")
-    matches = []
-    for config_path in runs_root.glob(f"**/{CONFIG_FILE}") if runs_root.is_dir() else []:
-        try:
-            same = yaml.safe_load(config_path.read_text()) == wanted
-            finished = same and read_json(config_path.parent / METRICS_FILE).get("status") in FINISHED
-        except Exception:  # noqa: BLE001 - an unreadable old run is simply not a match
-            continue
-        if finished:
-            matches.append(config_path.parent)
-    return max(matches, key=lambda p: p.stat().st_mtime) if matches else None
-
-
 def runs_for_configs(specs: list[str], runs_root: Path, train: Callable[[Config], Path]) -> list[Path]:
     """A finished run for every config, training those that have none yet."""
     paths = []
     for spec in specs:
         config = load_config(spec)
-        paths.append(find_finished_run(config, runs_root) or train(config))
+        paths.append(find_finished_run(config.model_dump(mode="json"), runs_root) or train(config))
     return paths
 
 

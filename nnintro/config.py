@@ -48,6 +48,7 @@ class DataConfig(Section):
     batch_size: int = Field(64, gt=0, description="training mini-batch size (global under torchrun)")
     noise: float = Field(0.0, ge=0, le=1, description="2-D sets: label noise / spread, as the Playground's slider / 100")
     n_samples: int = Field(500, ge=10, description="2-D sets: number of training points (test set: the same number)")
+    features: list[str] = Field(["x1", "x2"], description="2-D sets: x1, x2, x1^2, x2^2, x1*x2, sin(x1), sin(x2)")
 
     @field_validator("dataset")
     @classmethod
@@ -55,6 +56,24 @@ class DataConfig(Section):
         from nnintro.data import DATASETS
 
         return _check_choice(value, DATASETS)
+
+    @field_validator("features")
+    @classmethod
+    def _known_features(cls, names: list[str]) -> list[str]:
+        from nnintro.data.toy import FEATURES
+
+        if not names:
+            raise ValueError("needs at least one feature")
+        for index, name in enumerate(names):
+            if name not in FEATURES:
+                raise ValueError(f"[{index}] unknown '{name}'{did_you_mean(name, FEATURES)} (valid: {', '.join(FEATURES)})")
+        return names
+
+    @model_validator(mode="after")
+    def _features_only_for_points(self) -> "DataConfig":
+        if self.features != ["x1", "x2"] and self.dataset not in ("xor", "circles", "gaussians", "spiral"):
+            raise ValueError("features: only the 2-D sets (xor, circles, gaussians, spiral) take features")
+        return self
 
     @field_validator("val_size")
     @classmethod
@@ -141,6 +160,10 @@ class SchedulerConfig(NamedSection):
         return _check_choice(value, SCHEDULERS)
 
 
+class RegularizationConfig(Section):
+    l1: float = Field(0.0, ge=0, description="L1 penalty on the weights (L2: optimizer.weight_decay)")
+
+
 class EarlyStoppingConfig(Section):
     patience: int | None = Field(5, ge=1, description="epochs without improvement before stopping; null: off")
     monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
@@ -183,6 +206,7 @@ class Config(Section):
     loss: LossConfig = LossConfig()
     optimizer: OptimizerConfig = OptimizerConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
+    regularization: RegularizationConfig = RegularizationConfig()
     train: TrainConfig = TrainConfig()
     report: ReportConfig = ReportConfig()
 

@@ -50,12 +50,28 @@ class Standardize(nn.Module):
         return torch.addcmul(self.bias, x.to(self.weight.dtype), self.weight)
 
 
+class PlaygroundFeatures(nn.Module):
+    """(x1, x2) -> the chosen features (x1^2, x1*x2, sin(x1), ...), as the Playground's input column."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__()
+        self.names = list(names)
+
+    def forward(self, points: torch.Tensor) -> torch.Tensor:
+        from nnintro.data.toy import playground_features
+
+        return playground_features(points.float(), self.names)
+
+
 def build_model(architecture: dict[str, Any]) -> nn.Sequential:
     """Rebuild a model from the architecture dict stored in model.json."""
     input_shape = architecture["input_shape"]
     norm = architecture["normalization"]
-    layers: list[nn.Module] = [Standardize(input_shape, norm["scale"], norm["mean"], norm["std"]), nn.Flatten()]
-    width = math.prod(input_shape)
+    features = norm.get("features")
+    layers: list[nn.Module] = [PlaygroundFeatures(features)] if features else []
+    standardized_shape = [len(features)] if features else input_shape
+    layers += [Standardize(standardized_shape, norm["scale"], norm["mean"], norm["std"]), nn.Flatten()]
+    width = math.prod(standardized_shape)
     if architecture["kind"] == "mlp":
         for hidden in architecture["hidden"]:
             layers += [nn.Linear(width, hidden), ACTIVATIONS[architecture["activation"]]()]
@@ -85,6 +101,8 @@ def count_parameters(model: nn.Module) -> int:
 
 def describe(architecture: dict[str, Any]) -> str:
     """'784-128-10 relu' style summary."""
-    widths = [math.prod(architecture["input_shape"]), *architecture["hidden"], architecture["num_classes"]]
+    features = architecture["normalization"].get("features")
+    inputs = len(features) if features else math.prod(architecture["input_shape"])
+    widths = [inputs, *architecture["hidden"], architecture["num_classes"]]
     shape = "-".join(str(w) for w in widths)
     return f"{architecture['kind']} {shape}" + (f" {architecture['activation']}" if architecture["hidden"] else "")

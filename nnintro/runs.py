@@ -78,6 +78,15 @@ def create_run_dir(runs_root: str | Path, name: str) -> Path:
     raise RunError(f"too many runs named {name}-{stamp} in {root}")
 
 
+def unused_path(path: Path) -> Path:
+    """path, or path-2, path-3, ... : a default output name never replaces a file the user has."""
+    candidate, number = path, 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+        number += 1
+    return candidate
+
+
 def is_run(path: Path) -> bool:
     return (path / MODEL_FILE).is_file() and (path / CONFIG_FILE).is_file()
 
@@ -88,6 +97,25 @@ def newest_run(runs_root: str | Path) -> Path:
     if not runs:
         raise RunError(f"no runs found under {root}/; train one with `nnintro train` or name a run folder")
     return max(runs, key=lambda p: (p / MODEL_FILE).stat().st_mtime)
+
+
+FINISHED = ("completed", "stopped_early")
+
+
+def find_finished_run(config: dict[str, Any], runs_root: Path) -> Path | None:
+    """The newest finished run under runs_root whose resolved config is exactly this one."""
+    import yaml
+
+    matches = []
+    for config_path in runs_root.glob(f"**/{CONFIG_FILE}") if runs_root.is_dir() else []:
+        try:
+            finished = (yaml.safe_load(config_path.read_text()) == config
+                        and read_json(config_path.parent / METRICS_FILE).get("status") in FINISHED)
+        except Exception:  # noqa: BLE001 - an unreadable old run is simply not a match
+            continue
+        if finished:
+            matches.append(config_path.parent)
+    return max(matches, key=lambda p: p.stat().st_mtime) if matches else None
 
 
 @dataclass

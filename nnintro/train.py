@@ -129,11 +129,55 @@ class Trainer:
         else:
             with torch.autocast(self.device.type, dtype=self.autocast_dtype):
                 logits = model(x).float()
+        penalty = self._l1_penalty()
         if self.dist.enabled:
             # DDP averages gradients over ranks; scaling each rank's sum this way makes that average the
             # global batch's mean even when the ranks' shares differ in size (the last batch)
-            return logits, self.loss_fn(logits, y).sum() * (self.dist.world_size / global_batch)
-        return logits, self.train_loss(logits, y)
+            return logits, self.loss_fn(logits, y).sum() * (self.dist.world_size / global_batch) + penalty
+        return logits, self.train_loss(logits, y) + penalty
+
+    def _step(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+              global_batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimizer step; returns the logits and the (detached) loss."""
+        logits, loss = self._forward_loss(model, x, y, global_batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            loss.backward()
+            self.optimizer.step()
+        return logits.detach(), loss.detach()
+
+    def lr_range_test(self, lrs: list[float], explode: float = 4.0) -> list[tuple[float, float]]:
+        """The learning-rate range test: one step per lr (batches of the first epoch, in order), stopping
+        once the smoothed loss exceeds `explode` times its best. Returns (lr, smoothed loss) pairs."""
+        batches = train_batches(self.data.train, self.config.data.batch_size, self.config.seed, 1,
+                                self.dist.rank, self.dist.world_size)
+        self.train_model.train()
+        smoothed, best, points = 0.0, math.inf, []
+        for index, (lr, (x, y)) in enumerate(zip(lrs, batches)):
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            _, loss = self._step(self.train_model, x, y, len(y) * self.dist.world_size)
+            value = float(loss)
+            if not math.isfinite(value):
+                break
+            smoothed = 0.98 * smoothed + 0.02 * value
+            debiased = smoothed / (1 - 0.98 ** (index + 1))
+            points.append((lr, debiased))
+            best = min(best, debiased)
+            if debiased > explode * best:
+                break
+        return points
+
+    def _l1_penalty(self) -> torch.Tensor | float:
+        """regularization.l1 times the sum of |weights| (biases are not penalized, as in the Playground)."""
+        if not self.config.regularization.l1:
+            return 0.0
+        weights = [m.weight for m in self.model.modules() if isinstance(m, nn.Linear)]
+        return self.config.regularization.l1 * sum(w.abs().sum() for w in weights)
 
     def _warm_up_compiled(self) -> None:
         """Compile for both batch shapes before timing starts; no weights change, no RNG is consumed."""
@@ -178,19 +222,11 @@ class Trainer:
         solo = not self.dist.enabled  # under DDP, decisions wait for the epoch's collective numbers
         for step, (x, y) in enumerate(train_batches(self.data.train, cfg.data.batch_size, cfg.seed, epoch,
                                                     self.dist.rank, self.dist.world_size)):
-            logits, loss = self._forward_loss(model, x, y, min(cfg.data.batch_size, n - step * cfg.data.batch_size))
-            self.optimizer.zero_grad(set_to_none=True)
-            if self.scaler is not None:
-                self.scaler.scale(loss).backward()
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
-            else:
-                loss.backward()
-                self.optimizer.step()
+            logits, loss = self._step(model, x, y, min(cfg.data.batch_size, n - step * cfg.data.batch_size))
             if self.scheduler_per_batch:
                 self.scheduler.step()
-            step_losses[step] = loss.detach()
-            correct += (logits.detach().argmax(1) == y).sum()
+            step_losses[step] = loss
+            correct += (logits.argmax(1) == y).sum()
             now = time.perf_counter()
             if now - last_refresh > REFRESH_SECONDS or step == self.steps - 1:
                 last_refresh = now

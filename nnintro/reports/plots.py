@@ -198,3 +198,78 @@ def compare_figure(histories: dict[str, list[dict]]) -> Figure:
     accuracy_axis.legend(fontsize=7, loc="lower right")
     figure.tight_layout()
     return figure
+
+
+def sweep_figure(rows: list[dict]) -> Figure:
+    """Ranked grid points: mean validation accuracy with the spread over repeats."""
+    figure, axis = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2))
+    labels = [f"#{r['rank']} {r['setting']}" for r in rows]
+    axis.barh(range(len(rows)), [r["val_accuracy_mean"] for r in rows], xerr=[r["val_accuracy_std"] for r in rows],
+              color=RIGHT, alpha=0.8, capsize=3)
+    axis.set_yticks(range(len(rows)), labels, fontsize=8)
+    axis.invert_yaxis()
+    low = min(r["val_accuracy_mean"] - r["val_accuracy_std"] for r in rows)
+    axis.set_xlim(max(0.0, low - 0.05), 1.0)
+    axis.set_xlabel("validation accuracy (mean ± std over repeats)")
+    axis.set_title("sweep, best first")
+    axis.grid(axis="x", alpha=0.3)
+    figure.tight_layout()
+    return figure
+
+
+def lr_find_figure(points: list[tuple[float, float]], suggested: float, steepest: float, title: str) -> Figure:
+    figure, axis = plt.subplots(figsize=(7, 4))
+    axis.plot([lr for lr, _ in points], [loss for _, loss in points], color=RIGHT)
+    axis.axvline(suggested, color="#1e8449", ls="--", label=f"suggested {suggested:.2g} (minimum / 10)")
+    axis.axvline(steepest, color="#7d3c98", ls=":", label=f"steepest descent {steepest:.2g}")
+    axis.set_xscale("log")
+    axis.set_xlabel("learning rate (log scale)")
+    axis.set_ylabel("training loss (smoothed)")
+    axis.set_title(f"learning-rate range test: {title}")
+    axis.grid(alpha=0.3, which="both")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def activations_figure(curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Figure:
+    """Each activation (solid) and its derivative (dashed) on [-5, 5]."""
+    columns = 4
+    rows = math.ceil(len(curves) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.6 * rows), squeeze=False)
+    for axis, (name, (x, y, dy)) in zip(axes.flat, curves.items()):
+        axis.plot(x, y, color=RIGHT, label="f(x)")
+        axis.plot(x, dy, color=WRONG, ls="--", label="f'(x)")
+        axis.axhline(0, color="gray", lw=0.5)
+        axis.axvline(0, color="gray", lw=0.5)
+        axis.set_title(name, fontsize=10)
+        axis.set_ylim(-2.2, 3.2)
+        axis.grid(alpha=0.3)
+    for axis in list(axes.flat)[len(curves):]:
+        axis.axis("off")
+    axes.flat[0].legend(fontsize=8)
+    figure.suptitle("activations (solid) and their derivatives (dashed)", fontsize=11)
+    figure.tight_layout()
+    return figure
+
+
+def optimizers_figure(paths: dict[str, np.ndarray], title: str) -> Figure:
+    """Optimizer trajectories over the contours of f(x, y) = x^2 - y^2."""
+    figure, axis = plt.subplots(figsize=(6.5, 5.5))
+    grid = np.linspace(-1.5, 1.5, 200)
+    gx, gy = np.meshgrid(grid, grid)
+    contours = axis.contourf(gx, gy, gx ** 2 - gy ** 2, levels=30, cmap="Greys", alpha=0.6)
+    figure.colorbar(contours, ax=axis, label="f(x, y) = x² - y²")
+    for index, (name, path) in enumerate(paths.items()):
+        axis.plot(path[:, 0], path[:, 1], "-", color=f"C{index}", lw=1.6, label=name)
+        axis.plot(path[-1, 0], path[-1, 1], "o", color=f"C{index}", ms=4)
+    start = next(iter(paths.values()))[0]
+    axis.plot(*start, "k*", ms=12, label="start")
+    axis.set_xlim(-1.5, 1.5)
+    axis.set_ylim(-1.5, 1.5)
+    axis.set_xlabel("x")
+    axis.set_ylabel("y")
+    axis.set_title(title, fontsize=10)
+    axis.legend(fontsize=8, loc="lower left")
+    figure.tight_layout()
+    return figure

@@ -1,0 +1,162 @@
+"""Experiments from one command: grid sweeps and the learning-rate range test."""
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import math
+import re
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from nnintro.config import Config, load_config
+from nnintro.errors import ConfigError
+from nnintro.runs import METRICS_FILE, create_run_dir, find_finished_run, read_json, write_atomic
+
+
+def parse_grid(assignment: str) -> tuple[str, list[Any]]:
+    """'optimizer.lr=0.1,0.01' -> ('optimizer.lr', [0.1, 0.01]); '[128],[256,256]' -> lists; values as YAML."""
+    key, sep, values = assignment.partition("=")
+    if not sep or not key.strip() or not values.strip():
+        raise ConfigError(f"--grid '{assignment}': expected KEY=V1,V2,..., e.g. optimizer.lr=0.1,0.01")
+    try:
+        parsed = yaml.safe_load(f"[{values}]")
+    except yaml.YAMLError as err:
+        raise ConfigError(f"--grid '{assignment}': values are not valid YAML") from err
+    return key.strip(), parsed
+
+
+def override_text(key: str, value: Any) -> str:
+    return f"{key}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}"
+
+
+@dataclass
+class SweepResult:
+    folder: Path
+    rows: list[dict[str, Any]]  # one per grid point, ranked
+    trained: int
+    skipped: int
+
+
+def run_sweep(spec: str | None, grid: list[str], repeat: int, name: str | None, runs_root: Path,
+              overrides: list[str], train: Callable[[Config, Path], Path],
+              progress: Callable[[str], None] = print) -> SweepResult:
+    """Every combination of the grid (x repeat seeds) as a normal run under runs/<sweep-name>/; finished
+    runs with the same config are reused, so a restarted sweep only runs what is missing."""
+    axes = [parse_grid(item) for item in grid]
+    base = load_config(spec, overrides)
+    sweep_name = name or f"sweep-{base.run_name}"
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}", sweep_name):
+        raise ConfigError(f"--name: must be letters, digits, '.', '_' or '-', got {sweep_name!r}")
+    folder = runs_root / sweep_name
+    points = [[override_text(key, value) for key, value in zip((k for k, _ in axes), combo)]
+              for combo in itertools.product(*(values for _, values in axes))]
+    # validate the whole grid before training anything
+    configs = [[load_config(spec, [*overrides, *point, f"seed={base.seed + r}",
+                                   f"name={_slug(point) or base.run_name}"]) for r in range(repeat)] for point in points]
+    trained = skipped = 0
+    rows = []
+    for point, repeats in zip(points, configs):
+        runs = []
+        for config in repeats:
+            run = find_finished_run(config.model_dump(mode="json"), folder)
+            if run is None:
+                progress(f"sweep {sweep_name}: {' '.join(point) or 'base config'} (seed {config.seed})")
+                run = train(config, folder)
+                trained += 1
+            else:
+                skipped += 1
+            runs.append(run)
+        rows.append(_summarize(point, runs))
+    rows.sort(key=lambda row: -row["val_accuracy_mean"])
+    for rank, row in enumerate(rows, 1):
+        row["rank"] = rank
+    _write_summary(folder, rows)
+    return SweepResult(folder, rows, trained, skipped)
+
+
+def _slug(point: list[str]) -> str:
+    """'optimizer.lr=0.01 model.hidden=[64, 64]' -> 'lr-0.01_hidden-64-64': a readable run-name prefix."""
+    def clean(text: str) -> str:
+        return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-.")
+
+    parts = [f"{clean(key.split('.')[-1])}-{clean(value)}" for key, _, value in (p.partition("=") for p in point)]
+    return "_".join(parts)[:60].strip("-._")
+
+
+def _summarize(point: list[str], runs: list[Path]) -> dict[str, Any]:
+    metrics = [read_json(run / METRICS_FILE) for run in runs]
+
+    def spread(values: list[float]) -> tuple[float, float]:
+        return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+    val_mean, val_std = spread([m["val"]["accuracy"] for m in metrics])
+    test_mean, test_std = spread([m["test"]["accuracy"] for m in metrics])
+    loss_mean, _ = spread([m["val"]["loss"] for m in metrics])
+    return {"setting": " ".join(point) or "(base config)", "runs": len(runs), "val_accuracy_mean": val_mean,
+            "val_accuracy_std": val_std, "val_loss_mean": loss_mean, "test_accuracy_mean": test_mean,
+            "test_accuracy_std": test_std, "params": metrics[0]["params"],
+            "train_seconds_mean": statistics.fmean(m["train_seconds"] for m in metrics),
+            "run_dirs": " ".join(run.name for run in runs)}
+
+
+def _write_summary(folder: Path, rows: list[dict[str, Any]]) -> None:
+    from nnintro.reports.plots import save_figure, sweep_figure
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["rank", *[k for k in rows[0] if k != "rank"]])
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(folder / "summary.csv", buffer.getvalue())
+    lines = ["| rank | setting | runs | val accuracy | test accuracy | val loss | params | train s |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['rank']} | {r['setting']} | {r['runs']} | {r['val_accuracy_mean']:.4f} ± "
+                     f"{r['val_accuracy_std']:.4f} | {r['test_accuracy_mean']:.4f} ± {r['test_accuracy_std']:.4f} | "
+                     f"{r['val_loss_mean']:.4f} | {r['params']:,} | {r['train_seconds_mean']:.1f} |")
+    write_atomic(folder / "summary.md", "\n".join(lines) + "\n")
+    save_figure(sweep_figure(rows), folder / "summary.png")
+
+
+@dataclass
+class LrFindResult:
+    folder: Path
+    points: list[tuple[float, float]]
+    suggested: float
+    steepest: float
+
+
+def lr_find(config: Config, runs_root: Path, steps: int, start_lr: float, end_lr: float) -> LrFindResult:
+    """Ramp the lr exponentially over at most one epoch, record the smoothed loss, suggest an lr."""
+
+    from nnintro.api import seed_everything
+    from nnintro.data import load_dataset
+    from nnintro.data.batches import steps_per_epoch
+    from nnintro.device import select_device
+    from nnintro.models import architecture_for, build_model
+    from nnintro.reports.plots import lr_find_figure, save_figure
+    from nnintro.train import Trainer
+
+    seed_everything(config.seed)
+    device = select_device(config.train.device)
+    data = load_dataset(config.data, config.seed).to(device)
+    model = build_model(architecture_for(config.model, data.input_shape, len(data.classes), data.normalization))
+    trainer = Trainer(config, data, model.to(device), None)
+    count = max(2, min(steps, steps_per_epoch(len(data.train), config.data.batch_size)))
+    lrs = [start_lr * (end_lr / start_lr) ** (i / (count - 1)) for i in range(count)]
+    points = trainer.lr_range_test(lrs)
+    if len(points) < 3:
+        raise ConfigError(f"lr-find: the loss was not finite past {len(points)} steps; lower --start-lr")
+    best = min(range(len(points)), key=lambda i: points[i][1])
+    log_lr = [math.log10(lr) for lr, _ in points]
+    slopes = [(points[i + 1][1] - points[i - 1][1]) / (log_lr[i + 1] - log_lr[i - 1]) for i in range(1, best or 1)]
+    steepest = points[1 + min(range(len(slopes)), key=slopes.__getitem__)][0] if slopes else points[best][0]
+    suggested = points[best][0] / 10  # a decade below the minimum: still falling fast, far from the blow-up
+    folder = create_run_dir(runs_root, f"lr_find-{config.run_name}")
+    write_atomic(folder / "lr_find.csv", "lr,smoothed_loss\n" + "".join(f"{lr:.6g},{loss:.6g}\n" for lr, loss in points))
+    save_figure(lr_find_figure(points, suggested, steepest, config.run_name), folder / "lr_find.png")
+    return LrFindResult(folder, points, suggested, steepest)
