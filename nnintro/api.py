@@ -216,13 +216,15 @@ def evaluate(run_path: str | Path | None, split: str = "test", runs_root: str | 
 
 
 def predict(run_path: str | Path | None, files: list[str], top_k: int = 3, invert: bool = False,
-            runs_root: str | Path = "runs") -> list[dict[str, Any]]:
-    """Classify image (or .npy) files with a run's model; a file that fails gets {"file", "error"}."""
+            runs_root: str | Path = "runs", plot: Path | None = None) -> list[dict[str, Any]]:
+    """Classify image (or .npy) files with a run's model; a file that fails gets {"file", "error"}.
+    plot: also draw each input beside its class probabilities (as probabilities.png does for test images)."""
     from nnintro.inputs import load_input
 
     run = open_run(run_path, runs_root)
     model = load_model(run)
     results: list[dict[str, Any]] = []
+    drawn: list[tuple[str, torch.Tensor, torch.Tensor]] = []
     k = max(1, min(top_k, len(run.classes)))
     for file in files:
         try:
@@ -235,8 +237,20 @@ def predict(run_path: str | Path | None, files: list[str], top_k: int = 3, inver
         values, indices = probabilities.topk(k)
         top = [[run.classes[i], round(float(p), 6)] for p, i in zip(values, indices)]
         results.append({"file": file, "prediction": top[0][0], "probability": top[0][1], "top_k": top})
+        drawn.append((file, x, probabilities))
+    if plot is not None and drawn:
+        _plot_predictions(run, drawn, plot)
     return results
 
 
-def read_metrics(run_path: str | Path) -> dict[str, Any]:
-    return read_json(Path(run_path) / METRICS_FILE)
+def _plot_predictions(run: Run, drawn: list[tuple[str, torch.Tensor, torch.Tensor]], path: Path) -> None:
+    from nnintro.reports.plots import probabilities_figure, save_figure
+
+    if run.model_info.get("data_kind") != "image":
+        raise InputError(f"--plot {path}: this run's model takes 2-D points, not images; nothing to draw")
+    images = torch.stack([x for _, x, _ in drawn]).numpy()
+    probabilities = torch.stack([p for _, _, p in drawn]).numpy()
+    titles = [Path(file).name for file, _, _ in drawn]
+    figure = probabilities_figure(images, run.architecture["normalization"]["scale"], probabilities, run.classes,
+                                  [None] * len(drawn), titles)
+    save_figure(figure, path)

@@ -173,11 +173,13 @@ def predict(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list, one object per file.")] = False,
     invert: Annotated[bool, typer.Option("--invert", help="Invert gray levels: dark ink on white paper -> "
                                          "MNIST's white-on-black.")] = False,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Draw each image beside its class probabilities "
+                                                 "into this PNG.")] = None,
 ) -> None:
     """Classify your own images with a trained run."""
     from nnintro import api
 
-    results = api.predict(run, files, top_k, invert)
+    results = api.predict(run, files, top_k, invert, plot=plot)
     if as_json:
         print(json.dumps(results, indent=2))
     else:
@@ -188,6 +190,8 @@ def predict(
             ranked = ", ".join(f"{name} {p:.3f}" for name, p in item["top_k"])
             console.print(f"{item['file']}: {item['prediction']} ({item['probability']:.3f})   top-{len(item['top_k'])}: "
                           f"{ranked}", highlight=False, markup=False)
+    if plot is not None and not as_json:
+        console.print(f"wrote {plot}", highlight=False)
     if any("error" in item for item in results):
         raise typer.Exit(2)
 

@@ -72,13 +72,15 @@ def test_predict_images_arrays_and_bad_files(mnist_run: Path, tmp_path: Path):
     np.save(tmp_path / "digit.npy", images[1])
     (tmp_path / "notes.png").write_text("not an image")
     result = invoke("predict", str(mnist_run), str(tmp_path / "big.jpg"), str(tmp_path / "digit.npy"),
-                    str(tmp_path / "notes.png"), str(tmp_path / "missing.png"), "--top-k", "3", "--json")
+                    str(tmp_path / "notes.png"), str(tmp_path / "missing.png"), "--top-k", "3", "--json",
+                    "--plot", str(tmp_path / "mine.png"))
     assert result.exit_code == 2
     out = json.loads(result.stdout)
     assert [item["file"] for item in out] == [str(tmp_path / n) for n in ("big.jpg", "digit.npy", "notes.png", "missing.png")]
     assert out[0]["prediction"] == str(labels[0]) and out[1]["prediction"] == str(labels[1])
     assert len(out[0]["top_k"]) == 3 and out[0]["top_k"][0] == [out[0]["prediction"], out[0]["probability"]]
     assert "not a readable image" in out[2]["error"] and "no such file" in out[3]["error"]
+    assert Image.open(tmp_path / "mine.png").size[0] > 300
 
 
 def test_print_config_shows_the_resolved_config():
