@@ -25,8 +25,8 @@ from nnintro.models import architecture_for, build_model, count_parameters, desc
 from nnintro.reports.console import ConsoleObserver
 from nnintro.reports.run_report import FigureSink, write_confusion, write_run_report
 from nnintro.reports.tensorboard import TensorBoardObserver
-from nnintro.runs import (CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, MODEL_FILE, WEIGHTS_FILE, Run,
-                          create_run_dir, open_run, read_json, write_atomic, write_json)
+from nnintro.runs import (CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, MODEL_FILE, Run,
+                          create_run_dir, open_run, write_atomic, write_json)
 from nnintro.train import FitResult, Trainer
 
 # Overrides a resumed run may take: they change how long or how it is logged, not what is trained.

@@ -91,7 +91,7 @@ class Trainer:
     data: DatasetBundle  # already on the device
     model: nn.Module
     run_dir: Path | None
-    observers: list[Any] = field(default_factory=list)
+    observers: list[Observer] = field(default_factory=list)
     stop_requested: Callable[[], bool] = lambda: False
     dist: Distributed = Distributed()
 
