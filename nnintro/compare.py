@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nnintro.config import Config, load_config
+from nnintro.errors import RunError
 from nnintro.models import describe
 from nnintro.runs import HISTORY_FILE, METRICS_FILE, Run, create_run_dir, find_finished_run, open_run, read_json, write_atomic
 
@@ -28,9 +29,17 @@ class RunSummary:
 
 def summarize(path: str | Path) -> RunSummary:
     run = open_run(path)
-    with (run.path / HISTORY_FILE).open(newline="") as handle:
-        history = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
-    return RunSummary(run, read_json(run.path / METRICS_FILE), history)
+    try:
+        with (run.path / HISTORY_FILE).open(newline="") as handle:
+            history = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+    except (OSError, ValueError, TypeError) as err:
+        raise RunError(f"{run.path / HISTORY_FILE}: not a readable history ({err})") from err
+    summary = RunSummary(run, read_json(run.path / METRICS_FILE), history)
+    try:
+        summary.row  # every number compare shows must be there
+    except (KeyError, TypeError) as err:
+        raise RunError(f"{run.path / METRICS_FILE}: missing {err} (an unfinished or damaged run?)") from err
+    return summary
 
 
 def runs_for_configs(specs: list[str], runs_root: Path, train: Callable[[Config], Path]) -> list[Path]:

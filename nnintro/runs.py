@@ -148,4 +148,7 @@ def open_run(path: str | Path | None, runs_root: str | Path = "runs") -> Run:
     required = {"architecture", "classes"}
     if not isinstance(model_info, dict) or not required <= set(model_info):
         raise RunError(f"{run_path / MODEL_FILE}: missing {', '.join(sorted(required))}")
+    classes = model_info["classes"]
+    if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
+        raise RunError(f"{run_path / MODEL_FILE}: classes must be a list of at least two names")
     return Run(run_path, model_info)

@@ -137,3 +137,17 @@ def test_compare_configs_trains_only_what_is_missing():
         assert result.exit_code == 0, result.output
         assert len([p for p in Path("runs").iterdir() if not p.name.startswith("compare")]) == expected_runs
     assert "xor_linear" in result.output and "xor_mlp" in result.output
+
+
+def test_compare_names_a_damaged_run(runs, tmp_path):
+    import shutil
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(runs["xor_mlp"], damaged)
+    (damaged / "history.csv").write_text("epoch,val/accuracy\n1,abc\n")
+    result = runner.invoke(app, ["compare", str(runs["xor_mlp"]), str(damaged), "--runs-dir", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "damaged/history.csv: not a readable history" in result.output
+    (damaged / "history.csv").write_text((runs["xor_mlp"] / "history.csv").read_text())
+    (damaged / "metrics.json").write_text("{}")
+    result = runner.invoke(app, ["compare", str(damaged), "--runs-dir", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "damaged/metrics.json: missing" in result.output
