@@ -12,7 +12,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -26,6 +25,8 @@ WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
 console = Console(soft_wrap=True, width=WIDTH)
 err_console = Console(stderr=True, soft_wrap=True, width=WIDTH)
 STATE = {"debug": bool(os.environ.get("NNINTRO_DEBUG"))}
+# Typer's own usage errors (click's ClickException, which newer Typers vendor): they print and exit themselves
+CLICK_EXCEPTION = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
 class SplitName(str, Enum):
@@ -46,7 +47,7 @@ def user_errors(command: Callable) -> Callable:
                 raise
             err_console.print(f"error: {err}", highlight=False, markup=False, soft_wrap=True)
             raise typer.Exit(err.exit_code) from None
-        except (typer.Exit, typer.Abort, click.ClickException):
+        except (typer.Exit, typer.Abort, CLICK_EXCEPTION):
             raise
         except KeyboardInterrupt:
             err_console.print("interrupted")

@@ -18,15 +18,17 @@ class ConsoleObserver:
         self.progress: Progress | None = None
         self.task = None
         if console.is_terminal:
+            # no refresh thread: the trainer calls on_step a few times a second and we redraw then, so
+            # drawing never competes with training for the interpreter
             self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                     TimeElapsedColumn(), console=console, transient=True)
+                                     TimeElapsedColumn(), console=console, transient=True, auto_refresh=False)
             self.progress.start()
             self.task = self.progress.add_task("starting", total=None)
 
     def on_step(self, epoch: int, step: int, steps: int, loss: float) -> None:
         if self.progress is not None:
             self.progress.update(self.task, completed=step, total=steps,
-                                 description=f"epoch {epoch}/{self.epochs}  loss {loss:.4f}")
+                                 description=f"epoch {epoch}/{self.epochs}  loss {loss:.4f}", refresh=True)
 
     def on_epoch_end(self, row: dict[str, float]) -> None:
         self.console.print(epoch_line(row, self.epochs), highlight=False, soft_wrap=True)
