@@ -152,3 +152,36 @@ def test_ranks_split_each_global_batch(mnist_root):
     parts = [[y for _, y in train_batches(split, 64, seed=0, epoch=1, rank=r, world_size=2)] for r in (0, 1)]
     for index, batch in enumerate(whole):
         assert torch.equal(torch.cat([parts[0][index], parts[1][index]]), batch)
+
+
+def test_download_fetches_through_torchvision_then_reads_its_files(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    calls = []
+
+    class FakeMNIST:  # stands in for the network: writes the files where torchvision would
+        def __init__(self, root, train, download):
+            calls.append((root, train, download))
+            make_idx_dataset(tmp_path / "fetched", n_train=60, n_test=20)
+            import shutil
+
+            shutil.copytree(tmp_path / "fetched" / "MNIST", tmp_path / "root" / "MNIST", dirs_exist_ok=True)
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", FakeMNIST)
+    bundle = load_dataset(data_config("mnist", tmp_path / "root", download="true", val_size=10), seed=0)
+    assert calls and all(download for _, _, download in calls) and calls[0][0] == str(tmp_path / "root")
+    assert len(bundle.train) == 50 and len(bundle.test) == 20
+    calls.clear()
+    load_dataset(data_config("mnist", tmp_path / "root", download="true"), seed=0)
+    assert not calls  # files present: nothing is fetched again
+
+
+def test_failed_download_says_what_to_do(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    def offline(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", offline)
+    with pytest.raises(DataError, match="downloading CIFAR10 into .* failed .*network is unreachable"):
+        load_dataset(data_config("cifar10", tmp_path, download="true"), seed=0)
