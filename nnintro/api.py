@@ -16,7 +16,7 @@ from rich.console import Console
 from nnintro import __version__, distributed
 from nnintro.checkpoint import load_model
 from nnintro.config import Config, load_config, validate
-from nnintro.data import DatasetBundle, load_dataset
+from nnintro.datasets import DatasetBundle, load_dataset
 from nnintro.device import check_precision, select_device
 from nnintro.errors import ConfigError, InputError, RunError
 from nnintro.evaluate import SplitOutputs, run_split

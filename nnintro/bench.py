@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from nnintro.config import load_config
-from nnintro.data import load_dataset
-from nnintro.data.base import DatasetBundle, Split, channel_stats
+from nnintro.datasets import load_dataset
+from nnintro.datasets.base import DatasetBundle, Split, channel_stats
 from nnintro.errors import DataError
 from nnintro.evaluate import run_split
 from nnintro.models import architecture_for, build_model

@@ -53,14 +53,14 @@ class DataConfig(Section):
     @field_validator("dataset")
     @classmethod
     def _known_dataset(cls, value: str) -> str:
-        from nnintro.data import DATASETS
+        from nnintro.datasets import DATASETS
 
         return _check_choice(value, DATASETS)
 
     @field_validator("features")
     @classmethod
     def _known_features(cls, names: list[str]) -> list[str]:
-        from nnintro.data.toy import FEATURES
+        from nnintro.datasets.toy import FEATURES
 
         if not names:
             raise ValueError("needs at least one feature")

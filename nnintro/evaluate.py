@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from nnintro.data.base import Split
-from nnintro.data.batches import eval_batches
+from nnintro.datasets.base import Split
+from nnintro.datasets.batches import eval_batches
 from nnintro.losses import LossFn
 
 

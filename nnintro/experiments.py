@@ -134,8 +134,8 @@ def lr_find(config: Config, runs_root: Path, steps: int, start_lr: float, end_lr
     """Ramp the lr exponentially over at most one epoch, record the smoothed loss, suggest an lr."""
 
     from nnintro.api import seed_everything
-    from nnintro.data import load_dataset
-    from nnintro.data.batches import steps_per_epoch
+    from nnintro.datasets import load_dataset
+    from nnintro.datasets.batches import steps_per_epoch
     from nnintro.device import select_device
     from nnintro.models import architecture_for, build_model
     from nnintro.reports.plots import lr_find_figure, save_figure

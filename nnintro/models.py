@@ -58,7 +58,7 @@ class PlaygroundFeatures(nn.Module):
         self.names = list(names)
 
     def forward(self, points: torch.Tensor) -> torch.Tensor:
-        from nnintro.data.toy import playground_features
+        from nnintro.datasets.toy import playground_features
 
         return playground_features(points.float(), self.names)
 

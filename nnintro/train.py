@@ -17,8 +17,8 @@ from torch import nn
 
 from nnintro.checkpoint import load_training_state, save_training_state, save_weights
 from nnintro.config import Config
-from nnintro.data.base import DatasetBundle, Split
-from nnintro.data.batches import steps_per_epoch, train_batches
+from nnintro.datasets.base import DatasetBundle, Split
+from nnintro.datasets.batches import steps_per_epoch, train_batches
 from nnintro.distributed import Distributed, all_reduce_sum, any_rank
 from nnintro.errors import NnintroError
 from nnintro.evaluate import run_split

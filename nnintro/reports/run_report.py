@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nnintro.data.base import DatasetBundle
+from nnintro.datasets.base import DatasetBundle
 from nnintro.evaluate import SplitOutputs
 from nnintro.reports import plots
 from nnintro.runs import write_atomic

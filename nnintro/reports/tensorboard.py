@@ -7,7 +7,7 @@ from typing import Any
 
 from torch import nn
 
-from nnintro.data.base import DatasetBundle
+from nnintro.datasets.base import DatasetBundle
 
 
 def flatten(prefix: str, value: Any) -> dict[str, Any]:

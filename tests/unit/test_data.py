@@ -10,9 +10,9 @@ import torch
 
 from conftest import make_cifar, make_idx_dataset, write_cifar_batch, write_idx
 from nnintro.config import load_config
-from nnintro.data import load_dataset
-from nnintro.data.batches import train_batches
-from nnintro.data.images import read_idx
+from nnintro.datasets import load_dataset
+from nnintro.datasets.batches import train_batches
+from nnintro.datasets.images import read_idx
 from nnintro.errors import DataError
 
 

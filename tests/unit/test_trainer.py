@@ -6,8 +6,8 @@ import torch.nn.functional as F
 
 from nnintro.api import seed_everything
 from nnintro.config import load_config
-from nnintro.data import load_dataset
-from nnintro.data.batches import train_batches
+from nnintro.datasets import load_dataset
+from nnintro.datasets.batches import train_batches
 from nnintro.models import architecture_for, build_model
 from nnintro.train import Trainer
 

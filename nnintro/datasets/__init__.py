@@ -1,0 +1,66 @@
+"""Datasets: every family loads once into tensors (a DatasetBundle); batches are index slices."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from nnintro.datasets.base import DatasetBundle, RawDataset, Split, carve_validation
+
+MNIST_CLASSES = [str(d) for d in range(10)]
+
+
+def _mnist(cfg, seed: int) -> RawDataset:
+    from nnintro.datasets.images import load_idx_dataset
+
+    return load_idx_dataset(cfg.root, "MNIST", "MNIST", MNIST_CLASSES, cfg.download)
+
+
+def _fashion_mnist(cfg, seed: int) -> RawDataset:
+    from nnintro.datasets.images import FASHION_CLASSES, load_idx_dataset
+
+    return load_idx_dataset(cfg.root, "FashionMNIST", "FashionMNIST", FASHION_CLASSES, cfg.download)
+
+
+def _cifar10(cfg, seed: int) -> RawDataset:
+    from nnintro.datasets.images import load_cifar10
+
+    return load_cifar10(cfg.root, cfg.download)
+
+
+def _digits(cfg, seed: int) -> RawDataset:
+    from nnintro.datasets.digits import load_digits_dataset
+
+    return load_digits_dataset()
+
+
+def _toy(name: str) -> Callable:
+    def load(cfg, seed: int) -> RawDataset:
+        from nnintro.datasets.toy import load_toy
+
+        return load_toy(name, cfg.n_samples, cfg.noise, seed)
+
+    return load
+
+
+DATASETS: dict[str, Callable] = {
+    "mnist": _mnist,
+    "fashion_mnist": _fashion_mnist,
+    "cifar10": _cifar10,
+    "digits": _digits,
+    **{name: _toy(name) for name in ("xor", "circles", "gaussians", "spiral")},
+}
+
+
+def load_dataset(data_config, seed: int) -> DatasetBundle:
+    """Load data_config.dataset (on the CPU), carve validation from train with the seed."""
+    raw = DATASETS[data_config.dataset](data_config, seed)
+    bundle = carve_validation(raw, data_config.val_size, seed, data_config.dataset)
+    if raw.kind == "points":  # standardize what the model sees: the chosen Playground features
+        from nnintro.datasets.base import channel_stats
+        from nnintro.datasets.toy import playground_features
+
+        mean, std = channel_stats(playground_features(bundle.train.x, data_config.features), 1.0)
+        bundle.normalization = {"scale": 1.0, "mean": mean, "std": std, "features": list(data_config.features)}
+    return bundle
+
+
+__all__ = ["DATASETS", "DatasetBundle", "Split", "load_dataset"]

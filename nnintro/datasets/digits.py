@@ -1,0 +1,22 @@
+"""scikit-learn's bundled 8x8 digits: the offline default, no download."""
+from __future__ import annotations
+
+import torch
+
+from nnintro.datasets.base import RawDataset, Split
+
+TEST_SIZE = 360  # a fixed, stratified 20% test split: the same for every config and seed
+
+
+def load_digits_dataset() -> RawDataset:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    images = torch.tensor(digits.images, dtype=torch.uint8).unsqueeze(1)  # values 0..16
+    labels = torch.tensor(digits.target, dtype=torch.long)
+    train_idx, test_idx = train_test_split(range(len(labels)), test_size=TEST_SIZE, stratify=digits.target,
+                                           random_state=0)
+    train_idx, test_idx = torch.tensor(sorted(train_idx)), torch.tensor(sorted(test_idx))
+    return RawDataset(Split(images[train_idx], labels[train_idx]), Split(images[test_idx], labels[test_idx]),
+                      [str(d) for d in range(10)], scale=1 / 16, kind="image")
