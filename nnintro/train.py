@@ -283,6 +283,8 @@ class Trainer:
     def _fit(self) -> FitResult:
         cfg = self.config
         status, message = "completed", ""
+        if self.history and self.early.should_stop:  # a resumed run that had already stopped early
+            status, self.start_epoch = "stopped_early", cfg.train.epochs + 1
         if cfg.train.compile and self.start_epoch <= cfg.train.epochs:
             self._warm_up_compiled()
         for epoch in range(self.start_epoch, cfg.train.epochs + 1):

@@ -167,3 +167,15 @@ def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path):
     for thread in threads:
         thread.join()
     assert len(set(made)) == 8 and all(p.is_dir() for p in made)
+
+
+def test_resuming_a_finished_run_trains_nothing_more():
+    args = ["train", "--set", "train.epochs=40", "--set", "train.early_stopping.patience=2", "--set", "optimizer.lr=0.05",
+            "--set", "report.plots=false"]
+    assert runner.invoke(app, args).exit_code == 0
+    (run,) = Path("runs").iterdir()
+    before = json.loads((run / "metrics.json").read_text())
+    assert before["stopped_early"]
+    assert runner.invoke(app, ["train", "--resume", str(run)]).exit_code == 0
+    after = json.loads((run / "metrics.json").read_text())
+    assert comparable(after) == comparable(before)
