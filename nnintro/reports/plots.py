@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -103,7 +104,9 @@ def image_grid_figure(images: np.ndarray, scale: float, captions: list[str], tit
                       wrong: list[bool] | None = None, columns: int = 5) -> Figure:
     n = len(images)
     rows = max(1, math.ceil(n / columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(2.1 * columns, 2.3 * rows + 0.3), squeeze=False)
+    caption_lines = max((c.count("\n") + 1 for c in captions), default=1)
+    figure, axes = plt.subplots(rows, columns, figsize=(2.1 * columns, (2.0 + 0.2 * caption_lines) * rows + 0.3),
+                                squeeze=False)
     for index, axis in enumerate(axes.flat):
         axis.axis("off")
         if index < n:
@@ -126,6 +129,7 @@ def curves_figure(history: list[dict], best_epoch: int, stopped_early: bool, tit
         if stopped_early:
             axis.axvline(epochs[-1], color=WRONG, ls=":", lw=1, label=f"early stop ({epochs[-1]})")
         axis.set_xlabel("epoch")
+        axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         axis.set_ylabel(label)
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
@@ -192,6 +196,7 @@ def compare_figure(histories: dict[str, list[dict]]) -> Figure:
                       label=f"{name} (train)")
     for axis, metric in ((loss_axis, "loss"), (accuracy_axis, "accuracy")):
         axis.set_xlabel("epoch")
+        axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         axis.set_ylabel(metric)
         axis.set_title(f"{metric}: validation solid, training dashed")
         axis.grid(alpha=0.3)
