@@ -90,7 +90,12 @@ def _resume_config(run_dir: Path, overrides: list[str]) -> Config:
         if key not in RESUMABLE_OVERRIDES:
             raise ConfigError(f"--set {key}: cannot change on --resume (it would change what was being trained); "
                               f"allowed: {', '.join(RESUMABLE_OVERRIDES)}")
-    return load_config(str(run_dir / CONFIG_FILE), overrides)
+    original = load_config(str(run_dir / CONFIG_FILE))
+    config = load_config(str(run_dir / CONFIG_FILE), overrides)
+    if config.train.epochs != original.train.epochs and config.scheduler.name in ("cosine", "onecycle"):
+        raise ConfigError(f"--set train.epochs: cannot change on --resume with scheduler '{config.scheduler.name}' "
+                          f"(its schedule was laid out for {original.train.epochs} epochs); start a new run instead")
+    return config
 
 
 def train(config: Config | None = None, runs_root: str | Path = "runs", console: Console | None = None,

@@ -86,6 +86,19 @@ def test_resume_refuses_to_change_the_model():
     assert result.exit_code == 0 and json.loads((run / "metrics.json").read_text())["epochs_run"] == 2
 
 
+@pytest.mark.parametrize("scheduler", ["step", "plateau", "onecycle", "cosine"])
+def test_every_scheduler_resumes(scheduler):
+    args = ["train", "--set", f"scheduler={scheduler}", "--set", "train.epochs=2", "--set", "report.plots=false"]
+    assert runner.invoke(app, args).exit_code == 0
+    (run,) = Path("runs").iterdir()
+    longer = runner.invoke(app, ["train", "--resume", str(run), "--set", "train.epochs=3"])
+    if scheduler in ("onecycle", "cosine"):
+        assert longer.exit_code == 2 and "laid out for 2 epochs" in longer.output
+    else:
+        assert longer.exit_code == 0, longer.output
+        assert json.loads((run / "metrics.json").read_text())["epochs_run"] == 3
+
+
 def test_huge_learning_rate_ends_as_diverged_with_best_weights_kept():
     result = runner.invoke(app, ["train", "--set", "optimizer=sgd", "--set", "optimizer.lr=1e6", "--set",
                                  "model.activation=identity"])
