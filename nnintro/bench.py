@@ -307,7 +307,9 @@ def write_report(report: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
     return md_path, json_path
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # `python -m nnintro.bench ...` is `nnintro bench ...`
+    import sys
+
     from nnintro.cli import app
 
-    app(["bench", *__import__("sys").argv[1:]])
+    app(["bench", *sys.argv[1:]])
