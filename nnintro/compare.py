@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -10,7 +9,9 @@ from typing import Any, Callable
 from nnintro.config import Config, load_config
 from nnintro.errors import RunError
 from nnintro.models import describe
-from nnintro.runs import HISTORY_FILE, METRICS_FILE, Run, create_run_dir, find_finished_run, open_run, read_json, write_atomic
+from nnintro.runs import (HISTORY_FILE, METRICS_FILE, Run, create_run_dir, find_finished_run, open_run, read_json,
+                          write_atomic)
+
 
 @dataclass
 class RunSummary:
