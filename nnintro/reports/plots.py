@@ -19,11 +19,16 @@ from nnintro.runs import write_atomic  # noqa: E402
 WRONG, RIGHT = "#c0392b", "#2471a3"
 
 
-def save_figure(figure: Figure, path: Path) -> None:
+def png_bytes(figure: Figure) -> bytes:
+    """Render and close a figure: every picture nnintro writes goes through here."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(figure)
-    write_atomic(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def save_figure(figure: Figure, path: Path) -> None:
+    write_atomic(path, png_bytes(figure))
 
 
 def as_display(image: np.ndarray, scale: float) -> tuple[np.ndarray, str | None]:

@@ -27,14 +27,12 @@ class FigureSink:
         self.folder, self.writer, self.step = folder, writer, step
 
     def __call__(self, name: str, figure) -> None:
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-        plots.plt.close(figure)
-        write_atomic(self.folder / f"{name}.png", buffer.getvalue())
+        png = plots.png_bytes(figure)
+        write_atomic(self.folder / f"{name}.png", png)
         if self.writer is not None:
             from PIL import Image
 
-            image = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
+            image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
             self.writer.add_image(f"reports/{name}", image, self.step, dataformats="HWC")
 
 
