@@ -25,7 +25,7 @@ from nnintro.datasets import load_dataset
 from nnintro.datasets.base import DatasetBundle, Split, channel_stats
 from nnintro.errors import DataError
 from nnintro.evaluate import run_split
-from nnintro.models import architecture_for, build_model
+from nnintro.models import Standardize, architecture_for, build_model
 from nnintro.train import Trainer
 
 SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
@@ -185,8 +185,7 @@ def lightning_loop(model: nn.Module, train: Split, mean: list[float], std: list[
         def on_train_epoch_end(self, trainer, module) -> None:
             self.times.append(time.perf_counter() - self.started)
 
-    x = (train.x.float() / 255 - torch.tensor(mean).view(1, -1, 1, 1)) / torch.tensor(std).view(1, -1, 1, 1)
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, train.y), batch_size=batch_size, shuffle=True)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(_prenormalized(train.x, mean, std), train.y), batch_size=batch_size, shuffle=True)
     timer = EpochTimer()
     trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, callbacks=[timer])
@@ -262,6 +261,12 @@ def _copy(template: nn.Module, architecture: dict) -> nn.Module:
     return model
 
 
+def _prenormalized(pixels: torch.Tensor, mean: list[float], std: list[float]) -> torch.Tensor:
+    """uint8 pixels standardized once, ahead of time, the way the baselines are fed (nnintro's own module)."""
+    with torch.no_grad():
+        return Standardize(list(pixels.shape[1:]), 1 / 255, mean, std)(pixels)
+
+
 def _without_standardize(model: nn.Module) -> nn.Module:
     """The baselines normalize in their data pipelines, so they train the same layers minus nnintro's first one."""
     return nn.Sequential(*list(model)[1:])
@@ -269,8 +274,7 @@ def _without_standardize(model: nn.Module) -> nn.Module:
 
 def _test_accuracy(model: nn.Module, test: Split, mean: list[float], std: list[float]) -> float:
     if isinstance(model[0], nn.Flatten):  # a baseline's model: inputs normalized outside it
-        x = (test.x.float() / 255 - torch.tensor(mean).view(1, -1, 1, 1)) / torch.tensor(std).view(1, -1, 1, 1)
-        test = Split(x, test.y)
+        test = Split(_prenormalized(test.x, mean, std), test.y)
     return run_split(model, test, lambda logits, y: F.cross_entropy(logits, y, reduction="none"), 4096).accuracy
 
 
