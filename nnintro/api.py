@@ -116,11 +116,17 @@ def train(config: Config | None = None, runs_root: str | Path = "runs", console:
         return _train(config, dist, device, runs_root, console if dist.is_main else Console(quiet=True), resume)
 
 
-def _train(config: Config, dist: distributed.Distributed, device: torch.device, runs_root: str | Path,
-           console: Console, resume: Path | None) -> TrainResult:
+def prepare(config: Config) -> tuple[DatasetBundle, torch.nn.Module]:
+    """The start of every training: seed, load the data (on the CPU), build the untrained model."""
     seed_everything(config.seed)
     data = load_dataset(config.data, config.seed)
     model = build_model(architecture_for(config.model, data.input_shape, len(data.classes), data.normalization))
+    return data, model
+
+
+def _train(config: Config, dist: distributed.Distributed, device: torch.device, runs_root: str | Path,
+           console: Console, resume: Path | None) -> TrainResult:
+    data, model = prepare(config)
     info = model_info(config, data, model)
     run_dir = Path(resume) if resume is not None else None
     if dist.is_main:

@@ -132,19 +132,15 @@ class LrFindResult:
 
 def lr_find(config: Config, runs_root: Path, steps: int, start_lr: float, end_lr: float) -> LrFindResult:
     """Ramp the lr exponentially over at most one epoch, record the smoothed loss, suggest an lr."""
-
-    from nnintro.api import seed_everything
-    from nnintro.datasets import load_dataset
+    from nnintro.api import prepare
     from nnintro.datasets.batches import steps_per_epoch
     from nnintro.device import select_device
-    from nnintro.models import architecture_for, build_model
     from nnintro.reports.plots import lr_find_figure, save_figure
     from nnintro.train import Trainer
 
-    seed_everything(config.seed)
     device = select_device(config.train.device)
-    data = load_dataset(config.data, config.seed).to(device)
-    model = build_model(architecture_for(config.model, data.input_shape, len(data.classes), data.normalization))
+    data, model = prepare(config)
+    data = data.to(device)
     trainer = Trainer(config, data, model.to(device), None)
     count = max(2, min(steps, steps_per_epoch(len(data.train), config.data.batch_size)))
     lrs = [start_lr * (end_lr / start_lr) ** (i / (count - 1)) for i in range(count)]

@@ -4,9 +4,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from nnintro.api import seed_everything
+from nnintro.api import prepare
 from nnintro.config import load_config
-from nnintro.datasets import load_dataset
 from nnintro.datasets.batches import train_batches
 from nnintro.models import architecture_for, build_model
 from nnintro.train import Trainer
@@ -14,9 +13,7 @@ from nnintro.train import Trainer
 
 def make_trainer(overrides, run_dir=None):
     config = load_config(None, overrides)
-    seed_everything(config.seed)
-    data = load_dataset(config.data, config.seed)
-    model = build_model(architecture_for(config.model, data.input_shape, len(data.classes), data.normalization))
+    data, model = prepare(config)
     return Trainer(config, data, model, run_dir)
 
 
