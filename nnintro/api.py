@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import random
+import shutil
 import signal
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -14,19 +15,20 @@ import torch
 from rich.console import Console
 
 from nnintro import __version__, distributed
-from nnintro.checkpoint import load_model
+from nnintro.checkpoint import checkpoint_config, load_model
 from nnintro.config import Config, load_config, validate
 from nnintro.datasets import DatasetBundle, load_dataset
 from nnintro.device import check_precision, select_device
 from nnintro.errors import ConfigError, InputError, RunError
-from nnintro.evaluate import SplitOutputs, run_split
-from nnintro.losses import per_sample_loss
+from nnintro.evaluate import run_split
 from nnintro.models import architecture_for, build_model, count_parameters, describe
 from nnintro.reports.console import ConsoleObserver
-from nnintro.reports.run_report import FigureSink, write_confusion, write_run_report
+from nnintro.reports.run_report import split_tables, write_run_report, write_split_report
+from nnintro.reports.tables import TableSpec
 from nnintro.reports.tensorboard import TensorBoardObserver
+from nnintro.tasks import SplitOutputs
 from nnintro.runs import (CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, MODEL_FILE, Run,
-                          create_run_dir, open_run, write_atomic, write_json)
+                          create_run_dir, locked_run, open_run, output_file, output_folder, write_atomic, write_json)
 from nnintro.train import FitResult, Trainer
 
 # Overrides a resumed run may take: they change how long or how it is logged, not what is trained.
@@ -79,22 +81,47 @@ def stop_on_signals() -> Iterator[StopFlag]:
 
 
 def model_info(config: Config, data: DatasetBundle, model: torch.nn.Module) -> dict[str, Any]:
-    architecture = architecture_for(config.model, data.input_shape, len(data.classes), data.normalization)
-    return {"architecture": architecture, "classes": data.classes, "dataset": data.name, "data_kind": data.kind,
-            "params": count_parameters(model), "nnintro_version": __version__}
+    """model.json: what rebuilds the model, its task, and how predict reads raw inputs."""
+    architecture = architecture_for(config.model, data.input_shape, data.task.width, data.normalization,
+                                    data.task.output_scale())
+    return {"architecture": architecture, **data.task.describe(), "dataset": data.name, "data_kind": data.kind,
+            **({"inputs": data.inputs} if data.inputs else {}), "params": count_parameters(model),
+            "nnintro_version": __version__}
+
+
+def _changed_fields(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted names of the leaves that differ between two config mappings."""
+    changed = []
+    for key in sorted(set(old) | set(new)):
+        a, b, name = old.get(key), new.get(key), f"{prefix}{key}"
+        if isinstance(a, dict) and isinstance(b, dict):
+            changed += _changed_fields(a, b, f"{name}.")
+        elif a != b:
+            changed.append(name)
+    return changed
 
 
 def _resume_config(run_dir: Path, overrides: list[str]) -> Config:
+    """The config a resumed run continues with: config.yaml (edits included) plus --set, provided that what
+    changed since the checkpoint was written only changes how long or how it is logged, not what is trained."""
     for assignment in overrides:
         key = assignment.partition("=")[0].strip()
         if key not in RESUMABLE_OVERRIDES:
             raise ConfigError(f"--set {key}: cannot change on --resume (it would change what was being trained); "
                               f"allowed: {', '.join(RESUMABLE_OVERRIDES)}")
-    original = load_config(str(run_dir / CONFIG_FILE))
     config = load_config(str(run_dir / CONFIG_FILE), overrides)
-    if config.train.epochs != original.train.epochs and config.scheduler.name in ("cosine", "onecycle"):
-        raise ConfigError(f"--set train.epochs: cannot change on --resume with scheduler '{config.scheduler.name}' "
-                          f"(its schedule was laid out for {original.train.epochs} epochs); start a new run instead")
+    started = checkpoint_config(run_dir / CHECKPOINT_FILE)
+    if started is not None:
+        changed = _changed_fields(started, config.model_dump(mode="json"))
+        refused = [name for name in changed if name not in RESUMABLE_OVERRIDES]
+        if refused:
+            raise ConfigError(f"{run_dir / CONFIG_FILE}: {', '.join(refused)} differs from the config this run was "
+                              f"trained with; resuming cannot change that (allowed: {', '.join(RESUMABLE_OVERRIDES)}); "
+                              f"undo the edit, or start a new run with this config")
+        if "train.epochs" in changed and config.scheduler.name in ("cosine", "onecycle"):
+            raise ConfigError(f"train.epochs: cannot change on --resume with scheduler '{config.scheduler.name}' "
+                              f"(its schedule was laid out for {started['train']['epochs']} epochs); "
+                              f"start a new run instead")
     return config
 
 
@@ -120,7 +147,10 @@ def prepare(config: Config) -> tuple[DatasetBundle, torch.nn.Module]:
     """The start of every training: seed, load the data (on the CPU), build the untrained model."""
     seed_everything(config.seed)
     data = load_dataset(config.data, config.seed)
-    model = build_model(architecture_for(config.model, data.input_shape, len(data.classes), data.normalization))
+    data.task.loss_name(config.loss)  # settings that must fit the task are checked before any run folder exists
+    data.task.check_monitor(config.train.early_stopping.monitor)
+    model = build_model(architecture_for(config.model, data.input_shape, data.task.width, data.normalization,
+                                         data.task.output_scale()))
     return data, model
 
 
@@ -129,12 +159,23 @@ def _train(config: Config, dist: distributed.Distributed, device: torch.device, 
     data, model = prepare(config)
     info = model_info(config, data, model)
     run_dir = Path(resume) if resume is not None else None
-    if dist.is_main:
-        if run_dir is None:
-            run_dir = create_run_dir(runs_root, config.run_name)
-            write_json(run_dir / MODEL_FILE, info)
-        write_atomic(run_dir / CONFIG_FILE, config.to_yaml())
+    if dist.is_main and run_dir is None:
+        run_dir = create_run_dir(runs_root, config.run_name)
+    try:
+        with locked_run(run_dir) if dist.is_main else nullcontext():
+            return _train_locked(config, data, model, info, dist, device, run_dir, console, resume)
+    except BaseException:
+        if resume is None and dist.is_main and not (run_dir / MODEL_FILE).exists():
+            shutil.rmtree(run_dir, ignore_errors=True)  # failed before it held anything: leave no empty run
+        raise
+
+
+def _train_locked(config: Config, data: DatasetBundle, model: torch.nn.Module, info: dict[str, Any],
+                  dist: distributed.Distributed, device: torch.device, run_dir: Path | None, console: Console,
+                  resume: Path | None) -> TrainResult:
     ranks = f"  |  {dist.world_size} processes (DDP), global batch {config.data.batch_size}" if dist.enabled else ""
+    for note in data.notes:
+        console.print(f"{data.name}: {note}", highlight=False, markup=False)
     console.print(f"run {run_dir}  |  {data.name}: {len(data.train)} train / {len(data.val)} val / "
                   f"{len(data.test)} test  |  {describe(info['architecture'])}  |  {info['params']:,} parameters  "
                   f"|  {device}{ranks}", highlight=False)
@@ -147,6 +188,10 @@ def _train(config: Config, dist: distributed.Distributed, device: torch.device, 
             trainer = Trainer(config, data, model, run_dir if dist.is_main else None, observers, stop, dist)
             if resume is not None:
                 trainer.resume(Path(resume) / CHECKPOINT_FILE)
+            if dist.is_main:  # only now: a resume that fails above leaves the run as it was
+                if resume is None:
+                    write_json(run_dir / MODEL_FILE, info)
+                write_atomic(run_dir / CONFIG_FILE, config.to_yaml())
             started = time.perf_counter()
             try:
                 fit = trainer.fit()
@@ -157,9 +202,9 @@ def _train(config: Config, dist: distributed.Distributed, device: torch.device, 
         metrics, test_outputs = final_metrics(trainer, fit, info, time.perf_counter() - started, device)
         write_json(run_dir / METRICS_FILE, metrics)
         if config.report.plots:
-            metrics["most_confused"] = write_run_report(
+            metrics.update(write_run_report(
                 run_dir, model, data, test_outputs, fit.history, fit.best_epoch, fit.stopped_early,
-                info["architecture"], config.report.examples, run_dir.name, board.writer)
+                info["architecture"], config.report.examples, run_dir.name, board.writer))
         board.write_hparams(config.model_dump(mode="json"), metrics)
     finally:
         if board is not None:
@@ -175,7 +220,7 @@ def final_metrics(trainer: Trainer, fit: FitResult, info: dict, wall_seconds: fl
                                 config.train.eval_batch_size) for split in ("val", "test")}
     metrics = {
         "status": fit.status,
-        **{split: result.metrics() for split, result in outputs.items()},
+        **{split: trainer.task.metrics(result) for split, result in outputs.items()},
         "best_epoch": fit.best_epoch,
         "epochs_run": len(fit.history),
         "stopped_early": fit.stopped_early,
@@ -199,56 +244,60 @@ class EvalResult:
     outputs: SplitOutputs
     metrics: dict[str, Any]
     out_dir: Path
+    tables: list[TableSpec]
 
 
 def evaluate(run_path: str | Path | None, split: str = "test", runs_root: str | Path = "runs",
              data_root: str | None = None) -> EvalResult:
     """Re-evaluate a run's best weights on a split of its own dataset; writes RUN/eval/<split>/metrics.json."""
-    from sklearn.metrics import classification_report
-
     run = open_run(run_path, runs_root)
-    overrides = [f"data.root={data_root}"] if data_root else []
-    config = load_config(str(run.path / CONFIG_FILE), overrides)
+    config = load_config(str(run.path / CONFIG_FILE))
+    if data_root is not None:  # a path as typed, never parsed as YAML
+        config.data.root = data_root
     model = load_model(run)
     data = load_dataset(config.data, config.seed)
-    if data.classes != run.classes:
-        raise RunError(f"{run.path / MODEL_FILE}: classes {run.classes} do not match dataset {data.name}")
-    outputs = run_split(model, data.split(split), per_sample_loss(config.loss), config.train.eval_batch_size)
-    report = classification_report(outputs.labels.numpy(), outputs.predictions.numpy(),
-                                    labels=list(range(len(run.classes))), target_names=run.classes,
-                                    output_dict=True, zero_division=0)
-    out_dir = run.path / "eval" / split
-    out_dir.mkdir(parents=True, exist_ok=True)
-    confused = write_confusion(FigureSink(out_dir), outputs, run.classes, f"{run.path.name}: {split} confusion matrix")
-    metrics = {"split": split, **outputs.metrics(), "samples": len(outputs.labels), "per_class": report,
-               "most_confused": confused}
+    task = run.task
+    if data.task.describe() != task.describe():
+        raise RunError(f"{run.path / MODEL_FILE}: the run was trained for {task.describe()}, but dataset "
+                       f"{data.name} now gives {data.task.describe()}")
+    outputs = run_split(model, data.split(split), task.per_sample_loss(config.loss), config.train.eval_batch_size)
+    out_dir = output_folder(run.path / "eval" / split, "run folder")
+    title = f"{run.path.name}: {split}"
+    metrics = {"split": split, **task.metrics(outputs), "samples": len(outputs),
+               **write_split_report(out_dir, task, outputs, title)}
     write_json(out_dir / METRICS_FILE, metrics)
-    return EvalResult(run, split, outputs, metrics, out_dir)
+    return EvalResult(run, split, outputs, metrics, out_dir, split_tables(task, metrics, title))
 
 
 def predict(run_path: str | Path | None, files: list[str], top_k: int = 3, invert: bool = False,
-            runs_root: str | Path = "runs", plot: Path | None = None) -> list[dict[str, Any]]:
-    """Classify image (or .npy) files with a run's model; a file that fails gets {"file", "error"}.
-    plot: also draw each input beside its class probabilities (as probabilities.png does for test images)."""
-    from nnintro.inputs import load_input
+            runs_root: str | Path = "runs", plot: Path | None = None, force: bool = False) -> list[dict[str, Any]]:
+    """Predict with a run's model. Image runs take image (or .npy) files, one result per file; table runs
+    take CSV files, one result per row ({"file", "row", "prediction", ...}). A file or row that cannot be
+    used gets {"file", "error"} and the others go on. plot: also draw each image beside its class
+    probabilities; an existing file there is replaced only with force."""
+    from nnintro.inputs import read_inputs
 
+    if plot is not None:
+        output_file(plot, "--plot", force)
     run = open_run(run_path, runs_root)
     model = load_model(run)
+    task = run.task
     results: list[dict[str, Any]] = []
     drawn: list[tuple[str, torch.Tensor, torch.Tensor]] = []
-    k = max(1, min(top_k, len(run.classes)))
     for file in files:
         try:
-            x = load_input(Path(file), run.model_info, invert)
+            x, rows = read_inputs(Path(file), run.model_info, invert)
         except InputError as err:
             results.append({"file": file, "error": str(err)})
             continue
+        usable = [i for i, row in enumerate(rows) if "error" not in row]
         with torch.inference_mode():
-            probabilities = torch.softmax(model(x.unsqueeze(0)).float(), 1)[0]
-        values, indices = probabilities.topk(k)
-        top = [[run.classes[i], round(float(p), 6)] for p, i in zip(values, indices)]
-        results.append({"file": file, "prediction": top[0][0], "probability": top[0][1], "top_k": top})
-        drawn.append((file, x, probabilities))
+            outputs = model(x[usable]).float() if usable else torch.empty(0, task.width)
+        predictions = iter(task.predictions(outputs, top_k))
+        for index, row in enumerate(rows):
+            results.append({"file": file, **row, **({} if "error" in row else next(predictions))})
+        if run.model_info.get("data_kind") == "image" and usable:
+            drawn.append((file, x[0], torch.softmax(outputs[0], 0)))
     if plot is not None and drawn:
         _plot_predictions(run, drawn, plot)
     return results
@@ -258,10 +307,10 @@ def _plot_predictions(run: Run, drawn: list[tuple[str, torch.Tensor, torch.Tenso
     from nnintro.reports.plots import probabilities_figure, save_figure
 
     if run.model_info.get("data_kind") != "image":
-        raise InputError(f"--plot {path}: this run's model takes 2-D points, not images; nothing to draw")
+        raise InputError(f"--plot {path}: this run's model does not take images; nothing to draw")
     images = torch.stack([x for _, x, _ in drawn]).numpy()
     probabilities = torch.stack([p for _, _, p in drawn]).numpy()
     titles = [Path(file).name for file, _, _ in drawn]
-    figure = probabilities_figure(images, run.architecture["normalization"]["scale"], probabilities, run.classes,
+    figure = probabilities_figure(images, run.architecture["normalization"]["scale"], probabilities, run.task.classes,
                                   [None] * len(drawn), titles)
     save_figure(figure, path)

@@ -82,8 +82,8 @@ def load_model(run: Run) -> nn.Module:
         norm = arch.get("normalization")
         if not (isinstance(norm, dict) and {"scale", "mean", "std"} <= set(norm)):
             problems.append("normalization needs scale, mean and std")
-        if not isinstance(arch.get("num_classes"), int) or arch["num_classes"] != len(run.classes):
-            problems.append("num_classes must match the number of classes")
+        if not isinstance(arch.get("num_outputs"), int) or arch["num_outputs"] != run.task.width:
+            problems.append("num_outputs must match the number of classes or targets")
     if problems:
         raise RunError(f"{run.path / 'model.json'}: {'; '.join(problems)}")
     path = run.path / WEIGHTS_FILE
@@ -146,6 +146,15 @@ def save_training_state(path: Path, model: nn.Module, best_state: dict[str, torc
         "rng_python": [random.getstate()[0], list(random.getstate()[1]), random.getstate()[2]],
     }
     save_tensors(path, tensors, metadata={"nnintro": json.dumps(meta)})
+
+
+def checkpoint_config(path: Path) -> dict[str, Any] | None:
+    """The resolved config the checkpoint was written under (None for checkpoints older than that record)."""
+    _, metadata = load_tensors(path)
+    try:
+        return json.loads(metadata["nnintro"])["progress"].get("config")
+    except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as err:
+        raise RunError(f"{path}: checkpoint metadata is damaged ({type(err).__name__}: {err})") from err
 
 
 def load_training_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,

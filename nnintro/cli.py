@@ -5,7 +5,6 @@ Heavy imports (torch and everything that uses it) happen inside the commands so 
 from __future__ import annotations
 
 import functools
-import json
 import os
 import sys
 from enum import Enum
@@ -59,8 +58,11 @@ def user_errors(command: Callable) -> Callable:
                 err_console.print("error: the GPU ran out of memory; lower data.batch_size or train.eval_batch_size "
                                   "(e.g. --set data.batch_size=64)", highlight=False)
                 raise typer.Exit(2) from None
-            err_console.print(f"internal error: {type(err).__name__}: {err} (run with --debug for the traceback; "
-                              f"this is a bug, please report it)", highlight=False, markup=False, soft_wrap=True)
+            # one line, never the native stack frames some torch errors carry in their message
+            first_line = next(iter(str(err).strip().splitlines()), "")[:200]
+            err_console.print(f"internal error: {type(err).__name__}: {first_line} (run with --debug for the "
+                              f"traceback; this is a bug, please report it)", highlight=False, markup=False,
+                              soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper
@@ -77,24 +79,16 @@ ConfigOption = Annotated[Optional[str], typer.Option("--config", "-c", help="YAM
 SetOption = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a field: --set optimizer.lr=0.05 "
                                                          "(value parsed as YAML). Repeatable.")]
 RunsDirOption = Annotated[Path, typer.Option("--runs-dir", help="Folder holding the runs.")]
+ForceOption = Annotated[bool, typer.Option("--force", help="Replace an existing output file (never done otherwise).")]
 
 
-def _metrics_table(title: str, rows: list[tuple[str, str]]) -> Table:
-    table = Table(title=title, show_header=False, title_justify="left")
-    for key, value in rows:
-        table.add_row(key, value)
-    return table
+def _number(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.5g}" if isinstance(value, float) else str(value)
 
 
-def _print_most_confused(pairs: list[dict]) -> None:
-    if not pairs:
-        return
-    table = Table(title="most confused (true -> predicted)", title_justify="left")
-    for column in ("true", "predicted", "count", "share of true class"):
-        table.add_column(column, justify="left" if column in ("true", "predicted") else "right")
-    for pair in pairs:
-        table.add_row(pair["true"], pair["predicted"], str(pair["count"]), f"{pair['share_of_true']:.1%}")
-    console.print(table)
+def _print_tables(tables: list) -> None:
+    for table in tables:
+        console.print(table.to_rich())
 
 
 @app.command()
@@ -122,14 +116,21 @@ def train(
     result = api.train(None if resume else resolved, runs_dir, console, resume, overrides if resume else None)
     if not result.main_process:  # under torchrun, rank 0 reports for everyone
         return
+    from nnintro.reports.tables import key_values
+
     m = result.metrics
-    console.print(_metrics_table(f"{result.run_dir}  ({m['status']})", [
-        ("test accuracy", f"{m['test']['accuracy']:.4f}"), ("test loss", f"{m['test']['loss']:.4f}"),
-        ("val accuracy", f"{m['val']['accuracy']:.4f}"), ("best epoch", f"{m['best_epoch']} of {m['epochs_run']}"),
+    tables = [key_values(f"{result.run_dir}  ({m['status']})", [
+        *((f"test {name}", _number(value)) for name, value in m["test"].items()),
+        *((f"val {name}", _number(value)) for name, value in m["val"].items() if name != "loss"),
+        ("best epoch", f"{m['best_epoch']} of {m['epochs_run']}"),
         ("train time", f"{m['train_seconds']:.1f}s ({m['samples_per_second'] or 0:,} samples/s)"),
         ("parameters", f"{m['params']:,}"),
-    ]))
-    _print_most_confused(m.get("most_confused", []))
+    ])]
+    if m.get("most_confused"):
+        from nnintro.reports.classification import most_confused_table
+
+        tables.append(most_confused_table(m["most_confused"]))
+    _print_tables(tables)
     if m["status"] == "interrupted":
         err_console.print(f"interrupted; continue with: nnintro train --resume {result.run_dir}", highlight=False)
         raise typer.Exit(130)
@@ -147,50 +148,45 @@ def eval_(
     runs_dir: RunsDirOption = Path("runs"),
     data_root: Annotated[Optional[str], typer.Option("--data-root", help="Dataset folder, if not the run's.")] = None,
 ) -> None:
-    """Evaluate a run's best weights on a split: accuracy, loss, per-class precision/recall/F1."""
+    """Evaluate a run's best weights on a split: its task's metrics, per class or per target, and pictures."""
     from nnintro import api
 
     result = api.evaluate(run, split.value, runs_dir, data_root)
-    m = result.metrics
-    table = Table(title=f"{result.run.path}  {split.value}: accuracy {m['accuracy']:.4f}  loss {m['loss']:.4f}  "
-                        f"({m['samples']} samples)", title_justify="left")
-    for column in ("class", "precision", "recall", "f1", "support"):
-        table.add_column(column, justify="left" if column == "class" else "right")
-    for name in [*result.run.classes, "macro avg", "weighted avg"]:
-        row = m["per_class"][name]
-        table.add_row(name, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1-score']:.3f}",
-                      f"{int(row['support'])}", end_section=name == result.run.classes[-1])
-    console.print(table)
-    _print_most_confused(m["most_confused"])
-    console.print(f"wrote {result.out_dir / 'metrics.json'} and confusion_matrix.png/.csv", highlight=False)
+    _print_tables(result.tables)
+    console.print(f"wrote {result.out_dir / 'metrics.json'} and the pictures beside it", highlight=False)
 
 
 @app.command()
 @user_errors
 def predict(
     run: Annotated[Path, typer.Argument(help="Run folder whose model predicts.")],
-    files: Annotated[list[str], typer.Argument(help="Image files (PNG, JPEG, ...) or .npy arrays.")],
+    files: Annotated[list[str], typer.Argument(help="Image files (PNG, JPEG, ...) or .npy arrays; for a table run, "
+                                                    "CSV files with the columns it was trained on.")],
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="How many classes to show.")] = 3,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list, one object per file.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list, one object per file (per row for CSV).")] = False,
     invert: Annotated[bool, typer.Option("--invert", help="Invert gray levels: dark ink on white paper -> "
                                          "MNIST's white-on-black.")] = False,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Draw each image beside its class probabilities "
                                                  "into this PNG.")] = None,
+    force: ForceOption = False,
 ) -> None:
-    """Classify your own images with a trained run."""
+    """Predict with a trained run: classes for images, values (or classes) for the rows of a CSV."""
     from nnintro import api
+    from nnintro.runs import dumps_json, open_run
 
-    results = api.predict(run, files, top_k, invert, plot=plot)
+    results = api.predict(run, files, top_k, invert, plot=plot, force=force)
     if as_json:
-        print(json.dumps(results, indent=2))
+        print(dumps_json(results), end="")
     else:
+        task = open_run(run).task
         for item in results:
+            where = item["file"] + (f" row {item['row']}" if "row" in item else "")
             if "error" in item:
                 err_console.print(f"error: {item['error']}", highlight=False, markup=False)
                 continue
-            ranked = ", ".join(f"{name} {p:.3f}" for name, p in item["top_k"])
-            console.print(f"{item['file']}: {item['prediction']} ({item['probability']:.3f})   top-{len(item['top_k'])}: "
-                          f"{ranked}", highlight=False, markup=False)
+            unseen = "".join(f"   (unseen {k}={v!r}: treated as none of the known values)"
+                             for k, v in item.get("unseen", {}).items())
+            console.print(f"{where}: {task.format_prediction(item)}{unseen}", highlight=False, markup=False)
     if plot is not None and not as_json:
         console.print(f"wrote {plot}", highlight=False)
     if any("error" in item for item in results):
@@ -205,10 +201,14 @@ def compare(
                                           "finished run with the same config under --runs-dir, or trains one.")] = False,
     md: Annotated[Optional[Path], typer.Option("--md", help="Also write the table as markdown to this file.")] = None,
     runs_dir: RunsDirOption = Path("runs"),
+    force: ForceOption = False,
 ) -> None:
-    """Compare runs side by side: model, parameters, epochs, time, validation and test accuracy."""
+    """Compare runs side by side, best validation first: model, parameters, epochs, time, val and test metric."""
     from nnintro.compare import runs_for_configs, summarize, write_comparison
+    from nnintro.runs import output_file
 
+    if md is not None:
+        output_file(md, "--md", force)
     if configs:
         from nnintro import api
 
@@ -216,15 +216,8 @@ def compare(
     else:
         paths = [Path(item) for item in items]
     summaries = [summarize(path) for path in paths]
-    table = Table(title="comparison", title_justify="left")
-    for column in ("run", "model", "params", "epochs", "train time", "best val acc", "test acc", "test loss"):
-        table.add_column(column, justify="left" if column in ("run", "model") else "right", no_wrap=column == "run")
-    for s in summaries:
-        r = s.row
-        table.add_row(r["run"], r["model"], f"{r['params']:,}", str(r["epochs"]), f"{r['train_seconds']:.1f}s",
-                      f"{r['best_val_accuracy']:.4f}", f"{r['test_accuracy']:.4f}", f"{r['test_loss']:.4f}")
-    console.print(table)
-    folder = write_comparison(summaries, runs_dir, md)
+    folder, table = write_comparison(summaries, runs_dir, md)
+    console.print(table.to_rich())
     console.print(f"wrote {folder / 'compare.png'} and {folder / 'compare.md'}" + (f" and {md}" if md else ""),
                   highlight=False)
 
@@ -246,6 +239,9 @@ def bench(
 ) -> None:
     """Time nnintro's trainer against the classic DataLoader loop and Lightning, next to the arithmetic bound."""
     from nnintro.bench import run_bench, write_report
+    from nnintro.runs import output_folder
+
+    output_folder(out, "--out")
 
     widths = [int(w) for w in hidden.split(",")] if hidden else None
     report = run_bench(dataset, data_root, epochs, batch_size, widths, workers=workers, baseline_steps=baseline_steps,
@@ -284,16 +280,7 @@ def sweep(
     result = run_sweep(config, list(grid or []), repeat, name, runs_dir, list(set_ or []),
                        lambda cfg, folder: api.train(cfg, folder, console).run_dir,
                        progress=lambda line: console.rule(line, style="dim"))
-    table = Table(title=f"{result.folder}: {result.trained} trained, {result.skipped} already finished",
-                  title_justify="left")
-    for column in ("rank", "setting", "runs", "val accuracy", "test accuracy", "params", "train s"):
-        table.add_column(column, justify="left" if column == "setting" else "right")
-    for r in result.rows:
-        table.add_row(str(r["rank"]), r["setting"], str(r["runs"]),
-                      f"{r['val_accuracy_mean']:.4f} ± {r['val_accuracy_std']:.4f}",
-                      f"{r['test_accuracy_mean']:.4f} ± {r['test_accuracy_std']:.4f}", f"{r['params']:,}",
-                      f"{r['train_seconds_mean']:.1f}")
-    console.print(table)
+    console.print(result.table.to_rich())
     console.print(f"wrote {result.folder}/summary.md, summary.csv, summary.png; "
                   f"tensorboard --logdir {result.folder} compares them in the HParams tab", highlight=False)
 
@@ -324,27 +311,32 @@ def lr_find(
 
 plot_app = typer.Typer(help="The lecture's pictures.", no_args_is_help=True)
 app.add_typer(plot_app, name="plot")
-OutOption = Annotated[Optional[Path], typer.Option("--out", help="PNG file to write (never replaces an existing one).")]
+OutOption = Annotated[Optional[Path], typer.Option("--out", help="PNG file to write. Default: <name>.png here, "
+                                                    "or <name>-2.png, ... if that exists.")]
+
+
+def _picture_path(out: Path | None, default: str, force: bool) -> Path:
+    from nnintro.runs import output_file, unused_path
+
+    return output_file(out, "--out", force) if out is not None else unused_path(Path(default))
 
 
 @plot_app.command("activations")
 @user_errors
-def plot_activations(out: OutOption = None) -> None:
+def plot_activations(out: OutOption = None, force: ForceOption = False) -> None:
     """Every supported activation and its derivative."""
     from nnintro.lecture import plot_activations as draw
-    from nnintro.runs import unused_path
 
-    console.print(f"wrote {draw(unused_path(out or Path('activations.png')))}", highlight=False)
+    console.print(f"wrote {draw(_picture_path(out, 'activations.png', force))}", highlight=False)
 
 
 @plot_app.command("optimizers")
 @user_errors
-def plot_optimizers(out: OutOption = None) -> None:
+def plot_optimizers(out: OutOption = None, force: ForceOption = False) -> None:
     """SGD, SGD+momentum, RMSprop and Adam from the same start on the saddle f(x, y) = x^2 - y^2."""
     from nnintro.lecture import plot_optimizers as draw
-    from nnintro.runs import unused_path
 
-    console.print(f"wrote {draw(unused_path(out or Path('optimizers.png')))}", highlight=False)
+    console.print(f"wrote {draw(_picture_path(out, 'optimizers.png', force))}", highlight=False)
 
 
 def main() -> None:

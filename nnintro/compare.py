@@ -1,4 +1,4 @@
-"""`nnintro compare`: runs side by side (the course lab's question in one command)."""
+"""`nnintro compare`: runs side by side, best validation first (the course lab's question in one command)."""
 from __future__ import annotations
 
 import csv
@@ -9,8 +9,14 @@ from typing import Any, Callable
 from nnintro.config import Config, load_config
 from nnintro.errors import RunError
 from nnintro.models import describe
+from nnintro.reports.tables import Column, TableSpec
 from nnintro.runs import (HISTORY_FILE, METRICS_FILE, Run, create_run_dir, find_finished_run, open_run, read_json,
                           write_atomic)
+from nnintro.tasks import Task
+
+
+def best(values: list[float], higher_is_better: bool) -> float:
+    return max(values) if higher_is_better else min(values)
 
 
 @dataclass
@@ -21,11 +27,13 @@ class RunSummary:
 
     @property
     def row(self) -> dict[str, Any]:
-        m = self.metrics
-        best_val = max((r["val/accuracy"] for r in self.history), default=m["val"]["accuracy"])
+        task, m = self.run.task, self.metrics
+        metric = task.headline
+        val_values = [r[f"val/{metric}"] for r in self.history if f"val/{metric}" in r]
+        best_val = best(val_values, task.higher_is_better[metric]) if val_values else m["val"][metric]
         return {"run": self.run.path.name, "model": describe(self.run.architecture), "params": m["params"],
-                "epochs": m["epochs_run"], "train_seconds": m["train_seconds"], "best_val_accuracy": best_val,
-                "test_accuracy": m["test"]["accuracy"], "test_loss": m["test"]["loss"]}
+                "epochs": m["epochs_run"], "train_seconds": m["train_seconds"], f"best_val_{metric}": best_val,
+                f"test_{metric}": m["test"][metric], "test_loss": m["test"]["loss"]}
 
 
 def summarize(path: str | Path) -> RunSummary:
@@ -52,26 +60,37 @@ def runs_for_configs(specs: list[str], runs_root: Path, train: Callable[[Config]
     return paths
 
 
-def to_markdown(rows: list[dict[str, Any]]) -> str:
-    lines = ["| run | model | params | epochs | train time (s) | best val acc | test acc | test loss |",
-             "|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['run']} | {r['model']} | {r['params']:,} | {r['epochs']} | {r['train_seconds']:.1f} | "
-                     f"{r['best_val_accuracy']:.4f} | {r['test_accuracy']:.4f} | {r['test_loss']:.4f} |")
-    return "\n".join(lines) + "\n"
+def comparison_table(summaries: list[RunSummary]) -> TableSpec:
+    """The runs ranked by their best validation number, in the direction their task counts as better."""
+    tasks: list[Task] = [s.run.task for s in summaries]
+    if len({t.name for t in tasks}) > 1:
+        listed = ", ".join(f"{s.run.path.name} ({t.name})" for s, t in zip(summaries, tasks))
+        raise RunError(f"compare: runs of different tasks cannot be ranked together: {listed}")
+    metric = tasks[0].headline
+    sign = -1 if tasks[0].higher_is_better[metric] else 1
+    rows = sorted((s.row for s in summaries), key=lambda r: sign * r[f"best_val_{metric}"])
+    for rank, row in enumerate(rows, 1):
+        row["rank"] = rank
+    return TableSpec("comparison, best validation first", [
+        Column("rank", "rank"), Column("run", "run", left=True), Column("model", "model", left=True),
+        Column("params", "params", "{:,}"), Column("epochs", "epochs"),
+        Column("train_seconds", "train time (s)", "{:.1f}"),
+        Column(f"best_val_{metric}", f"best val {metric}", "{:.4f}"),
+        Column(f"test_{metric}", f"test {metric}", "{:.4f}"),
+        Column("test_loss", "test loss", "{:.4f}")], rows)
 
 
-def write_comparison(summaries: list[RunSummary], runs_root: Path, md_file: Path | None) -> Path:
-    """compare.md and compare.png in a new runs/compare-<time>/ folder (and the markdown at md_file)."""
+def write_comparison(summaries: list[RunSummary], runs_root: Path, md_file: Path | None) -> tuple[Path, TableSpec]:
+    """compare.md, compare.csv and compare.png in a new runs/compare-<time>/ folder (and the markdown at md_file)."""
     from nnintro.reports.plots import compare_figure, save_figure
 
+    table = comparison_table(summaries)
     folder = create_run_dir(runs_root, "compare")
-    markdown = to_markdown([s.row for s in summaries])
+    markdown = table.to_markdown()
     write_atomic(folder / "compare.md", markdown)
+    write_atomic(folder / "compare.csv", table.to_csv())
     if md_file is not None:
         write_atomic(md_file, markdown)
-    save_figure(compare_figure({s.run.path.name: s.history for s in summaries}), folder / "compare.png")
-    return folder
-
-
-
+    metric = summaries[0].run.task.running_metric
+    save_figure(compare_figure({s.run.path.name: s.history for s in summaries}, metric), folder / "compare.png")
+    return folder, table

@@ -41,14 +41,34 @@ def _check_choice(value: str, choices: dict | tuple) -> str:
 
 
 class DataConfig(Section):
-    dataset: str = Field("digits", description="mnist, fashion_mnist, cifar10, digits, xor, circles, gaussians, spiral")
-    root: str = Field("data", description="folder holding the dataset files (torchvision layout)")
-    download: bool = Field(False, description="download missing mnist/fashion_mnist/cifar10 files through torchvision")
+    dataset: str = Field("digits", description="mnist, fashion_mnist, cifar10, digits, xor, circles, gaussians, "
+                                               "spiral, folder (your images), csv (your table), diabetes, "
+                                               "california_housing")
+    root: str = Field("data", description="folder holding the dataset files (torchvision layout); "
+                                          "folder: the folder of class sub-folders")
+    download: bool = Field(False, description="download missing mnist/fashion_mnist/cifar10/california_housing files")
     val_size: float = Field(0.1, gt=0, description="validation carved from train: a fraction < 1 or a count >= 1")
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="folder/csv without a test split: the share held "
+                                                              "out for testing (seeded, stratified for classes)")
     batch_size: int = Field(64, gt=0, description="training mini-batch size (global under torchrun)")
     noise: float = Field(0.0, ge=0, le=1, description="2-D sets: label noise / spread, as the Playground's slider / 100")
-    n_samples: int = Field(500, ge=10, description="2-D sets: number of training points (test set: the same number)")
-    features: list[str] = Field(["x1", "x2"], description="2-D sets: x1, x2, x1^2, x2^2, x1*x2, sin(x1), sin(x2)")
+    n_samples: int = Field(500, ge=10, le=1_000_000, description="2-D sets: number of training points "
+                                                                 "(test set: the same number)")
+    features: list[str] | None = Field(None, description="the inputs the model sees. 2-D sets: x1, x2, x1^2, x2^2, "
+                                                         "x1*x2, sin(x1), sin(x2) (default x1, x2); tables: columns "
+                                                         "(default: every column but the target and ignored ones)")
+    path: str | None = Field(None, description="csv: the table file")
+    target: str | list[str] | None = Field(None, description="csv: the column(s) to predict")
+    ignore: list[str] = Field([], description="csv: columns never used as inputs (names, ids)")
+    missing: Literal["error", "drop"] = Field("error", description="csv: rows with empty input cells: error or drop")
+    task: Literal["auto", "classification", "regression"] = Field(
+        "auto", description="csv: auto picks regression for a numeric target with many values")
+    image_size: list[int] | None = Field(None, description="folder: [height, width] every image is resized to "
+                                                           "(default: the most common size)")
+    channels: Literal[1, 3] | None = Field(None, description="folder: 1 (gray) or 3 (RGB; the default if any "
+                                                             "image has colour)")
+    bad_files: Literal["error", "skip"] = Field("error", description="folder: an image that cannot be decoded "
+                                                                     "stops the run, or is skipped and listed")
 
     @field_validator("dataset")
     @classmethod
@@ -57,22 +77,32 @@ class DataConfig(Section):
 
         return _check_choice(value, DATASETS)
 
-    @field_validator("features")
+    @field_validator("image_size")
     @classmethod
-    def _known_features(cls, names: list[str]) -> list[str]:
-        from nnintro.datasets.toy import FEATURES
-
-        if not names:
-            raise ValueError("needs at least one feature")
-        for index, name in enumerate(names):
-            if name not in FEATURES:
-                raise ValueError(f"[{index}] unknown '{name}'{did_you_mean(name, FEATURES)} (valid: {', '.join(FEATURES)})")
-        return names
+    def _image_size(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and (len(value) != 2 or not all(1 <= v <= 1024 for v in value)):
+            raise ValueError(f"must be [height, width], each 1..1024, got {value}")
+        return value
 
     @model_validator(mode="after")
-    def _features_only_for_points(self) -> "DataConfig":
-        if self.features != ["x1", "x2"] and self.dataset not in ("xor", "circles", "gaussians", "spiral"):
-            raise ValueError("features: only the 2-D sets (xor, circles, gaussians, spiral) take features")
+    def _family_fields(self) -> "DataConfig":
+        from nnintro.datasets import POINT_SETS
+
+        if self.dataset in POINT_SETS:
+            from nnintro.features import FEATURES
+
+            for index, name in enumerate(self.features or []):
+                if name not in FEATURES:
+                    raise ValueError(f"features[{index}]: unknown '{name}'{did_you_mean(name, FEATURES)} "
+                                     f"(valid: {', '.join(FEATURES)})")
+            if self.features == []:
+                raise ValueError("features: needs at least one feature")
+        elif self.features is not None and self.dataset != "csv":
+            raise ValueError("features: only the 2-D sets (xor, circles, gaussians, spiral) and csv take features")
+        if self.dataset == "csv" and (not self.path or not self.target):
+            missing = "path" if not self.path else "target"
+            raise ValueError(f"{missing}: a csv dataset needs data.path (the file) and data.target (the column to "
+                             f"predict), e.g. --set data.path=cars.csv --set data.target=mpg")
         return self
 
     @field_validator("val_size")
@@ -112,15 +142,16 @@ class ModelConfig(Section):
 
 
 class LossConfig(NamedSection):
-    name: str = Field("cross_entropy", description="cross_entropy, nll, mse, l1, kl_div, bce")
+    name: str = Field("auto", description="auto (the task's default), classification: cross_entropy, nll, mse, l1, "
+                                          "kl_div, bce; regression: mse, mae, huber")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="cross_entropy only")
 
     @field_validator("name")
     @classmethod
     def _known_loss(cls, value: str) -> str:
-        from nnintro.losses import LOSSES
+        from nnintro.tasks import ALL_LOSSES
 
-        return _check_choice(value, LOSSES)
+        return _check_choice(value, ["auto", *ALL_LOSSES])
 
 
 class OptimizerConfig(NamedSection):
@@ -165,8 +196,16 @@ class RegularizationConfig(Section):
 
 
 class EarlyStoppingConfig(Section):
+    @field_validator("monitor", check_fields=False)
+    @classmethod
+    def _known_monitor(cls, value: str) -> str:
+        from nnintro.tasks import ALL_MONITORS
+
+        return _check_choice(value, ALL_MONITORS)
+
     patience: int | None = Field(5, ge=1, description="epochs without improvement before stopping; null: off")
-    monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
+    monitor: str = Field("val_loss", description="val_loss; classification: val_accuracy; regression: val_mae, "
+                                                 "val_rmse, val_mse, val_r2")
     min_delta: float = Field(0.0, ge=0, description="smallest change that counts as an improvement")
     restore_best: bool = Field(True, description="keep the best epoch's weights, not the last")
 
@@ -320,7 +359,7 @@ def _describe(error: dict, model: type[BaseModel]) -> str:
         if message.startswith("["):  # a list item: "[1] must be > 0" reads as model.hidden[1]: ...
             index, _, rest = message.partition("] ")
             return f"{loc}{index}]: {rest}"
-        if re.match(r"^\w+: ", message):  # names its own field within the section
+        if re.match(r"^\w+(\[\d+\])?: ", message):  # names its own field within the section
             return f"{loc}.{message}" if loc != "config" else message
         return f"{loc}: {message}"
     return f"{loc}: {error['msg'][0].lower()}{error['msg'][1:]}, got {value!r}"

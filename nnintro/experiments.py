@@ -15,7 +15,8 @@ import yaml
 
 from nnintro.config import Config, load_config
 from nnintro.errors import ConfigError
-from nnintro.runs import METRICS_FILE, create_run_dir, find_finished_run, read_json, write_atomic
+from nnintro.reports.tables import Column, TableSpec
+from nnintro.runs import CONFIG_FILE, METRICS_FILE, create_run_dir, find_finished_run, open_run, read_json, write_atomic
 
 
 def parse_grid(assignment: str) -> tuple[str, list[Any]]:
@@ -40,6 +41,19 @@ class SweepResult:
     rows: list[dict[str, Any]]  # one per grid point, ranked
     trained: int
     skipped: int
+    table: TableSpec
+
+
+def _seeded_points(points: list[list[str]], base_seed: int, repeat: int) -> list[list[list[str]]]:
+    """Each grid point's overrides for each repeat: seed, seed+1, ... counted from the point's own seed when
+    the grid sets one (--grid seed=1,2 runs seeds 1 and 2), else from the config's."""
+    seeded = []
+    for point in points:
+        given = [yaml.safe_load(text.partition("=")[2]) for text in point if text.partition("=")[0] == "seed"]
+        first = given[-1] if given and isinstance(given[-1], int) else base_seed
+        rest = [text for text in point if text.partition("=")[0] != "seed"]
+        seeded.append([[*rest, f"seed={first + r}"] for r in range(repeat)])
+    return seeded
 
 
 def run_sweep(spec: str | None, grid: list[str], repeat: int, name: str | None, runs_root: Path,
@@ -56,8 +70,8 @@ def run_sweep(spec: str | None, grid: list[str], repeat: int, name: str | None, 
     points = [[override_text(key, value) for key, value in zip((k for k, _ in axes), combo)]
               for combo in itertools.product(*(values for _, values in axes))]
     # validate the whole grid before training anything
-    configs = [[load_config(spec, [*overrides, *point, f"seed={base.seed + r}",
-                                   f"name={_slug(point) or base.run_name}"]) for r in range(repeat)] for point in points]
+    configs = [[load_config(spec, [*overrides, *repeat_point, f"name={_slug(point) or base.run_name}"])
+                for repeat_point in repeats] for point, repeats in zip(points, _seeded_points(points, base.seed, repeat))]
     trained = skipped = 0
     rows = []
     for point, repeats in zip(points, configs):
@@ -72,11 +86,14 @@ def run_sweep(spec: str | None, grid: list[str], repeat: int, name: str | None, 
                 skipped += 1
             runs.append(run)
         rows.append(_summarize(point, runs))
-    rows.sort(key=lambda row: -row["val_accuracy_mean"])
+    task = open_run(runs[0]).task
+    metric, sign = task.headline, -1 if task.higher_is_better[task.headline] else 1
+    rows.sort(key=lambda row: sign * row[f"val_{metric}_mean"])
     for rank, row in enumerate(rows, 1):
         row["rank"] = rank
-    _write_summary(folder, rows)
-    return SweepResult(folder, rows, trained, skipped)
+    table = _summary_table(rows, metric, f"{folder}: {trained} trained, {skipped} already finished")
+    _write_summary(folder, rows, table, metric)
+    return SweepResult(folder, rows, trained, skipped, table)
 
 
 def _slug(point: list[str]) -> str:
@@ -89,37 +106,49 @@ def _slug(point: list[str]) -> str:
 
 
 def _summarize(point: list[str], runs: list[Path]) -> dict[str, Any]:
+    """Mean and spread over the repeats of every val and test metric the runs' task reports."""
     metrics = [read_json(run / METRICS_FILE) for run in runs]
-
-    def spread(values: list[float]) -> tuple[float, float]:
-        return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
-
-    val_mean, val_std = spread([m["val"]["accuracy"] for m in metrics])
-    test_mean, test_std = spread([m["test"]["accuracy"] for m in metrics])
-    loss_mean, _ = spread([m["val"]["loss"] for m in metrics])
-    return {"setting": " ".join(point) or "(base config)", "runs": len(runs), "val_accuracy_mean": val_mean,
-            "val_accuracy_std": val_std, "val_loss_mean": loss_mean, "test_accuracy_mean": test_mean,
-            "test_accuracy_std": test_std, "params": metrics[0]["params"],
-            "train_seconds_mean": statistics.fmean(m["train_seconds"] for m in metrics),
-            "run_dirs": " ".join(run.name for run in runs)}
+    row: dict[str, Any] = {"setting": " ".join(point) or "(base config)", "runs": len(runs)}
+    for split in ("val", "test"):
+        for metric in metrics[0][split]:
+            values = [m[split][metric] for m in metrics]
+            row[f"{split}_{metric}_mean"] = statistics.fmean(values)
+            row[f"{split}_{metric}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+    row.update({"seeds": " ".join(str(read_config_seed(run)) for run in runs), "params": metrics[0]["params"],
+                "train_seconds_mean": statistics.fmean(m["train_seconds"] for m in metrics),
+                "run_dirs": " ".join(run.name for run in runs)})
+    return row
 
 
-def _write_summary(folder: Path, rows: list[dict[str, Any]]) -> None:
+def read_config_seed(run: Path) -> int:
+    """The seed a run really used, from its own config.yaml."""
+    return int(yaml.safe_load((run / CONFIG_FILE).read_text())["seed"])
+
+
+def _summary_table(rows: list[dict[str, Any]], metric: str, title: str) -> TableSpec:
+    columns = [Column("rank", "rank"), Column("setting", "setting", left=True), Column("runs", "runs"),
+               Column("seeds", "seeds", left=True)]
+    for split in ("val", "test"):
+        key = f"{split}_{metric}"
+        columns.append(Column(f"{key}_text", f"{split} {metric} (mean ± std)"))
+        for row in rows:
+            row[f"{key}_text"] = f"{row[key + '_mean']:.4g} ± {row[key + '_std']:.2g}"
+    columns += [Column("val_loss_mean", "val loss", "{:.4f}"), Column("params", "params", "{:,}"),
+                Column("train_seconds_mean", "train s", "{:.1f}")]
+    return TableSpec(title, columns, rows)
+
+
+def _write_summary(folder: Path, rows: list[dict[str, Any]], table: TableSpec, metric: str) -> None:
     from nnintro.reports.plots import save_figure, sweep_figure
 
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["rank", *[k for k in rows[0] if k != "rank"]])
+    writer = csv.DictWriter(buffer, fieldnames=["rank", *[k for k in rows[0] if k != "rank" and not k.endswith("_text")]],
+                            extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
     write_atomic(folder / "summary.csv", buffer.getvalue())
-    lines = ["| rank | setting | runs | val accuracy | test accuracy | val loss | params | train s |",
-             "|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['rank']} | {r['setting']} | {r['runs']} | {r['val_accuracy_mean']:.4f} ± "
-                     f"{r['val_accuracy_std']:.4f} | {r['test_accuracy_mean']:.4f} ± {r['test_accuracy_std']:.4f} | "
-                     f"{r['val_loss_mean']:.4f} | {r['params']:,} | {r['train_seconds_mean']:.1f} |")
-    write_atomic(folder / "summary.md", "\n".join(lines) + "\n")
-    save_figure(sweep_figure(rows), folder / "summary.png")
+    write_atomic(folder / "summary.md", table.to_markdown())
+    save_figure(sweep_figure(rows, metric), folder / "summary.png")
 
 
 @dataclass

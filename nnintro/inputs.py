@@ -1,4 +1,5 @@
-"""User files for predict: images of any size and mode (or .npy arrays), converted as the run's data was."""
+"""User files for predict: images of any size and mode (or .npy arrays), or CSV rows for table runs,
+converted as the run's data was."""
 from __future__ import annotations
 
 import warnings
@@ -75,3 +76,16 @@ def load_input(path: Path, model_info: dict[str, Any], invert: bool = False) -> 
         pixels = 255.0 - pixels
     # pixels are 0..255; the training data's raw units are pixels/255/scale (0..255 for MNIST, 0..16 for digits)
     return torch.from_numpy(pixels / 255.0 / scale)
+
+
+def read_inputs(path: Path, model_info: dict[str, Any], invert: bool = False) -> tuple[torch.Tensor, list[dict[str, Any]]]:
+    """A batch of model inputs from one file, and a record per row: a table run reads every row of a CSV
+    (each with its line number, and its true target where the file has that column); others read one input."""
+    if model_info.get("data_kind") == "table":
+        from nnintro.datasets.tabular import read_rows
+
+        if path.suffix.lower() not in (".csv", ".tsv", ".txt"):
+            raise InputError(f"{path}: this run's model reads table rows; give a CSV file with the columns "
+                             f"it was trained on")
+        return read_rows(path, model_info["inputs"])
+    return load_input(path, model_info, invert).unsqueeze(0), [{}]

@@ -12,6 +12,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from nnintro.features import playground_features
+
 
 class Arctan(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -50,6 +52,18 @@ class Standardize(nn.Module):
         return torch.addcmul(self.bias, x.to(self.weight.dtype), self.weight)
 
 
+class Destandardize(nn.Module):
+    """The regression head's last step: standardized outputs -> the targets' own units (z * std + mean)."""
+
+    def __init__(self, mean: list[float], std: list[float]) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.addcmul(self.mean, z.to(self.std.dtype), self.std)
+
+
 class PlaygroundFeatures(nn.Module):
     """(x1, x2) -> the chosen features (x1^2, x1*x2, sin(x1), ...), as the Playground's input column."""
 
@@ -58,8 +72,6 @@ class PlaygroundFeatures(nn.Module):
         self.names = list(names)
 
     def forward(self, points: torch.Tensor) -> torch.Tensor:
-        from nnintro.datasets.toy import playground_features
-
         return playground_features(points.float(), self.names)
 
 
@@ -78,11 +90,15 @@ def build_model(architecture: dict[str, Any]) -> nn.Sequential:
             if architecture["dropout"] > 0:
                 layers.append(nn.Dropout(architecture["dropout"]))
             width = hidden
-    layers.append(nn.Linear(width, architecture["num_classes"]))
+    layers.append(nn.Linear(width, architecture["num_outputs"]))
+    target_scale = architecture.get("target_scale")
+    if target_scale:
+        layers.append(Destandardize(target_scale["mean"], target_scale["std"]))
     return nn.Sequential(*layers)
 
 
-def architecture_for(model_config: Any, input_shape: list[int], num_classes: int, normalization: dict) -> dict[str, Any]:
+def architecture_for(model_config: Any, input_shape: list[int], num_outputs: int, normalization: dict,
+                     target_scale: dict[str, list[float]] | None = None) -> dict[str, Any]:
     """The JSON-able description of a model: everything build_model needs."""
     return {
         "kind": model_config.kind,
@@ -90,9 +106,18 @@ def architecture_for(model_config: Any, input_shape: list[int], num_classes: int
         "activation": model_config.activation,
         "dropout": model_config.dropout,
         "input_shape": list(input_shape),
-        "num_classes": num_classes,
+        "num_outputs": num_outputs,
         "normalization": normalization,
+        "target_scale": target_scale,
     }
+
+
+def upgrade_architecture(architecture: dict[str, Any]) -> dict[str, Any]:
+    """model.json files written before regression said num_classes for the output width."""
+    if isinstance(architecture, dict) and "num_outputs" not in architecture and "num_classes" in architecture:
+        architecture = {**architecture, "num_outputs": architecture["num_classes"]}
+        del architecture["num_classes"]
+    return architecture
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -103,6 +128,6 @@ def describe(architecture: dict[str, Any]) -> str:
     """'784-128-10 relu' style summary."""
     features = architecture["normalization"].get("features")
     inputs = len(features) if features else math.prod(architecture["input_shape"])
-    widths = [inputs, *architecture["hidden"], architecture["num_classes"]]
+    widths = [inputs, *architecture["hidden"], architecture["num_outputs"]]
     shape = "-".join(str(w) for w in widths)
     return f"{architecture['kind']} {shape}" + (f" {architecture['activation']}" if architecture["hidden"] else "")

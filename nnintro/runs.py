@@ -6,26 +6,40 @@ epoch, for --resume), history.csv, metrics.json and TensorBoard event files.
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import json
+import math
 import os
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nnintro.errors import RunError
+from nnintro.errors import InputError, RunError
 
 CONFIG_FILE, MODEL_FILE, WEIGHTS_FILE = "config.yaml", "model.json", "model.safetensors"
 CHECKPOINT_FILE, HISTORY_FILE, METRICS_FILE = "checkpoint.safetensors", "history.csv", "metrics.json"
+LOCK_FILE = ".lock"
+TEMP_SUFFIX = ".tmp"
+
+
+def _file_mode() -> int:
+    """What open() would give a new file under the user's umask (mkstemp alone gives 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def write_atomic(path: Path, data: bytes | str) -> None:
     """Write to a temp file in the same folder, fsync, rename: readers see the old file or the new one."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     try:
+        os.fchmod(fd, _file_mode())
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
@@ -36,8 +50,71 @@ def write_atomic(path: Path, data: bytes | str) -> None:
         raise
 
 
+def strict_json(value: Any) -> Any:
+    """value with NaN and infinities as None, so that json.dumps writes strict JSON (no NaN tokens)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    return value
+
+
+def dumps_json(value: Any) -> str:
+    return json.dumps(strict_json(value), indent=2, allow_nan=False) + "\n"
+
+
 def write_json(path: Path, value: Any) -> None:
-    write_atomic(path, json.dumps(value, indent=2) + "\n")
+    write_atomic(path, dumps_json(value))
+
+
+def output_file(path: Path, option: str, force: bool = False) -> Path:
+    """Check a file the user asked us to write: its folder exists and is writable, and an existing file is
+    replaced only with force. The one rule for every output option (--plot, --md, --out)."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{option} {path}: is a folder; name a file inside it")
+    if path.exists() and not force:
+        raise InputError(f"{option} {path}: already exists; choose another name, or add --force to replace it")
+    folder = path.parent
+    if not folder.is_dir():
+        raise InputError(f"{option} {path}: folder {folder} does not exist; create it first or choose another path")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {path}: folder {folder} is not writable; choose another path")
+    return path
+
+
+def output_folder(path: Path, option: str) -> Path:
+    """A folder we may create files in (created if missing); a file in the way or no permission is one line."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"{option} {path}: cannot create this folder ({err.strerror or err})") from err
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {path}: folder is not writable; choose another")
+    return path
+
+
+@contextmanager
+def locked_run(run_dir: Path) -> Iterator[None]:
+    """Hold the run folder for this process: a second writer (two --resume of one run) is refused.
+    Temporary files that a killed writer left behind are removed once the lock is ours."""
+    try:
+        handle = (run_dir / LOCK_FILE).open("a")
+    except OSError as err:
+        raise RunError(f"{run_dir}: cannot write in this run folder ({err.strerror or err})") from err
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            raise RunError(f"{run_dir}: another nnintro process is writing this run; wait for it to finish") from err
+        for leftover in run_dir.glob(f".*{TEMP_SUFFIX}"):
+            leftover.unlink(missing_ok=True)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def read_json(path: Path) -> Any:
@@ -123,32 +200,45 @@ class Run:
     """A finished (or interrupted) run, read back from its folder."""
 
     path: Path
-    model_info: dict[str, Any]  # model.json: architecture, classes, dataset kind
+    model_info: dict[str, Any]  # model.json: architecture, task, dataset kind, input columns
 
     @property
     def architecture(self) -> dict[str, Any]:
         return self.model_info["architecture"]
 
     @property
-    def classes(self) -> list[str]:
-        return self.model_info["classes"]
+    def task(self) -> Any:
+        from nnintro.tasks import task_from_info
 
-    def metrics(self) -> dict[str, Any]:
-        return read_json(self.path / METRICS_FILE)
+        return task_from_info(self.model_info)
+
+
+def _check_model_info(path: Path, info: Any) -> None:
+    """model.json holds what task_from_info needs: a list of class names, or of target names with their scale."""
+    if not isinstance(info, dict) or "architecture" not in info or not isinstance(info["architecture"], dict):
+        raise RunError(f"{path}: missing architecture")
+    names_key = "targets" if info.get("task") == "regression" else "classes"
+    names = info.get(names_key)
+    least = 1 if names_key == "targets" else 2
+    if not isinstance(names, list) or len(names) < least or not all(isinstance(c, str) for c in names):
+        raise RunError(f"{path}: {names_key} must be a list of at least {least} names")
+    if names_key == "targets":
+        scale = info["architecture"].get("target_scale")
+        if not (isinstance(scale, dict) and all(isinstance(scale.get(k), list) and len(scale[k]) == len(names)
+                                                for k in ("mean", "std"))):
+            raise RunError(f"{path}: architecture.target_scale needs a mean and a std per target")
 
 
 def open_run(path: str | Path | None, runs_root: str | Path = "runs") -> Run:
     """Open the run at path (default: the newest under runs_root), checking it is one."""
+    from nnintro.models import upgrade_architecture
+
     run_path = newest_run(runs_root) if path is None else Path(path)
     if not run_path.is_dir():
         raise RunError(f"{run_path}: no such run folder")
     if not is_run(run_path):
         raise RunError(f"{run_path}: not a run folder (no {MODEL_FILE} and {CONFIG_FILE}); runs live under runs/")
     model_info = read_json(run_path / MODEL_FILE)
-    required = {"architecture", "classes"}
-    if not isinstance(model_info, dict) or not required <= set(model_info):
-        raise RunError(f"{run_path / MODEL_FILE}: missing {', '.join(sorted(required))}")
-    classes = model_info["classes"]
-    if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
-        raise RunError(f"{run_path / MODEL_FILE}: classes must be a list of at least two names")
+    _check_model_info(run_path / MODEL_FILE, model_info)
+    model_info["architecture"] = upgrade_architecture(model_info["architecture"])
     return Run(run_path, model_info)

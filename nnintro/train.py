@@ -17,12 +17,11 @@ from torch import nn
 
 from nnintro.checkpoint import load_training_state, save_training_state, save_weights
 from nnintro.config import Config
-from nnintro.datasets.base import DatasetBundle, Split
+from nnintro.datasets.base import DatasetBundle
 from nnintro.datasets.batches import steps_per_epoch, train_batches
 from nnintro.distributed import Distributed, all_reduce_sum, any_rank
 from nnintro.errors import NnintroError
 from nnintro.evaluate import run_split
-from nnintro.losses import batch_mean_loss, per_sample_loss
 from nnintro.optim import build_optimizer, build_scheduler
 from nnintro.runs import CHECKPOINT_FILE, HISTORY_FILE, WEIGHTS_FILE, write_csv
 
@@ -55,7 +54,8 @@ class FitResult:
 
 @dataclass
 class EarlyStopping:
-    monitor: str
+    monitor: str  # a metric of the task: loss, accuracy, mae, r2, ...
+    higher_is_better: bool
     min_delta: float
     patience: int | None
     best: float = math.nan
@@ -65,9 +65,9 @@ class EarlyStopping:
     def improved(self, value: float) -> bool:
         if math.isnan(self.best):
             return not math.isnan(value)
-        if self.monitor == "val_loss":
-            return value < self.best - self.min_delta
-        return value > self.best + self.min_delta
+        if self.higher_is_better:
+            return value > self.best + self.min_delta
+        return value < self.best - self.min_delta
 
     def update(self, epoch: int, value: float) -> bool:
         """Record an epoch's monitored value; True if it is the new best."""
@@ -97,8 +97,9 @@ class Trainer:
 
     def __post_init__(self) -> None:
         cfg = self.config
-        self.loss_fn = per_sample_loss(cfg.loss)
-        self.train_loss = batch_mean_loss(cfg.loss)
+        self.task = self.data.task
+        self.loss_fn = self.task.per_sample_loss(cfg.loss)
+        self.train_loss = self.task.batch_mean_loss(cfg.loss)
         self.device = next(self.model.parameters()).device
         precision = cfg.train.precision
         self.autocast_dtype = {"bf16": torch.bfloat16, "16": torch.float16}.get(precision)
@@ -109,7 +110,8 @@ class Trainer:
         self.scheduler, self.scheduler_per_batch = build_scheduler(self.optimizer, cfg.scheduler,
                                                                    cfg.train.epochs, self.steps)
         es = cfg.train.early_stopping
-        self.early = EarlyStopping(es.monitor, es.min_delta, es.patience)
+        monitor = self.task.check_monitor(es.monitor)
+        self.early = EarlyStopping(monitor, self.task.higher_is_better[monitor], es.min_delta, es.patience)
         self.history: list[dict[str, float]] = []
         self.start_epoch = 1
         self.best_state = self._copy_state()
@@ -125,21 +127,21 @@ class Trainer:
     def _forward_loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
                       global_batch: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
         if self.autocast_dtype is None:  # entering a disabled autocast still costs ~10% of a small step
-            logits = model(x)
+            outputs = model(x)
         else:
             with torch.autocast(self.device.type, dtype=self.autocast_dtype):
-                logits = model(x).float()
+                outputs = model(x).float()
         penalty = self._l1_penalty()
         if self.dist.enabled:
             # DDP averages gradients over ranks; scaling each rank's sum this way makes that average the
             # global batch's mean even when the ranks' shares differ in size (the last batch)
-            return logits, self.loss_fn(logits, y).sum() * (self.dist.world_size / global_batch) + penalty
-        return logits, self.train_loss(logits, y) + penalty
+            return outputs, self.loss_fn(outputs, y).sum() * (self.dist.world_size / global_batch) + penalty
+        return outputs, self.train_loss(outputs, y) + penalty
 
     def _step(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
               global_batch: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """One optimizer step; returns the logits and the (detached) loss."""
-        logits, loss = self._forward_loss(model, x, y, global_batch)
+        """One optimizer step; returns the outputs and the (detached) loss."""
+        outputs, loss = self._forward_loss(model, x, y, global_batch)
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
@@ -148,7 +150,7 @@ class Trainer:
         else:
             loss.backward()
             self.optimizer.step()
-        return logits.detach(), loss.detach()
+        return outputs.detach(), loss.detach()
 
     def lr_range_test(self, lrs: list[float], explode: float = 4.0) -> list[tuple[float, float]]:
         """The learning-rate range test: one step per lr (batches of the first epoch, in order), stopping
@@ -217,16 +219,16 @@ class Trainer:
         step_losses = torch.zeros(self.steps, device=device)
         batch_sizes = torch.full((self.steps,), float(cfg.data.batch_size), device=device)
         batch_sizes[-1] = n - cfg.data.batch_size * (self.steps - 1)
-        correct = torch.zeros((), dtype=torch.long, device=device)
+        running = torch.zeros((), device=device)  # the task's running metric, summed over samples
         last_refresh = time.perf_counter()
         solo = not self.dist.enabled  # under DDP, decisions wait for the epoch's collective numbers
         for step, (x, y) in enumerate(train_batches(self.data.train, cfg.data.batch_size, cfg.seed, epoch,
                                                     self.dist.rank, self.dist.world_size)):
-            logits, loss = self._step(model, x, y, min(cfg.data.batch_size, n - step * cfg.data.batch_size))
+            outputs, loss = self._step(model, x, y, min(cfg.data.batch_size, n - step * cfg.data.batch_size))
             if self.scheduler_per_batch:
                 self.scheduler.step()
             step_losses[step] = loss
-            correct += (logits.argmax(1) == y).sum()
+            running += self.task.running_sum(outputs, y)
             now = time.perf_counter()
             if now - last_refresh > REFRESH_SECONDS or step == self.steps - 1:
                 last_refresh = now
@@ -238,9 +240,10 @@ class Trainer:
         if not solo:
             # each rank averaged its own share of every batch; the epoch's numbers are over all of them
             step_losses = all_reduce_sum(step_losses) / self.dist.world_size
-            correct = all_reduce_sum(correct)
+            running = all_reduce_sum(running)
             self._check_finite(step_losses, epoch)
-        return {"train/loss": float((step_losses * batch_sizes).sum() / n), "train/accuracy": float(correct) / n}
+        return {"train/loss": float((step_losses * batch_sizes).sum() / n),
+                f"train/{self.task.running_metric}": float(running) / n}
 
     def _check_finite(self, losses: torch.Tensor, epoch: int) -> None:
         finite = torch.isfinite(losses)
@@ -250,25 +253,20 @@ class Trainer:
                            f"try a lower optimizer.lr (now {self.config.optimizer.lr:g})")
 
     def _validate(self) -> dict[str, float]:
-        val = self.data.val
-        if not self.dist.enabled:
-            outputs = run_split(self.model, val, self.loss_fn, self.config.train.eval_batch_size)
-            return {"val/loss": outputs.loss, "val/accuracy": outputs.accuracy}
-        # each rank scores its own slice; sums are reduced so every rank sees the whole split's numbers
-        index = torch.arange(len(val), device=val.x.device).tensor_split(self.dist.world_size)[self.dist.rank]
-        outputs = run_split(self.model, Split(val.x[index], val.y[index]), self.loss_fn,
-                            self.config.train.eval_batch_size)
-        totals = all_reduce_sum(torch.tensor([float(outputs.losses.sum()), float((outputs.predictions == outputs.labels).sum())],
-                                             device=val.x.device))
-        return {"val/loss": float(totals[0]) / len(val), "val/accuracy": float(totals[1]) / len(val)}
+        """The task's metrics on the whole validation split (under DDP every rank scores it all: the same
+        numbers everywhere, and validation sets are small)."""
+        outputs = run_split(self.model, self.data.val, self.loss_fn, self.config.train.eval_batch_size)
+        return {f"val/{name}": value for name, value in self.task.metrics(outputs).items()}
 
     def _save_epoch(self, epoch: int, improved: bool) -> None:
+        """After every epoch, and once before the first (so a run stopped during epoch 1 can be resumed)."""
         if self.run_dir is None or not self.dist.is_main:
             return
         if improved:
             save_weights(self.model, self.run_dir / WEIGHTS_FILE)
         write_csv(self.run_dir / HISTORY_FILE, self.history)
-        progress = {"epoch": epoch, "history": self.history, "early_stopping": self.early.state()}
+        progress = {"epoch": epoch, "history": self.history, "early_stopping": self.early.state(),
+                    "config": self.config.model_dump(mode="json")}
         save_training_state(self.run_dir / CHECKPOINT_FILE, self.model, self.best_state, self.optimizer,
                             self.scheduler, progress)
 
@@ -287,6 +285,8 @@ class Trainer:
             status, self.start_epoch = "stopped_early", cfg.train.epochs + 1
         if cfg.train.compile and self.start_epoch <= cfg.train.epochs:
             self._warm_up_compiled()
+        if not self.history:
+            self._save_epoch(0, improved=True)
         for epoch in range(self.start_epoch, cfg.train.epochs + 1):
             lr = self.optimizer.param_groups[0]["lr"]
             started = time.perf_counter()
@@ -302,7 +302,7 @@ class Trainer:
                 torch.cuda.synchronize(self.device)
             epoch_seconds = time.perf_counter() - started
             val_metrics = self._validate()
-            monitored = val_metrics["val/loss" if self.early.monitor == "val_loss" else "val/accuracy"]
+            monitored = val_metrics[f"val/{self.early.monitor}"]
             improved = self.early.update(epoch, monitored)
             if improved:
                 self.best_state = self._copy_state()

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from nnintro.datasets.base import DatasetBundle, RawDataset, Split, carve_validation
 
 MNIST_CLASSES = [str(d) for d in range(10)]
+POINT_SETS = ("xor", "circles", "gaussians", "spiral")  # the Playground's 2-D sets
+DEFAULT_POINT_FEATURES = ["x1", "x2"]
 
 
 def _mnist(cfg, seed: int) -> RawDataset:
@@ -32,6 +34,30 @@ def _digits(cfg, seed: int) -> RawDataset:
     return load_digits_dataset()
 
 
+def _csv(cfg, seed: int) -> RawDataset:
+    from nnintro.datasets.tabular import load_csv
+
+    return load_csv(cfg, seed)
+
+
+def _diabetes(cfg, seed: int) -> RawDataset:
+    from nnintro.datasets.tabular import load_diabetes_table
+
+    return load_diabetes_table(cfg, seed)
+
+
+def _california_housing(cfg, seed: int) -> RawDataset:
+    from nnintro.datasets.tabular import load_california_housing
+
+    return load_california_housing(cfg, seed)
+
+
+def _folder(cfg, seed: int) -> RawDataset:
+    from nnintro.datasets.folder import load_image_folder
+
+    return load_image_folder(cfg, seed)
+
+
 def _toy(name: str) -> Callable:
     def load(cfg, seed: int) -> RawDataset:
         from nnintro.datasets.toy import load_toy
@@ -46,7 +72,11 @@ DATASETS: dict[str, Callable] = {
     "fashion_mnist": _fashion_mnist,
     "cifar10": _cifar10,
     "digits": _digits,
-    **{name: _toy(name) for name in ("xor", "circles", "gaussians", "spiral")},
+    **{name: _toy(name) for name in POINT_SETS},
+    "folder": _folder,
+    "csv": _csv,
+    "diabetes": _diabetes,
+    "california_housing": _california_housing,
 }
 
 
@@ -56,10 +86,11 @@ def load_dataset(data_config, seed: int) -> DatasetBundle:
     bundle = carve_validation(raw, data_config.val_size, seed, data_config.dataset)
     if raw.kind == "points":  # standardize what the model sees: the chosen Playground features
         from nnintro.datasets.base import channel_stats
-        from nnintro.datasets.toy import playground_features
+        from nnintro.features import playground_features
 
-        mean, std = channel_stats(playground_features(bundle.train.x, data_config.features), 1.0)
-        bundle.normalization = {"scale": 1.0, "mean": mean, "std": std, "features": list(data_config.features)}
+        features = data_config.features or DEFAULT_POINT_FEATURES
+        mean, std = channel_stats(playground_features(bundle.train.x, features), 1.0)
+        bundle.normalization = {"scale": 1.0, "mean": mean, "std": std, "features": list(features)}
     return bundle
 
 

@@ -1,15 +1,18 @@
-"""The one in-memory form every dataset takes: tensors for train/val/test, class names, normalization."""
+"""The one in-memory form every dataset takes: tensors for train/val/test, its task, normalization."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
+
+from nnintro.tasks import Task
 
 
 @dataclass
 class Split:
     x: torch.Tensor  # uint8 images (N, C, H, W) or float32 features (N, F)
-    y: torch.Tensor  # int64 labels (N,)
+    y: torch.Tensor  # int64 labels (N,) for classification, float32 targets (N, T) for regression
 
     def __len__(self) -> int:
         return len(self.y)
@@ -24,9 +27,12 @@ class RawDataset:
 
     train: Split
     test: Split
-    classes: list[str]
+    task: Task  # before it has seen the training targets (see Task.fit)
     scale: float  # multiplies raw values into [0, 1] (1/255 for pixels); 1.0 for features
-    kind: str  # "image" or "points"
+    kind: str  # "image", "points" or "table": what the inputs are, for predict and the pictures
+    inputs: dict[str, Any] = field(default_factory=dict)  # what predict needs to read raw inputs (table columns)
+    val: Split | None = None  # a validation split the source defines itself (an image folder's val/)
+    notes: list[str] = field(default_factory=list)  # what the loader chose or skipped, for the console
 
 
 @dataclass
@@ -35,9 +41,11 @@ class DatasetBundle:
     train: Split
     val: Split
     test: Split
-    classes: list[str]
+    task: Task
     kind: str
     normalization: dict = field(default_factory=dict)  # {"scale", "mean": [per channel], "std": [...]}
+    inputs: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def input_shape(self) -> list[int]:
@@ -48,7 +56,7 @@ class DatasetBundle:
 
     def to(self, device: torch.device | str) -> "DatasetBundle":
         return DatasetBundle(self.name, self.train.to(device), self.val.to(device), self.test.to(device),
-                             self.classes, self.kind, self.normalization)
+                             self.task, self.kind, self.normalization, self.inputs, self.notes)
 
 
 def channel_stats(x: torch.Tensor, scale: float) -> tuple[list[float], list[float]]:
@@ -73,15 +81,21 @@ def channel_stats(x: torch.Tensor, scale: float) -> tuple[list[float], list[floa
     return data.mean(0).tolist(), data.std(0).clamp_min(1e-6).tolist()
 
 
-def carve_validation(raw: RawDataset, val_size: float, seed: int, name: str) -> DatasetBundle:
-    """Hold out val_size (fraction, or count) of train, chosen by the seed; normalization from what is left."""
-    n = len(raw.train)
-    n_val = int(val_size) if val_size >= 1 else round(n * val_size)
-    n_val = min(max(n_val, 1), n - 1)
+def split_off(split: Split, size: float, seed: int) -> tuple[Split, Split]:
+    """(rest, held out): size (a fraction, or a count) of the split chosen by the seed, order kept."""
+    n = len(split)
+    n_held = int(size) if size >= 1 else round(n * size)
+    n_held = min(max(n_held, 1), n - 1)
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    val_idx, train_idx = order[:n_val].sort().values, order[n_val:].sort().values
-    train = Split(raw.train.x[train_idx], raw.train.y[train_idx])
-    val = Split(raw.train.x[val_idx], raw.train.y[val_idx])
+    held, rest = order[:n_held].sort().values, order[n_held:].sort().values
+    return Split(split.x[rest], split.y[rest]), Split(split.x[held], split.y[held])
+
+
+def carve_validation(raw: RawDataset, val_size: float, seed: int, name: str) -> DatasetBundle:
+    """Hold out val_size (fraction, or count) of train, chosen by the seed, unless the source has its own
+    validation split; input normalization and the task's target statistics come from what is left."""
+    train, val = (raw.train, raw.val) if raw.val is not None else split_off(raw.train, val_size, seed)
     mean, std = channel_stats(train.x, raw.scale)
     normalization = {"scale": raw.scale, "mean": mean, "std": std}
-    return DatasetBundle(name, train, val, raw.test, raw.classes, raw.kind, normalization)
+    return DatasetBundle(name, train, val, raw.test, raw.task.fit(train.y), raw.kind, normalization, raw.inputs,
+                         raw.notes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from nnintro.datasets.base import RawDataset, Split
+from nnintro.tasks import Classification
 
 TEST_SIZE = 360  # a fixed, stratified 20% test split: the same for every config and seed
 
@@ -19,4 +20,4 @@ def load_digits_dataset() -> RawDataset:
                                            random_state=0)
     train_idx, test_idx = torch.tensor(sorted(train_idx)), torch.tensor(sorted(test_idx))
     return RawDataset(Split(images[train_idx], labels[train_idx]), Split(images[test_idx], labels[test_idx]),
-                      [str(d) for d in range(10)], scale=1 / 16, kind="image")
+                      Classification([str(d) for d in range(10)]), scale=1 / 16, kind="image")

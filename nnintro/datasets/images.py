@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from nnintro.datasets.base import RawDataset, Split
+from nnintro.tasks import Classification
 from nnintro.errors import DataError
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -104,7 +105,7 @@ def load_idx_dataset(root: str, folder_name: str, dataset_class_name: str, class
         if len(labels) and int(labels.max()) >= len(classes):
             raise DataError(f"{label_path}: label {int(labels.max())} out of range 0..{len(classes) - 1}")
         splits[split] = Split(images.unsqueeze(1), labels.long())
-    return RawDataset(splits["train"], splits["test"], classes, scale=1 / 255, kind="image")
+    return RawDataset(splits["train"], splits["test"], Classification(classes), scale=1 / 255, kind="image")
 
 
 class _ArraysOnlyUnpickler(pickle.Unpickler):
@@ -158,4 +159,4 @@ def load_cifar10(root: str, download: bool) -> RawDataset:
     for split, group in CIFAR_FILES.items():
         parts = [read_cifar_batch(folder / name) for name in group]
         splits[split] = Split(torch.cat([p.x for p in parts]), torch.cat([p.y for p in parts]))
-    return RawDataset(splits["train"], splits["test"], CIFAR10_CLASSES, scale=1 / 255, kind="image")
+    return RawDataset(splits["train"], splits["test"], Classification(CIFAR10_CLASSES), scale=1 / 255, kind="image")

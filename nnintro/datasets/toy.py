@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from nnintro.datasets.base import RawDataset, Split
+from nnintro.tasks import Classification
 
 
 def _xor(rng: np.random.Generator, n: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
@@ -57,21 +58,6 @@ GENERATORS = {"xor": _xor, "circles": _circles, "gaussians": _gaussians, "spiral
 
 # The Playground's input features, computed from the two coordinates (inside the model, so predict
 # takes plain (x1, x2) points).
-FEATURES = {
-    "x1": lambda p: p[:, 0],
-    "x2": lambda p: p[:, 1],
-    "x1^2": lambda p: p[:, 0] ** 2,
-    "x2^2": lambda p: p[:, 1] ** 2,
-    "x1*x2": lambda p: p[:, 0] * p[:, 1],
-    "sin(x1)": lambda p: torch.sin(p[:, 0]),
-    "sin(x2)": lambda p: torch.sin(p[:, 1]),
-}
-
-
-def playground_features(points: torch.Tensor, names: list[str]) -> torch.Tensor:
-    return torch.stack([FEATURES[name](points) for name in names], 1)
-
-
 def load_toy(name: str, n_samples: int, noise: float, seed: int) -> RawDataset:
     """n_samples training points and as many test points, drawn independently from the seed."""
     generate = GENERATORS[name]
@@ -80,4 +66,4 @@ def load_toy(name: str, n_samples: int, noise: float, seed: int) -> RawDataset:
         rng = np.random.default_rng([seed, stream])
         xy, labels = generate(rng, n_samples, noise)
         splits.append(Split(torch.tensor(xy, dtype=torch.float32), torch.from_numpy(labels)))
-    return RawDataset(splits[0], splits[1], ["negative", "positive"], scale=1.0, kind="points")
+    return RawDataset(splits[0], splits[1], Classification(["negative", "positive"]), scale=1.0, kind="points")

@@ -5,9 +5,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 
+SHORT = {"accuracy": "acc"}
+
+
 def epoch_line(row: dict[str, float], epochs: int) -> str:
-    return (f"epoch {int(row['epoch']):>3}/{epochs}  train loss {row['train/loss']:.4f} acc {row['train/accuracy']:.4f}"
-            f"  val loss {row['val/loss']:.4f} acc {row['val/accuracy']:.4f}"
+    """'epoch   3/30  train loss 0.31 acc 0.91  val loss 0.29 acc 0.92 ...': whatever metrics the task reports."""
+    def split(name: str) -> str:
+        values = [(key.split("/", 1)[1], value) for key, value in row.items() if key.startswith(f"{name}/")]
+        return f"{name} " + " ".join(f"{SHORT.get(metric, metric)} {value:.4g}" for metric, value in values)
+
+    return (f"epoch {int(row['epoch']):>3}/{epochs}  {split('train')}  {split('val')}"
             f"  lr {row['lr']:.3g}  {row['epoch_seconds']:.2f}s")
 
 

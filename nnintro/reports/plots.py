@@ -123,10 +123,12 @@ def image_grid_figure(images: np.ndarray, scale: float, captions: list[str], tit
     return figure
 
 
-def curves_figure(history: list[dict], best_epoch: int, stopped_early: bool, title: str) -> Figure:
+def curves_figure(history: list[dict], best_epoch: int, stopped_early: bool, title: str,
+                  metric_name: str = "accuracy") -> Figure:
+    """Loss and the task's running metric (accuracy, mae) per epoch, for training and validation."""
     epochs = [row["epoch"] for row in history]
     figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for axis, metric, label in ((loss_axis, "loss", "loss"), (accuracy_axis, "accuracy", "accuracy")):
+    for axis, metric, label in ((loss_axis, "loss", "loss"), (accuracy_axis, metric_name, metric_name)):
         axis.plot(epochs, [row[f"train/{metric}"] for row in history], "o-", ms=3, label="train")
         axis.plot(epochs, [row[f"val/{metric}"] for row in history], "o-", ms=3, label="validation")
         if best_epoch:
@@ -139,7 +141,44 @@ def curves_figure(history: list[dict], best_epoch: int, stopped_early: bool, tit
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     loss_axis.set_title("loss")
-    accuracy_axis.set_title("accuracy")
+    accuracy_axis.set_title(metric_name)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def predicted_vs_true_figure(true: np.ndarray, predicted: np.ndarray, names: list[str], title: str) -> Figure:
+    """One panel per target: each test row as a dot, and the y = x line a perfect model would sit on."""
+    figure, axes = plt.subplots(1, len(names), figsize=(4.6 * len(names), 4.4), squeeze=False)
+    for index, (axis, name) in enumerate(zip(axes.flat, names)):
+        t, p = true[:, index], predicted[:, index]
+        low, high = float(min(t.min(), p.min())), float(max(t.max(), p.max()))
+        axis.scatter(t, p, s=9, alpha=0.5, color=RIGHT, lw=0)
+        axis.plot([low, high], [low, high], color="black", lw=1, ls="--", label="y = x (perfect)")
+        axis.set_xlabel(f"true {name}")
+        axis.set_ylabel(f"predicted {name}")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8, loc="upper left")
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def residuals_figure(true: np.ndarray, predicted: np.ndarray, names: list[str], title: str) -> Figure:
+    """Per target: residual (predicted - true) against the prediction, and the residuals' histogram."""
+    figure, axes = plt.subplots(len(names), 2, figsize=(9.5, 3.6 * len(names)), squeeze=False)
+    for index, name in enumerate(names):
+        residual = predicted[:, index] - true[:, index]
+        scatter_axis, hist_axis = axes[index]
+        scatter_axis.scatter(predicted[:, index], residual, s=9, alpha=0.5, color=RIGHT, lw=0)
+        scatter_axis.axhline(0, color="black", lw=1, ls="--")
+        scatter_axis.set_xlabel(f"predicted {name}")
+        scatter_axis.set_ylabel("residual (predicted - true)")
+        scatter_axis.grid(alpha=0.3)
+        hist_axis.hist(residual, bins=40, color=RIGHT, alpha=0.8)
+        hist_axis.axvline(0, color="black", lw=1, ls="--")
+        hist_axis.set_xlabel(f"residual of {name}")
+        hist_axis.set_ylabel("test rows")
     figure.suptitle(title, fontsize=10)
     figure.tight_layout()
     return figure
@@ -189,38 +228,39 @@ def decision_boundary_figure(grid_x: np.ndarray, grid_y: np.ndarray, positive: n
     return figure
 
 
-def compare_figure(histories: dict[str, list[dict]]) -> Figure:
+def compare_figure(histories: dict[str, list[dict]], metric_name: str = "accuracy") -> Figure:
     """Every run's curves on shared axes: validation solid, training dashed, in the run's own colour."""
     figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(11, 4))
     for index, (name, history) in enumerate(histories.items()):
         colour = f"C{index}"
         epochs = [row["epoch"] for row in history]
-        for axis, metric in ((loss_axis, "loss"), (accuracy_axis, "accuracy")):
+        for axis, metric in ((loss_axis, "loss"), (accuracy_axis, metric_name)):
             axis.plot(epochs, [row[f"val/{metric}"] for row in history], "-", color=colour, label=f"{name} (val)")
             axis.plot(epochs, [row[f"train/{metric}"] for row in history], "--", color=colour, alpha=0.6,
                       label=f"{name} (train)")
-    for axis, metric in ((loss_axis, "loss"), (accuracy_axis, "accuracy")):
+    for axis, metric in ((loss_axis, "loss"), (accuracy_axis, metric_name)):
         axis.set_xlabel("epoch")
         axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         axis.set_ylabel(metric)
         axis.set_title(f"{metric}: validation solid, training dashed")
         axis.grid(alpha=0.3)
-    accuracy_axis.legend(fontsize=7, loc="lower right")
+    accuracy_axis.legend(fontsize=7, loc="best")
     figure.tight_layout()
     return figure
 
 
-def sweep_figure(rows: list[dict]) -> Figure:
-    """Ranked grid points: mean validation accuracy with the spread over repeats."""
+def sweep_figure(rows: list[dict], metric: str = "accuracy") -> Figure:
+    """Ranked grid points: the mean validation metric with the spread over repeats."""
     figure, axis = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2))
     labels = [f"#{r['rank']} {r['setting']}" for r in rows]
-    axis.barh(range(len(rows)), [r["val_accuracy_mean"] for r in rows], xerr=[r["val_accuracy_std"] for r in rows],
-              color=RIGHT, alpha=0.8, capsize=3)
+    means, stds = [r[f"val_{metric}_mean"] for r in rows], [r[f"val_{metric}_std"] for r in rows]
+    axis.barh(range(len(rows)), means, xerr=stds, color=RIGHT, alpha=0.8, capsize=3)
     axis.set_yticks(range(len(rows)), labels, fontsize=8)
     axis.invert_yaxis()
-    low = min(r["val_accuracy_mean"] - r["val_accuracy_std"] for r in rows)
-    axis.set_xlim(max(0.0, low - 0.05), 1.0)
-    axis.set_xlabel("validation accuracy (mean ± std over repeats)")
+    if metric == "accuracy":
+        low = min(m - s for m, s in zip(means, stds))
+        axis.set_xlim(max(0.0, low - 0.05), 1.0)
+    axis.set_xlabel(f"validation {metric} (mean ± std over repeats)")
     axis.set_title("sweep, best first")
     axis.grid(axis="x", alpha=0.3)
     figure.tight_layout()

@@ -31,7 +31,7 @@ class TensorBoardObserver:
             if key != "epoch":
                 self.writer.add_scalar(key if "/" in key else f"train/{key}", value, epoch)
         if self.data.kind == "points":  # scrub through the boundary's evolution in the Images tab
-            from nnintro.reports.run_report import boundary_image
+            from nnintro.reports.classification import boundary_image
 
             self.writer.add_image("decision_boundary/epoch", boundary_image(self.model, self.data), epoch,
                                   dataformats="HWC")
@@ -47,8 +47,8 @@ class TensorBoardObserver:
         from torch.utils.tensorboard.summary import hparams
 
         # the kept (best) weights' numbers; val/final_* so the per-epoch val/* curves get no extra point
-        final = {"test/accuracy": metrics["test"]["accuracy"], "test/loss": metrics["test"]["loss"],
-                 "val/final_accuracy": metrics["val"]["accuracy"], "val/final_loss": metrics["val"]["loss"]}
+        final = {**{f"test/{k}": v for k, v in metrics["test"].items()},
+                 **{f"val/final_{k}": v for k, v in metrics["val"].items()}}
         experiment, start, end = hparams(flatten("", config), final)
         file_writer = self.writer._get_file_writer()
         for summary in (experiment, start, end):

@@ -28,7 +28,7 @@ def test_idx_datasets_load_plain_and_gzipped(tmp_path, dataset, folder, compress
     bundle = load_dataset(data_config(dataset, tmp_path, val_size=20), seed=0)
     assert (len(bundle.train), len(bundle.val), len(bundle.test)) == (80, 20, 40)
     assert bundle.train.x.dtype == torch.uint8 and bundle.input_shape == [1, 28, 28]
-    assert len(bundle.classes) == 10 and (dataset != "fashion_mnist" or bundle.classes[-1] == "Ankle boot")
+    assert len(bundle.task.classes) == 10 and (dataset != "fashion_mnist" or bundle.task.classes[-1] == "Ankle boot")
     assert 0 < bundle.normalization["mean"][0] < 1 and bundle.normalization["scale"] == pytest.approx(1 / 255)
 
 
@@ -87,7 +87,7 @@ def test_cifar_batches_load_as_channels_first(tmp_path):
     bundle = load_dataset(data_config("cifar10", tmp_path, val_size=0.2), seed=0)
     assert (len(bundle.train), len(bundle.val), len(bundle.test)) == (120, 30, 20)
     assert bundle.input_shape == [3, 32, 32] and len(bundle.normalization["mean"]) == 3
-    assert bundle.classes[0] == "airplane" and bundle.classes[-1] == "truck"
+    assert bundle.task.classes[0] == "airplane" and bundle.task.classes[-1] == "truck"
 
 
 def test_bad_cifar_pickles_are_named(tmp_path):

@@ -6,10 +6,15 @@ import torch
 import torch.nn.functional as F
 
 from nnintro.config import load_config
-from nnintro.losses import LOSSES, per_sample_loss
+from nnintro.tasks import Classification
+from nnintro.tasks.classification import LOSSES
 from nnintro.models import ACTIVATIONS, architecture_for, build_model, count_parameters, describe
 
 NORM = {"scale": 1 / 255, "mean": [0.5], "std": [0.25]}
+
+
+def per_sample_loss(loss_config):
+    return Classification([str(c) for c in range(4)]).per_sample_loss(loss_config)
 
 
 def arch(kind="mlp", hidden=(128,), activation="relu", dropout=0.0, shape=(1, 28, 28)):

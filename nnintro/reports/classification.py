@@ -1,0 +1,144 @@
+"""Classification's pictures and tables: confusion matrix, probabilities, top losses, learned weights,
+decision boundary, PR curves, and the per-class table eval prints."""
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from nnintro.datasets.base import DatasetBundle
+from nnintro.reports import plots
+from nnintro.reports.sink import FigureSink
+from nnintro.reports.tables import Column, TableSpec
+from nnintro.runs import write_atomic
+from nnintro.tasks import Classification, SplitOutputs
+
+GRID_LIMIT, GRID_STEPS = 6.0, 121  # the Playground's [-6, 6] square
+
+
+def confusion_counts(outputs: SplitOutputs, classes: int) -> np.ndarray:
+    from sklearn.metrics import confusion_matrix
+
+    return confusion_matrix(outputs.targets.numpy(), outputs.outputs.argmax(1).numpy(), labels=list(range(classes)))
+
+
+def write_confusion(sink: FigureSink, outputs: SplitOutputs, classes: list[str], title: str) -> list[dict]:
+    """confusion_matrix.png and .csv; returns the most-confused pairs."""
+    counts = confusion_counts(outputs, len(classes))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["true \\ predicted", *classes])
+    for name, row in zip(classes, counts):
+        writer.writerow([name, *row.tolist()])
+    write_atomic(sink.folder / "confusion_matrix.csv", buffer.getvalue())
+    sink("confusion_matrix", plots.confusion_matrix_figure(counts, classes, title))
+    return plots.most_confused(counts, classes)
+
+
+@torch.inference_mode()
+def boundary_grid(model: nn.Module, device: torch.device) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    axis = torch.linspace(-GRID_LIMIT, GRID_LIMIT, GRID_STEPS)
+    grid_y, grid_x = torch.meshgrid(axis, axis, indexing="ij")
+    points = torch.stack([grid_x.reshape(-1), grid_y.reshape(-1)], 1).to(device)
+    was_training = model.training
+    model.eval()
+    positive = torch.softmax(model(points).float(), 1)[:, 1].reshape(GRID_STEPS, GRID_STEPS).cpu().numpy()
+    model.train(was_training)
+    return grid_x.numpy(), grid_y.numpy(), positive
+
+
+def boundary_image(model: nn.Module, data: DatasetBundle) -> np.ndarray:
+    """A quick per-epoch picture (no matplotlib figure): P(positive) coloured, training points as dots."""
+    from matplotlib import colormaps
+
+    _, _, positive = boundary_grid(model, data.train.x.device)
+    image = colormaps["RdBu"](positive)[..., :3] * 0.8 + 0.2
+    cells = ((data.train.x.cpu().numpy() + GRID_LIMIT) / (2 * GRID_LIMIT) * (GRID_STEPS - 1)).round().astype(int)
+    inside = ((cells >= 0) & (cells < GRID_STEPS)).all(1)
+    colours = np.where(data.train.y.cpu().numpy()[inside, None] == 1, [[0.05, 0.2, 0.6]], [[0.6, 0.05, 0.1]])
+    image[cells[inside, 1], cells[inside, 0]] = colours
+    return (image[::-1] * 255).astype(np.uint8)  # row 0 at the top is y = +6
+
+
+def decision_boundary(model: nn.Module, data: DatasetBundle, title: str):
+    grid_x, grid_y, positive = boundary_grid(model, data.train.x.device)
+    train = (data.train.x.cpu().numpy(), data.train.y.cpu().numpy())
+    test = (data.test.x.cpu().numpy(), data.test.y.cpu().numpy())
+    return plots.decision_boundary_figure(grid_x, grid_y, positive, train, test, title)
+
+
+def write_learned_weights(sink: FigureSink, model: nn.Module, data: DatasetBundle, architecture: dict) -> None:
+    """linear: one template per class; mlp: the first layer's strongest units, as images."""
+    first = next(m for m in model if isinstance(m, nn.Linear))
+    weights = first.weight.detach().float().cpu().numpy()
+    shape = data.input_shape
+    if architecture["kind"] == "linear":
+        sink("templates", plots.weight_images_figure(weights, shape, data.task.classes,
+                                                     "linear classifier weights per class (templates)"))
+        return
+    strength = np.linalg.norm(weights, axis=1)
+    strongest = np.argsort(-strength)[:15]
+    sink("first_layer", plots.weight_images_figure(weights[strongest], shape,
+                                                   [f"unit {u} (|w| {strength[u]:.2f})" for u in strongest],
+                                                   "first hidden layer: the 15 units with the largest weights"))
+
+
+def most_confused_table(pairs: list[dict]) -> TableSpec:
+    return TableSpec("most confused (true -> predicted)", [
+        Column("true", "true", left=True), Column("predicted", "predicted", left=True), Column("count", "count"),
+        Column("share_of_true", "share of true class", "{:.1%}")], pairs)
+
+
+def run_report(sink: FigureSink, model: nn.Module, data: DatasetBundle, test: SplitOutputs, examples: int,
+               architecture: dict, run_name: str) -> dict[str, Any]:
+    """The classification pictures of a finished run; returns the most-confused test pairs for metrics.json."""
+    classes = data.task.classes
+    confused = write_confusion(sink, test, classes, f"{run_name}: test confusion matrix")
+    probabilities = torch.softmax(test.outputs.float(), 1).numpy()
+    if data.kind == "image":
+        x = data.test.x.cpu().numpy()
+        count = min(examples, len(x))
+        labels = test.targets.numpy()
+        scale = data.normalization["scale"]
+        sink("probabilities", plots.probabilities_figure(x[:count], scale, probabilities[:count], classes,
+                                                         labels[:count].tolist(), [f"test #{i}" for i in range(count)]))
+        worst = np.argsort(-test.losses.numpy())[:count]
+        predicted = probabilities.argmax(1)
+        captions = [f"true {classes[labels[i]]}\npred {classes[predicted[i]]} ({probabilities[i, predicted[i]]:.2f})"
+                    f"\nloss {float(test.losses[i]):.2f}" for i in worst]
+        sink("top_losses", plots.image_grid_figure(x[worst], scale, captions, f"{count} test images with the highest loss",
+                                                   [labels[i] != predicted[i] for i in worst]))
+        write_learned_weights(sink, model, data, architecture)
+    elif data.kind == "points":
+        sink("decision_boundary", decision_boundary(model, data, f"{run_name}: decision boundary"))
+    if sink.writer is not None:
+        for index, name in enumerate(classes):
+            sink.writer.add_pr_curve(f"pr/{name}", test.targets == index, torch.from_numpy(probabilities[:, index]),
+                                     sink.step)
+    return {"most_confused": confused}
+
+
+def split_report(sink: FigureSink, task: Classification, outputs: SplitOutputs, title: str) -> dict[str, Any]:
+    """eval's extras: precision/recall/F1 per class, the confusion matrix and the most-confused pairs."""
+    from sklearn.metrics import classification_report
+
+    report = classification_report(outputs.targets.numpy(), outputs.outputs.argmax(1).numpy(),
+                                   labels=list(range(task.width)), target_names=task.classes,
+                                   output_dict=True, zero_division=0)
+    confused = write_confusion(sink, outputs, task.classes, f"{title} confusion matrix")
+    return {"per_class": report, "most_confused": confused}
+
+
+def split_tables(metrics: dict[str, Any], title: str) -> list[TableSpec]:
+    names = [k for k in metrics["per_class"] if k not in ("accuracy", "macro avg", "weighted avg")]
+    rows = [{"class": name, **metrics["per_class"][name]} for name in [*names, "macro avg", "weighted avg"]]
+    table = TableSpec(f"{title}: accuracy {metrics['accuracy']:.4f}  loss {metrics['loss']:.4f}  "
+                      f"({metrics['samples']} samples)", [
+                          Column("class", "class", left=True), Column("precision", "precision", "{:.3f}"),
+                          Column("recall", "recall", "{:.3f}"), Column("f1-score", "f1", "{:.3f}"),
+                          Column("support", "support", lambda v: f"{int(v)}")], rows, section_after={len(names) - 1})
+    return [table, *([most_confused_table(metrics["most_confused"])] if metrics["most_confused"] else [])]

@@ -1,0 +1,64 @@
+"""One description of a summary table, rendered to a Rich table (console), Markdown and CSV (files)."""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+
+@dataclass
+class Column:
+    key: str
+    header: str
+    format: str | Callable[[Any], str] = "{}"  # a format string for one value, or a function
+    left: bool = False  # text columns align left, numbers right
+
+    def text(self, row: dict[str, Any]) -> str:
+        value = row.get(self.key)
+        if value is None:
+            return ""
+        if isinstance(value, float) and value != value:  # NaN: nothing measured
+            return "n/a"
+        return self.format(value) if callable(self.format) else self.format.format(value)
+
+
+@dataclass
+class TableSpec:
+    title: str
+    columns: list[Column]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    show_header: bool = True
+    section_after: set[int] = field(default_factory=set)  # row indices followed by a rule
+
+    def to_rich(self) -> Any:
+        from rich.table import Table
+
+        table = Table(title=self.title, title_justify="left", show_header=self.show_header)
+        for column in self.columns:
+            table.add_column(column.header, justify="left" if column.left else "right",
+                             no_wrap=column.key == "run")
+        for index, row in enumerate(self.rows):
+            table.add_row(*(column.text(row) for column in self.columns), end_section=index in self.section_after)
+        return table
+
+    def to_markdown(self) -> str:
+        lines = ["| " + " | ".join(c.header for c in self.columns) + " |",
+                 "|" + "|".join("---" if c.left else "---:" for c in self.columns) + "|"]
+        lines += ["| " + " | ".join(c.text(row).replace("|", "\\|") for c in self.columns) + " |" for row in self.rows]
+        return "\n".join(lines) + "\n"
+
+    def to_csv(self) -> str:
+        """Raw values (not the formatted text), one column per key, so the file loads back as numbers."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow([c.key for c in self.columns])
+        for row in self.rows:
+            writer.writerow(["" if row.get(c.key) is None else row.get(c.key) for c in self.columns])
+        return buffer.getvalue()
+
+
+def key_values(title: str, pairs: list[tuple[str, str]]) -> TableSpec:
+    """A two-column table of labels and already formatted values (a run's summary)."""
+    return TableSpec(title, [Column("key", "", left=True), Column("value", "", left=True)],
+                     [{"key": k, "value": v} for k, v in pairs], show_header=False)
