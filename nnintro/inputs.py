@@ -2,7 +2,6 @@
 converted as the run's data was."""
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -12,28 +11,16 @@ import torch
 from nnintro.errors import InputError
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
-MAX_PIXELS = 40_000_000  # larger images are refused, not decoded (decompression bombs)
 
 
 def _read_image(path: Path, channels: int, height: int, width: int) -> np.ndarray:
     """Decode, convert to grayscale or RGB, resize to the model's input; values 0..255, shape (C, H, W)."""
-    from PIL import Image, UnidentifiedImageError
+    from nnintro.datasets.decode import DecodeError, decode_image
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                if image.width * image.height > MAX_PIXELS:
-                    raise InputError(f"{path}: image is {image.width}x{image.height}, too large "
-                                     f"(at most {MAX_PIXELS:,} pixels)")
-                image = image.convert("L" if channels == 1 else "RGB")
-                image = image.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=3.0)
-                array = np.asarray(image, dtype=np.float32)
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise InputError(f"{path}: not a readable image ({err})") from err
-    except (OSError, SyntaxError, ValueError) as err:  # truncated or corrupt image data
-        raise InputError(f"{path}: cannot decode image ({err})") from err
-    return array[None] if channels == 1 else array.transpose(2, 0, 1)
+        return decode_image(path, channels, height, width).astype(np.float32)
+    except DecodeError as err:
+        raise InputError(f"{path}: {err}") from err
 
 
 def _read_array(path: Path, shape: list[int]) -> np.ndarray:

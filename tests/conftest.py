@@ -68,7 +68,46 @@ def mnist_root(tmp_path: Path) -> Path:
     return root
 
 
+def make_image_folder(root: Path, classes: tuple[str, ...] = ("cat", "dog", "owl"), per_class: int = 30,
+                      size: tuple[int, int] = (16, 16)) -> Path:
+    """PHOTOS/<class>/*.png|jpg in the sizes and modes real folders have: mostly RGB at one size, some
+    grayscale, some of another size, a README among them. Each class has a bright band at its own rows."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for index, name in enumerate(classes):
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 60, (*size, 3)).astype(np.uint8)
+            row = index * size[0] // len(classes)
+            pixels[row:row + 3] = 230
+            image = Image.fromarray(pixels)
+            if i % 9 == 0:
+                image = image.resize((size[1] + 6, size[0] + 4))
+            if i % 7 == 0:
+                image = image.convert("L")
+            image.save(root / name / f"{i}.{'png' if i % 2 else 'jpg'}")
+    (root / classes[0] / "README.txt").write_text("not an image")
+    return root
+
+
+def write_table(path: Path, rows: int = 200, seed: int = 0) -> Path:
+    """A CSV like a real one: a numeric target (price), numbers, a category, a name column and empty cells."""
+    rng = np.random.default_rng(seed)
+    area = rng.uniform(30, 200, rows)
+    rooms = rng.integers(1, 6, rows)
+    city = rng.choice(["Lyon", "Paris", "Nice"], rows)
+    price = 3 * area + 20 * rooms + np.where(city == "Paris", 150.0, 0.0) + rng.normal(0, 5, rows)
+    lines = ["name,area,rooms,city,price"]
+    for i in range(rows):
+        rooms_text = "" if i % 25 == 3 else str(rooms[i])
+        lines.append(f"house {i},{area[i]:.1f},{rooms_text},{city[i]},{price[i]:.2f}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 @pytest.fixture(autouse=True)
 def _quiet_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test runs in its own folder, so runs/ never lands in the repository."""
+    """Every test runs in its own folder, so runs/ (and the image cache) never land in the repository."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NNINTRO_CACHE_DIR", str(tmp_path / "cache"))

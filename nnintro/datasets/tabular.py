@@ -20,6 +20,7 @@ from nnintro.tasks import Classification, Regression, Task
 MAX_TABLE_BYTES = 2 * 1024**3
 MAX_CLASSES = 20  # an integer target with at most this many values is read as class labels
 MAX_CATEGORIES = 1000
+TEST_SPLIT_SEED = 0
 NUMERIC_SHARE = 0.9  # a text column whose cells are this often numbers is a numeric column with garbage in it
 
 
@@ -160,7 +161,7 @@ def _task_and_targets(frame: Any, names: list[str], wanted: str, source: str) ->
     return Classification(classes), labels.map(index).to_numpy(np.int64)
 
 
-def table_dataset(frame: Any, targets: list[str], cfg: Any, seed: int, source: str) -> RawDataset:
+def table_dataset(frame: Any, targets: list[str], cfg: Any, source: str) -> RawDataset:
     """A table -> train/test tensors, its task and the column spec predict needs."""
     for name in [*targets, *cfg.ignore]:
         _column(frame, name, source, "data.target" if name in targets else "data.ignore")
@@ -174,6 +175,13 @@ def table_dataset(frame: Any, targets: list[str], cfg: Any, seed: int, source: s
     if not has_target.any():
         raise DataError(f"{source}: target {', '.join(targets)} is empty in every row")
     frame = frame[has_target]  # rows without a target are never trained on
+    numeric = {}
+    for name in features:  # what each column is, judged on its filled cells, before anything is dropped
+        series, numeric[name] = _numeric(frame[name], source, "column")
+        if numeric[name] and not np.isfinite(series.dropna().to_numpy()).all():
+            raise DataError(f"{source}: column '{name}' holds infinite values")
+        if not numeric[name]:
+            _check_not_identifier(series, source)
     missing = {name: int(count) for name, count in frame[features].isna().sum().items() if count}
     if missing and cfg.missing == "error":
         listed = ", ".join(f"'{name}' ({count} rows)" for name, count in missing.items())
@@ -181,28 +189,20 @@ def table_dataset(frame: Any, targets: list[str], cfg: Any, seed: int, source: s
                         f"or list such columns in data.ignore")
     if missing:
         frame = frame.dropna(subset=features)
-        if len(frame) < 4:
-            raise DataError(f"{source}: only {len(frame)} rows have every input; too few to train on")
-    columns = []
-    for name in features:
-        series, is_numeric = _numeric(frame[name], source, "column")
-        if is_numeric:
-            if not np.isfinite(series.to_numpy()).all():
-                raise DataError(f"{source}: column '{name}' holds infinite values")
-            columns.append({"name": name, "kind": "numeric"})
-        else:
-            _check_not_identifier(series, source)
-            columns.append({"name": name, "kind": "category",
-                            "categories": sorted(series.astype(str).str.strip().unique().tolist())})
+    columns = [{"name": name, "kind": "numeric"} if numeric[name] else
+               {"name": name, "kind": "category",
+                "categories": sorted(frame[name].astype(str).str.strip().unique().tolist())} for name in features]
     task, y = _task_and_targets(frame, targets, cfg.task, source)
     x, _ = encode_columns(frame, columns)
-    train_index, test_index = _split_rows(y, task, cfg.test_fraction, seed, source)
+    train_index, test_index = _split_rows(y, task, cfg.test_fraction, source)
     train = Split(torch.from_numpy(x[train_index]), torch.from_numpy(y[train_index]))
     test = Split(torch.from_numpy(x[test_index]), torch.from_numpy(y[test_index]))
     return RawDataset(train, test, task, scale=1.0, kind="table", inputs={"columns": columns, "targets": targets})
 
 
-def _split_rows(y: np.ndarray, task: Task, test_fraction: float, seed: int, source: str) -> tuple[Any, Any]:
+def _split_rows(y: np.ndarray, task: Task, test_fraction: float, source: str) -> tuple[Any, Any]:
+    """The held-out test rows: a fixed draw (like digits' test split), so runs with different seeds, models or
+    settings are all scored on the same rows."""
     from sklearn.model_selection import train_test_split
 
     rows = np.arange(len(y))
@@ -212,14 +212,14 @@ def _split_rows(y: np.ndarray, task: Task, test_fraction: float, seed: int, sour
     if isinstance(task, Classification):
         counts = np.bincount(y, minlength=task.width)
         stratify = y if counts.min() >= 2 and round(len(y) * test_fraction) >= task.width else None
-    train, test = train_test_split(rows, test_size=test_fraction, random_state=seed, stratify=stratify)
+    train, test = train_test_split(rows, test_size=test_fraction, random_state=TEST_SPLIT_SEED, stratify=stratify)
     return np.sort(train), np.sort(test)
 
 
 def load_csv(cfg: Any, seed: int) -> RawDataset:
     path = Path(cfg.path)
     targets = [cfg.target] if isinstance(cfg.target, str) else list(cfg.target)
-    return table_dataset(read_table(path), targets, cfg, seed, str(path))
+    return table_dataset(read_table(path), targets, cfg, str(path))
 
 
 def load_diabetes_table(cfg: Any, seed: int) -> RawDataset:
@@ -227,7 +227,7 @@ def load_diabetes_table(cfg: Any, seed: int) -> RawDataset:
     from sklearn.datasets import load_diabetes
 
     bunch = load_diabetes(as_frame=True, scaled=False)
-    return table_dataset(bunch.frame, ["target"], _builtin(cfg), seed, "diabetes")
+    return table_dataset(bunch.frame, ["target"], _builtin(cfg), "diabetes")
 
 
 def load_california_housing(cfg: Any, seed: int) -> RawDataset:
@@ -244,7 +244,7 @@ def load_california_housing(cfg: Any, seed: int) -> RawDataset:
                             f"through scikit-learn (needs internet), or set data.root to where it is") from err
         raise DataError(f"california_housing: download into {root}/ failed ({err}); check the connection, "
                         f"or copy cal_housing_py3.pkz into {root}/") from err
-    return table_dataset(bunch.frame, ["MedHouseVal"], _builtin(cfg), seed, "california_housing")
+    return table_dataset(bunch.frame, ["MedHouseVal"], _builtin(cfg), "california_housing")
 
 
 def _builtin(cfg: Any) -> Any:

@@ -12,7 +12,8 @@ def epoch_line(row: dict[str, float], epochs: int) -> str:
     """'epoch   3/30  train loss 0.31 acc 0.91  val loss 0.29 acc 0.92 ...': whatever metrics the task reports."""
     def split(name: str) -> str:
         values = [(key.split("/", 1)[1], value) for key, value in row.items() if key.startswith(f"{name}/")]
-        return f"{name} " + " ".join(f"{SHORT.get(metric, metric)} {value:.4g}" for metric, value in values)
+        return f"{name} " + " ".join(f"{SHORT.get(metric, metric)} {value:.4f}" if abs(value) < 1e4 else
+                                     f"{SHORT.get(metric, metric)} {value:.5g}" for metric, value in values)
 
     return (f"epoch {int(row['epoch']):>3}/{epochs}  {split('train')}  {split('val')}"
             f"  lr {row['lr']:.3g}  {row['epoch_seconds']:.2f}s")
