@@ -5,10 +5,11 @@ import random
 import shutil
 import signal
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,9 +27,21 @@ from nnintro.reports.console import ConsoleObserver
 from nnintro.reports.run_report import split_tables, write_run_report, write_split_report
 from nnintro.reports.tables import TableSpec
 from nnintro.reports.tensorboard import TensorBoardObserver
+from nnintro.runs import (
+    CHECKPOINT_FILE,
+    CONFIG_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    Run,
+    create_run_dir,
+    locked_run,
+    open_run,
+    output_file,
+    output_folder,
+    write_atomic,
+    write_json,
+)
 from nnintro.tasks import SplitOutputs
-from nnintro.runs import (CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, MODEL_FILE, Run,
-                          create_run_dir, locked_run, open_run, output_file, output_folder, write_atomic, write_json)
 from nnintro.train import FitResult, Trainer
 
 # Overrides a resumed run may take: they change how long or how it is logged, not what is trained.
@@ -294,7 +307,7 @@ def predict(run_path: str | Path | None, files: list[str], top_k: int = 3, inver
         with torch.inference_mode():
             outputs = model(x[usable]).float() if usable else torch.empty(0, task.width)
         predictions = iter(task.predictions(outputs, top_k))
-        for index, row in enumerate(rows):
+        for row in rows:
             results.append({"file": file, **row, **({} if "error" in row else next(predictions))})
         if run.model_info.get("data_kind") == "image" and usable:
             drawn.append((file, x[0], torch.softmax(outputs[0], 0)))

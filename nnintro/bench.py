@@ -12,9 +12,10 @@ import resource
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -135,7 +136,9 @@ def _torchvision_dataset(dataset: str, train: Split, folder: Path, transform: Ca
     if dataset == "mnist":
         raw = folder / "MNIST" / "raw"
         raw.mkdir(parents=True)
-        for name, array in (("train-images-idx3-ubyte", train.x[:, 0].numpy()), ("train-labels-idx1-ubyte", train.y.to(torch.uint8).numpy())):
+        files = (("train-images-idx3-ubyte", train.x[:, 0].numpy()),
+                 ("train-labels-idx1-ubyte", train.y.to(torch.uint8).numpy()))
+        for name, array in files:
             header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
             (raw / name).write_bytes(header + array.tobytes())
         for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
@@ -185,7 +188,8 @@ def lightning_loop(model: nn.Module, train: Split, mean: list[float], std: list[
         def on_train_epoch_end(self, trainer, module) -> None:
             self.times.append(time.perf_counter() - self.started)
 
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(_prenormalized(train.x, mean, std), train.y), batch_size=batch_size, shuffle=True)
+    tensors = torch.utils.data.TensorDataset(_prenormalized(train.x, mean, std), train.y)
+    loader = torch.utils.data.DataLoader(tensors, batch_size=batch_size, shuffle=True)
     timer = EpochTimer()
     trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, callbacks=[timer])
@@ -309,11 +313,3 @@ def write_report(report: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
     write_atomic(md_path, to_markdown(report))
     write_atomic(json_path, json.dumps(report, indent=2) + "\n")
     return md_path, json_path
-
-
-if __name__ == "__main__":  # `python -m nnintro.bench ...` is `nnintro bench ...`
-    import sys
-
-    from nnintro.cli import app
-
-    app(["bench", *sys.argv[1:]])

@@ -7,9 +7,10 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -265,8 +266,9 @@ def bench(
 @user_errors
 def sweep(
     config: ConfigOption = None,
-    grid: Annotated[Optional[list[str]], typer.Option("--grid", "-g", help="KEY=V1,V2,... (values as YAML, e.g. "
-                                                      "\"model.hidden=[128],[256,256]\"). Repeatable: every combination runs.")] = None,
+    grid: Annotated[Optional[list[str]], typer.Option(
+        "--grid", "-g", help="KEY=V1,V2,... (values as YAML, e.g. \"model.hidden=[128],[256,256]\"). "
+                             "Repeatable: every combination runs.")] = None,
     repeat: Annotated[int, typer.Option("--repeat", min=1, help="Seeds per grid point (seed, seed+1, ...).")] = 1,
     name: Annotated[Optional[str], typer.Option("--name", help="Sweep folder under --runs-dir. "
                                                 "Default: sweep-<config name>.")] = None,

@@ -2,16 +2,25 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from nnintro.config import Config, load_config
 from nnintro.errors import RunError
 from nnintro.models import describe
 from nnintro.reports.tables import Column, TableSpec
-from nnintro.runs import (HISTORY_FILE, METRICS_FILE, Run, create_run_dir, find_finished_run, open_run, read_json,
-                          write_atomic)
+from nnintro.runs import (
+    HISTORY_FILE,
+    METRICS_FILE,
+    Run,
+    create_run_dir,
+    find_finished_run,
+    open_run,
+    read_json,
+    write_atomic,
+)
 from nnintro.tasks import Task
 
 
@@ -45,7 +54,7 @@ def summarize(path: str | Path) -> RunSummary:
         raise RunError(f"{run.path / HISTORY_FILE}: not a readable history ({err})") from err
     summary = RunSummary(run, read_json(run.path / METRICS_FILE), history)
     try:
-        summary.row  # every number compare shows must be there
+        _ = summary.row  # every number compare shows must be there
     except (KeyError, TypeError) as err:
         raise RunError(f"{run.path / METRICS_FILE}: missing {err} (an unfinished or damaged run?)") from err
     return summary

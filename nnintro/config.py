@@ -85,7 +85,7 @@ class DataConfig(Section):
         return value
 
     @model_validator(mode="after")
-    def _family_fields(self) -> "DataConfig":
+    def _family_fields(self) -> DataConfig:
         from nnintro.datasets import POINT_SETS
 
         if self.dataset in POINT_SETS:
@@ -135,7 +135,7 @@ class ModelConfig(Section):
         return _check_choice(value, ACTIVATIONS)
 
     @model_validator(mode="after")
-    def _mlp_needs_layers(self) -> "ModelConfig":
+    def _mlp_needs_layers(self) -> ModelConfig:
         if self.kind == "mlp" and not self.hidden:
             raise ValueError("hidden: an mlp needs at least one hidden width (or use kind: linear)")
         return self
@@ -169,7 +169,7 @@ class OptimizerConfig(NamedSection):
         return _check_choice(value, OPTIMIZERS)
 
     @model_validator(mode="after")
-    def _nesterov_needs_momentum(self) -> "OptimizerConfig":
+    def _nesterov_needs_momentum(self) -> OptimizerConfig:
         if self.nesterov and (self.name != "sgd" or self.momentum <= 0):
             raise ValueError("nesterov: needs name: sgd and momentum > 0")
         return self

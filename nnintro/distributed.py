@@ -5,9 +5,9 @@ Without torchrun's environment (WORLD_SIZE unset or 1) everything here is a no-o
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 

@@ -17,7 +17,7 @@ class Split:
     def __len__(self) -> int:
         return len(self.y)
 
-    def to(self, device: torch.device | str) -> "Split":
+    def to(self, device: torch.device | str) -> Split:
         return Split(self.x.to(device), self.y.to(device))
 
 
@@ -54,7 +54,7 @@ class DatasetBundle:
     def split(self, name: str) -> Split:
         return {"train": self.train, "val": self.val, "test": self.test}[name]
 
-    def to(self, device: torch.device | str) -> "DatasetBundle":
+    def to(self, device: torch.device | str) -> DatasetBundle:
         return DatasetBundle(self.name, self.train.to(device), self.val.to(device), self.test.to(device),
                              self.task, self.kind, self.normalization, self.inputs, self.notes)
 

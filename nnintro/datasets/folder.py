@@ -11,9 +11,10 @@ import json
 import os
 import sys
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -225,9 +226,9 @@ def load_image_folder(cfg: Any, seed: int) -> RawDataset:
 def stratified_split(split: Split, fraction: float, source: str) -> tuple[Split, Split]:
     """(rest, held out): about `fraction` of every class held out, the same draw whatever the run's seed, so
     every run on a folder is scored on the same test images."""
-    from nnintro.datasets.tabular import TEST_SPLIT_SEED
-
     from sklearn.model_selection import train_test_split
+
+    from nnintro.datasets.tabular import TEST_SPLIT_SEED
 
     labels = split.y.numpy()
     counts = np.bincount(labels)

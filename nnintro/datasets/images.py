@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from nnintro.datasets.base import RawDataset, Split
-from nnintro.tasks import Classification
 from nnintro.errors import DataError
+from nnintro.tasks import Classification
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]

@@ -6,8 +6,9 @@ direction that is better, the running training metric, what a prediction looks l
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -47,7 +48,7 @@ class Task(ABC):
     def describe(self) -> dict[str, Any]:
         """What model.json records so that task_from_info can rebuild this task."""
 
-    def fit(self, train_targets: torch.Tensor) -> "Task":
+    def fit(self, train_targets: torch.Tensor) -> Task:
         """This task with whatever it learns from the training targets (regression: their mean and std)."""
         return self
 

@@ -41,7 +41,7 @@ class Regression(Task):
     def describe(self) -> dict[str, Any]:
         return {"task": self.name, "targets": self.targets}
 
-    def fit(self, train_targets: torch.Tensor) -> "Regression":
+    def fit(self, train_targets: torch.Tensor) -> Regression:
         values = train_targets.double()
         return Regression(self.targets, values.mean(0).tolist(), values.std(0).clamp_min(1e-12).tolist())
 

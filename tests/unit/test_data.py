@@ -7,8 +7,8 @@ import pickle
 import numpy as np
 import pytest
 import torch
-
 from conftest import make_cifar, make_idx_dataset, write_cifar_batch, write_idx
+
 from nnintro.config import load_config
 from nnintro.datasets import load_dataset
 from nnintro.datasets.batches import train_batches

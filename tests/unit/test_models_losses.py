@@ -6,9 +6,9 @@ import torch
 import torch.nn.functional as F
 
 from nnintro.config import load_config
+from nnintro.models import ACTIVATIONS, architecture_for, build_model, count_parameters, describe
 from nnintro.tasks import Classification
 from nnintro.tasks.classification import LOSSES
-from nnintro.models import ACTIVATIONS, architecture_for, build_model, count_parameters, describe
 
 NORM = {"scale": 1 / 255, "mean": [0.5], "std": [0.25]}
 
