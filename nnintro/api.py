@@ -16,7 +16,7 @@ import torch
 from rich.console import Console
 
 from nnintro import __version__, distributed
-from nnintro.checkpoint import checkpoint_config, load_model
+from nnintro.checkpoint import RunFolder, checkpoint_config, load_model
 from nnintro.config import Config, load_config, validate
 from nnintro.datasets import DatasetBundle, load_dataset
 from nnintro.device import check_precision, select_device
@@ -198,7 +198,7 @@ def _train_locked(config: Config, data: DatasetBundle, model: torch.nn.Module, i
     observers = [ConsoleObserver(console, config.train.epochs), *([board] if board else [])]
     try:
         with stop_on_signals() as stop:
-            trainer = Trainer(config, data, model, run_dir if dist.is_main else None, observers, stop, dist)
+            trainer = Trainer(config, data, model, RunFolder(run_dir) if dist.is_main else None, observers, stop, dist)
             if resume is not None:
                 trainer.resume(Path(resume) / CHECKPOINT_FILE)
             if dist.is_main:  # only now: a resume that fails above leaves the run as it was
@@ -229,7 +229,7 @@ def final_metrics(trainer: Trainer, fit: FitResult, info: dict, wall_seconds: fl
                   device: torch.device) -> tuple[dict[str, Any], SplitOutputs]:
     """metrics.json's content, and the test split's outputs for the reports."""
     config = trainer.config
-    outputs = {split: run_split(trainer.model, trainer.data.split(split), trainer.loss_fn,
+    outputs = {split: run_split(trainer.model, trainer.data.split(split), trainer.stepper.loss_fn,
                                 config.train.eval_batch_size) for split in ("val", "test")}
     metrics = {
         "status": fit.status,
@@ -240,7 +240,7 @@ def final_metrics(trainer: Trainer, fit: FitResult, info: dict, wall_seconds: fl
         "train_seconds": round(fit.train_seconds, 4),
         "samples_per_second": round(fit.samples_trained / fit.train_seconds) if fit.train_seconds else None,
         "wall_seconds": round(wall_seconds, 3),
-        "compile_seconds": round(trainer.compile_seconds, 3),
+        "compile_seconds": round(trainer.stepper.compile_seconds, 3),
         "params": info["params"],
         "device": str(device),
         "processes": trainer.dist.world_size,

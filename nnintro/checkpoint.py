@@ -18,7 +18,7 @@ from torch import nn
 
 from nnintro.errors import RunError
 from nnintro.models import ACTIVATIONS, build_model
-from nnintro.runs import WEIGHTS_FILE, Run, write_atomic
+from nnintro.runs import CHECKPOINT_FILE, HISTORY_FILE, WEIGHTS_FILE, Run, write_atomic, write_csv
 
 
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
@@ -182,3 +182,20 @@ def load_training_state(path: Path, model: nn.Module, optimizer: torch.optim.Opt
         raise
     except (KeyError, ValueError, TypeError, RuntimeError, json.JSONDecodeError) as err:
         raise RunError(f"{path}: checkpoint does not fit this run ({type(err).__name__}: {err})") from err
+
+
+class RunFolder:
+    """The trainer's record in a run folder: the best weights, history.csv and the checkpoint, every epoch."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def save_epoch(self, model: nn.Module, best_state: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer,
+                   scheduler: Any, progress: dict[str, Any], improved: bool) -> None:
+        if improved:
+            self.save_weights(model)
+        write_csv(self.path / HISTORY_FILE, progress["history"])
+        save_training_state(self.path / CHECKPOINT_FILE, model, best_state, optimizer, scheduler, progress)
+
+    def save_weights(self, model: nn.Module) -> None:
+        save_weights(model, self.path / WEIGHTS_FILE)

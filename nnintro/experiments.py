@@ -160,21 +160,45 @@ class LrFindResult:
     steepest: float
 
 
+def lr_range_test(config: Config, data: Any, model: Any, lrs: list[float],
+                  explode: float = 4.0) -> list[tuple[float, float]]:
+    """One step per lr (batches of the first epoch, in order), stopping once the smoothed loss exceeds
+    `explode` times its best. Returns (lr, smoothed loss) pairs."""
+    from nnintro.datasets.batches import train_batches
+    from nnintro.distributed import Distributed
+    from nnintro.step import Stepper
+
+    stepper = Stepper(model, data.task, config, Distributed())
+    stepper.train_model.train()
+    smoothed, best, points = 0.0, math.inf, []
+    for index, (lr, (x, y)) in enumerate(zip(lrs, train_batches(data.train, config.data.batch_size, config.seed, 1))):
+        for group in stepper.optimizer.param_groups:
+            group["lr"] = lr
+        value = float(stepper.step(x, y, len(y))[1])
+        if not math.isfinite(value):
+            break
+        smoothed = 0.98 * smoothed + 0.02 * value
+        debiased = smoothed / (1 - 0.98 ** (index + 1))
+        points.append((lr, debiased))
+        best = min(best, debiased)
+        if debiased > explode * best:
+            break
+    return points
+
+
 def lr_find(config: Config, runs_root: Path, steps: int, start_lr: float, end_lr: float) -> LrFindResult:
     """Ramp the lr exponentially over at most one epoch, record the smoothed loss, suggest an lr."""
     from nnintro.api import prepare
     from nnintro.datasets.batches import steps_per_epoch
     from nnintro.device import select_device
     from nnintro.reports.plots import lr_find_figure, save_figure
-    from nnintro.train import Trainer
 
     device = select_device(config.train.device)
     data, model = prepare(config)
     data = data.to(device)
-    trainer = Trainer(config, data, model.to(device), None)
     count = max(2, min(steps, steps_per_epoch(len(data.train), config.data.batch_size)))
     lrs = [start_lr * (end_lr / start_lr) ** (i / (count - 1)) for i in range(count)]
-    points = trainer.lr_range_test(lrs)
+    points = lr_range_test(config, data, model.to(device), lrs)
     if len(points) < 3:
         raise ConfigError(f"lr-find: the loss was not finite past {len(points)} steps; lower --start-lr")
     best = min(range(len(points)), key=lambda i: points[i][1])

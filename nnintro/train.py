@@ -15,15 +15,15 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from nnintro.checkpoint import load_training_state, save_training_state, save_weights
+from nnintro.checkpoint import RunFolder, load_training_state
 from nnintro.config import Config
 from nnintro.datasets.base import DatasetBundle
 from nnintro.datasets.batches import steps_per_epoch, train_batches
 from nnintro.distributed import Distributed, all_reduce_sum, any_rank
 from nnintro.errors import NnintroError
 from nnintro.evaluate import run_split
-from nnintro.optim import build_optimizer, build_scheduler
-from nnintro.runs import CHECKPOINT_FILE, HISTORY_FILE, WEIGHTS_FILE, write_csv
+from nnintro.optim import build_scheduler
+from nnintro.step import Stepper
 
 REFRESH_SECONDS = 0.25  # how often live numbers are read back from the device
 
@@ -85,12 +85,20 @@ class EarlyStopping:
         return {"best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs}
 
 
+def check_finite(losses: torch.Tensor, epoch: int, lr: float) -> None:
+    finite = torch.isfinite(losses)
+    if not bool(finite.all()):
+        step = int((~finite).nonzero()[0]) + 1
+        raise Diverged(f"loss became {float(losses[step - 1])} at epoch {epoch}, step {step}; "
+                       f"try a lower optimizer.lr (now {lr:g})")
+
+
 @dataclass
 class Trainer:
     config: Config
     data: DatasetBundle  # already on the device
     model: nn.Module
-    run_dir: Path | None
+    run_folder: RunFolder | None  # where epochs are recorded (None: nowhere, e.g. torchrun's other ranks)
     observers: list[Observer] = field(default_factory=list)
     stop_requested: Callable[[], bool] = lambda: False
     dist: Distributed = Distributed()
@@ -98,14 +106,8 @@ class Trainer:
     def __post_init__(self) -> None:
         cfg = self.config
         self.task = self.data.task
-        self.loss_fn = self.task.per_sample_loss(cfg.loss)
-        self.train_loss = self.task.batch_mean_loss(cfg.loss)
-        self.device = next(self.model.parameters()).device
-        precision = cfg.train.precision
-        self.autocast_dtype = {"bf16": torch.bfloat16, "16": torch.float16}.get(precision)
-        self.scaler = torch.amp.GradScaler(self.device.type) if precision == "16" else None
-        self.compile_seconds = 0.0
-        self.optimizer = build_optimizer(self.model.parameters(), cfg.optimizer)
+        self.stepper = Stepper(self.model, self.task, cfg, self.dist)
+        self.optimizer, self.device = self.stepper.optimizer, self.stepper.device
         self.steps = steps_per_epoch(len(self.data.train), cfg.data.batch_size)
         self.scheduler, self.scheduler_per_batch = build_scheduler(self.optimizer, cfg.scheduler,
                                                                    cfg.train.epochs, self.steps)
@@ -115,84 +117,6 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         self.start_epoch = 1
         self.best_state = self._copy_state()
-        self.train_model = self.model
-        if self.dist.enabled:  # gradients averaged across ranks; each rank trains on its share of every batch
-            from torch.nn.parallel import DistributedDataParallel
-
-            self.train_model = DistributedDataParallel(
-                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-        if cfg.train.compile:
-            self.train_model = torch.compile(self.train_model)
-
-    def _forward_loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                      global_batch: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.autocast_dtype is None:  # entering a disabled autocast still costs ~10% of a small step
-            outputs = model(x)
-        else:
-            with torch.autocast(self.device.type, dtype=self.autocast_dtype):
-                outputs = model(x).float()
-        penalty = self._l1_penalty()
-        if self.dist.enabled:
-            # DDP averages gradients over ranks; scaling each rank's sum this way makes that average the
-            # global batch's mean even when the ranks' shares differ in size (the last batch)
-            return outputs, self.loss_fn(outputs, y).sum() * (self.dist.world_size / global_batch) + penalty
-        return outputs, self.train_loss(outputs, y) + penalty
-
-    def _step(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-              global_batch: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """One optimizer step; returns the outputs and the (detached) loss."""
-        outputs, loss = self._forward_loss(model, x, y, global_batch)
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.scaler is not None:
-            self.scaler.scale(loss).backward()
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-        else:
-            loss.backward()
-            self.optimizer.step()
-        return outputs.detach(), loss.detach()
-
-    def lr_range_test(self, lrs: list[float], explode: float = 4.0) -> list[tuple[float, float]]:
-        """The learning-rate range test: one step per lr (batches of the first epoch, in order), stopping
-        once the smoothed loss exceeds `explode` times its best. Returns (lr, smoothed loss) pairs."""
-        batches = train_batches(self.data.train, self.config.data.batch_size, self.config.seed, 1,
-                                self.dist.rank, self.dist.world_size)
-        self.train_model.train()
-        smoothed, best, points = 0.0, math.inf, []
-        for index, (lr, (x, y)) in enumerate(zip(lrs, batches)):
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
-            _, loss = self._step(self.train_model, x, y, len(y) * self.dist.world_size)
-            value = float(loss)
-            if not math.isfinite(value):
-                break
-            smoothed = 0.98 * smoothed + 0.02 * value
-            debiased = smoothed / (1 - 0.98 ** (index + 1))
-            points.append((lr, debiased))
-            best = min(best, debiased)
-            if debiased > explode * best:
-                break
-        return points
-
-    def _l1_penalty(self) -> torch.Tensor | float:
-        """regularization.l1 times the sum of |weights| (biases are not penalized, as in the Playground)."""
-        if not self.config.regularization.l1:
-            return 0.0
-        weights = [m.weight for m in self.model.modules() if isinstance(m, nn.Linear)]
-        return self.config.regularization.l1 * sum(w.abs().sum() for w in weights)
-
-    def _warm_up_compiled(self) -> None:
-        """Compile for both batch shapes before timing starts; no weights change, no RNG is consumed."""
-        started = time.perf_counter()
-        n, batch = len(self.data.train), self.config.data.batch_size
-        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-            for size in {min(batch, n), n - batch * (self.steps - 1)}:
-                x, y = self.data.train.x[:size], self.data.train.y[:size]
-                self._forward_loss(self.train_model, x, y, size)[1].backward()
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        self.compile_seconds = time.perf_counter() - started
 
     def _copy_state(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
@@ -212,8 +136,8 @@ class Trainer:
             setattr(self.early, key, value)
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
-        cfg, model = self.config, self.train_model
-        model.train()
+        cfg = self.config
+        self.stepper.train_model.train()
         device = self.data.train.x.device
         n = len(self.data.train)
         step_losses = torch.zeros(self.steps, device=device)
@@ -224,7 +148,7 @@ class Trainer:
         solo = not self.dist.enabled  # under DDP, decisions wait for the epoch's collective numbers
         for step, (x, y) in enumerate(train_batches(self.data.train, cfg.data.batch_size, cfg.seed, epoch,
                                                     self.dist.rank, self.dist.world_size)):
-            outputs, loss = self._step(model, x, y, min(cfg.data.batch_size, n - step * cfg.data.batch_size))
+            outputs, loss = self.stepper.step(x, y, min(cfg.data.batch_size, n - step * cfg.data.batch_size))
             if self.scheduler_per_batch:
                 self.scheduler.step()
             step_losses[step] = loss
@@ -233,7 +157,7 @@ class Trainer:
             if now - last_refresh > REFRESH_SECONDS or step == self.steps - 1:
                 last_refresh = now
                 if solo:
-                    self._check_finite(step_losses[: step + 1], epoch)
+                    check_finite(step_losses[: step + 1], epoch, cfg.optimizer.lr)
                 self._notify("on_step", epoch, step + 1, self.steps, float(step_losses[step]))
             if solo and self.stop_requested():
                 return {}
@@ -241,34 +165,22 @@ class Trainer:
             # each rank averaged its own share of every batch; the epoch's numbers are over all of them
             step_losses = all_reduce_sum(step_losses) / self.dist.world_size
             running = all_reduce_sum(running)
-            self._check_finite(step_losses, epoch)
+            check_finite(step_losses, epoch, cfg.optimizer.lr)
         return {"train/loss": float((step_losses * batch_sizes).sum() / n),
                 f"train/{self.task.running_metric}": float(running) / n}
-
-    def _check_finite(self, losses: torch.Tensor, epoch: int) -> None:
-        finite = torch.isfinite(losses)
-        if not bool(finite.all()):
-            step = int((~finite).nonzero()[0]) + 1
-            raise Diverged(f"loss became {float(losses[step - 1])} at epoch {epoch}, step {step}; "
-                           f"try a lower optimizer.lr (now {self.config.optimizer.lr:g})")
 
     def _validate(self) -> dict[str, float]:
         """The task's metrics on the whole validation split (under DDP every rank scores it all: the same
         numbers everywhere, and validation sets are small)."""
-        outputs = run_split(self.model, self.data.val, self.loss_fn, self.config.train.eval_batch_size)
+        outputs = run_split(self.model, self.data.val, self.stepper.loss_fn, self.config.train.eval_batch_size)
         return {f"val/{name}": value for name, value in self.task.metrics(outputs).items()}
 
     def _save_epoch(self, epoch: int, improved: bool) -> None:
         """After every epoch, and once before the first (so a run stopped during epoch 1 can be resumed)."""
-        if self.run_dir is None or not self.dist.is_main:
-            return
-        if improved:
-            save_weights(self.model, self.run_dir / WEIGHTS_FILE)
-        write_csv(self.run_dir / HISTORY_FILE, self.history)
-        progress = {"epoch": epoch, "history": self.history, "early_stopping": self.early.state(),
-                    "config": self.config.model_dump(mode="json")}
-        save_training_state(self.run_dir / CHECKPOINT_FILE, self.model, self.best_state, self.optimizer,
-                            self.scheduler, progress)
+        if self.run_folder is not None:
+            progress = {"epoch": epoch, "history": self.history, "early_stopping": self.early.state(),
+                        "config": self.config.model_dump(mode="json")}
+            self.run_folder.save_epoch(self.model, self.best_state, self.optimizer, self.scheduler, progress, improved)
 
     def fit(self) -> FitResult:
         # tiny values late in training become denormal floats, which run many times slower on x86 CPUs
@@ -284,7 +196,7 @@ class Trainer:
         if self.history and self.early.should_stop:  # a resumed run that had already stopped early
             status, self.start_epoch = "stopped_early", cfg.train.epochs + 1
         if cfg.train.compile and self.start_epoch <= cfg.train.epochs:
-            self._warm_up_compiled()
+            self.stepper.warm_up_compiled(self.data.train, cfg.data.batch_size, self.steps)
         if not self.history:
             self._save_epoch(0, improved=True)
         for epoch in range(self.start_epoch, cfg.train.epochs + 1):
@@ -324,8 +236,8 @@ class Trainer:
                 break
         if cfg.train.early_stopping.restore_best or status in ("diverged", "interrupted"):
             self.model.load_state_dict(self.best_state)
-        if self.run_dir is not None and self.dist.is_main:
-            save_weights(self.model, self.run_dir / WEIGHTS_FILE)
+        if self.run_folder is not None:
+            self.run_folder.save_weights(self.model)
         train_seconds = sum(row["epoch_seconds"] for row in self.history)
         return FitResult(self.history, self.early.best_epoch, status == "stopped_early", status, train_seconds,
                          len(self.history) * len(self.data.train), message)

@@ -11,10 +11,10 @@ from nnintro.models import architecture_for, build_model
 from nnintro.train import Trainer
 
 
-def make_trainer(overrides, run_dir=None):
+def make_trainer(overrides):
     config = load_config(None, overrides)
     data, model = prepare(config)
-    return Trainer(config, data, model, run_dir)
+    return Trainer(config, data, model, None)
 
 
 def test_same_seed_gives_identical_history():
