@@ -1,7 +1,6 @@
 """The Python functions under the CLI: train, evaluate, predict. The tests and notebooks call these too."""
 from __future__ import annotations
 
-import random
 import shutil
 import signal
 import time
@@ -11,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from rich.console import Console
 
@@ -22,7 +20,7 @@ from nnintro.datasets import DatasetBundle, load_dataset
 from nnintro.device import check_precision, select_device
 from nnintro.errors import ConfigError, InputError, RunError
 from nnintro.evaluate import run_split
-from nnintro.models import architecture_for, build_model, count_parameters, describe
+from nnintro.models import architecture_for, count_parameters, describe
 from nnintro.reports.console import ConsoleObserver
 from nnintro.reports.run_report import split_tables, write_run_report, write_split_report
 from nnintro.reports.tables import TableSpec
@@ -42,7 +40,7 @@ from nnintro.runs import (
     write_json,
 )
 from nnintro.tasks import SplitOutputs
-from nnintro.train import FitResult, Trainer
+from nnintro.train import FitResult, Trainer, prepare
 
 # Overrides a resumed run may take: they change how long or how it is logged, not what is trained.
 RESUMABLE_OVERRIDES = ("train.epochs", "train.early_stopping.patience", "train.device", "train.eval_batch_size")
@@ -54,12 +52,6 @@ class TrainResult:
     metrics: dict[str, Any]
     fit: FitResult
     main_process: bool = True
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 class StopFlag:
@@ -154,17 +146,6 @@ def train(config: Config | None = None, runs_root: str | Path = "runs", console:
     check_precision(device, config.train.precision)
     with distributed.process_group(dist, device):
         return _train(config, dist, device, runs_root, console if dist.is_main else Console(quiet=True), resume)
-
-
-def prepare(config: Config) -> tuple[DatasetBundle, torch.nn.Module]:
-    """The start of every training: seed, load the data (on the CPU), build the untrained model."""
-    seed_everything(config.seed)
-    data = load_dataset(config.data, config.seed)
-    data.task.loss_name(config.loss)  # settings that must fit the task are checked before any run folder exists
-    data.task.check_monitor(config.train.early_stopping.monitor)
-    model = build_model(architecture_for(config.model, data.input_shape, data.task.width, data.normalization,
-                                         data.task.output_scale()))
-    return data, model
 
 
 def _train(config: Config, dist: distributed.Distributed, device: torch.device, runs_root: str | Path,

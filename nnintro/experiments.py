@@ -188,10 +188,10 @@ def lr_range_test(config: Config, data: Any, model: Any, lrs: list[float],
 
 def lr_find(config: Config, runs_root: Path, steps: int, start_lr: float, end_lr: float) -> LrFindResult:
     """Ramp the lr exponentially over at most one epoch, record the smoothed loss, suggest an lr."""
-    from nnintro.api import prepare
     from nnintro.datasets.batches import steps_per_epoch
     from nnintro.device import select_device
     from nnintro.reports.plots import lr_find_figure, save_figure
+    from nnintro.train import prepare
 
     device = select_device(config.train.device)
     data, model = prepare(config)

@@ -6,22 +6,25 @@ accumulated in device tensors and read only when the progress display refreshes 
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 from torch import nn
 
 from nnintro.checkpoint import RunFolder, load_training_state
 from nnintro.config import Config
-from nnintro.datasets.base import DatasetBundle
+from nnintro.datasets import DatasetBundle, load_dataset
 from nnintro.datasets.batches import steps_per_epoch, train_batches
 from nnintro.distributed import Distributed, all_reduce_sum, any_rank
 from nnintro.errors import NnintroError
 from nnintro.evaluate import run_split
+from nnintro.models import architecture_for, build_model
 from nnintro.optim import build_scheduler
 from nnintro.step import Stepper
 
@@ -83,6 +86,23 @@ class EarlyStopping:
 
     def state(self) -> dict[str, Any]:
         return {"best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs}
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def prepare(config: Config) -> tuple[DatasetBundle, torch.nn.Module]:
+    """The start of every training: seed, load the data (on the CPU), build the untrained model."""
+    seed_everything(config.seed)
+    data = load_dataset(config.data, config.seed)
+    data.task.loss_name(config.loss)  # settings that must fit the task are checked before any run folder exists
+    data.task.check_monitor(config.train.early_stopping.monitor)
+    model = build_model(architecture_for(config.model, data.input_shape, data.task.width, data.normalization,
+                                         data.task.output_scale()))
+    return data, model
 
 
 def check_finite(losses: torch.Tensor, epoch: int, lr: float) -> None:

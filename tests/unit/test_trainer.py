@@ -4,11 +4,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from nnintro.api import prepare
 from nnintro.config import load_config
 from nnintro.datasets.batches import train_batches
 from nnintro.models import architecture_for, build_model
-from nnintro.train import Trainer
+from nnintro.train import Trainer, prepare
 
 
 def make_trainer(overrides):
