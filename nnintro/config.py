@@ -15,14 +15,16 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from nnintro.errors import ConfigError, did_you_mean
+from nnintro.safe_yaml import YamlProblem, load_yaml
 
 PACKAGED_CONFIGS = "configs"
+MAX_WIDTH, MAX_LAYERS = 1_000_000, 100
 
 
 class Section(BaseModel):
     """A config section: unknown keys are errors, and assignments are validated too."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class NamedSection(Section):
@@ -47,10 +49,10 @@ class DataConfig(Section):
     root: str = Field("data", description="folder holding the dataset files (torchvision layout); "
                                           "folder: the folder of class sub-folders")
     download: bool = Field(False, description="download missing mnist/fashion_mnist/cifar10/california_housing files")
-    val_size: float = Field(0.1, gt=0, description="validation carved from train: a fraction < 1 or a count >= 1")
+    val_size: float = Field(0.1, gt=0, le=1e9, description="validation carved from train: a fraction < 1 or a count >= 1")
     test_fraction: float = Field(0.2, gt=0, lt=1, description="folder/csv without a test split: the share held "
                                                               "out for testing (seeded, stratified for classes)")
-    batch_size: int = Field(64, gt=0, description="training mini-batch size (global under torchrun)")
+    batch_size: int = Field(64, gt=0, le=2**24, description="training mini-batch size (global under torchrun)")
     noise: float = Field(0.0, ge=0, le=1, description="2-D sets: label noise / spread, as the Playground's slider / 100")
     n_samples: int = Field(500, ge=10, le=1_000_000, description="2-D sets: number of training points "
                                                                  "(test set: the same number)")
@@ -122,9 +124,13 @@ class ModelConfig(Section):
     @field_validator("hidden")
     @classmethod
     def _positive_widths(cls, widths: list[int]) -> list[int]:
+        if len(widths) > MAX_LAYERS:
+            raise ValueError(f"at most {MAX_LAYERS} hidden layers, got {len(widths)}")
         for index, width in enumerate(widths):
             if width <= 0:
                 raise ValueError(f"[{index}] must be > 0, got {width}")
+            if width > MAX_WIDTH:
+                raise ValueError(f"[{index}] must be at most {MAX_WIDTH:,}, got {shown(width)}")
         return widths
 
     @field_validator("activation")
@@ -177,11 +183,11 @@ class OptimizerConfig(NamedSection):
 
 class SchedulerConfig(NamedSection):
     name: str = Field("none", description="none, step, cosine, onecycle, plateau")
-    step_size: int = Field(10, gt=0, description="step: epochs between decays")
+    step_size: int = Field(10, gt=0, le=1_000_000, description="step: epochs between decays")
     gamma: float = Field(0.1, gt=0, le=1, description="step: decay factor")
     max_lr: float | None = Field(None, gt=0, description="onecycle: peak lr (default: 10 x optimizer.lr)")
     factor: float = Field(0.5, gt=0, lt=1, description="plateau: decay factor")
-    patience: int = Field(2, ge=0, description="plateau: epochs without val_loss improvement")
+    patience: int = Field(2, ge=0, le=1_000_000, description="plateau: epochs without val_loss improvement")
 
     @field_validator("name")
     @classmethod
@@ -203,7 +209,7 @@ class EarlyStoppingConfig(Section):
 
         return _check_choice(value, ALL_MONITORS)
 
-    patience: int | None = Field(5, ge=1, description="epochs without improvement before stopping; null: off")
+    patience: int | None = Field(5, ge=1, le=1_000_000, description="epochs without improvement before stopping; null: off")
     monitor: str = Field("val_loss", description="val_loss; classification: val_accuracy; regression: val_mae, "
                                                  "val_rmse, val_mse, val_r2")
     min_delta: float = Field(0.0, ge=0, description="smallest change that counts as an improvement")
@@ -211,10 +217,10 @@ class EarlyStoppingConfig(Section):
 
 
 class TrainConfig(Section):
-    epochs: int = Field(30, ge=1)
+    epochs: int = Field(30, ge=1, le=1_000_000)
     early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
     device: str = Field("auto", description="auto (cuda > mps > cpu), cpu, cuda, cuda:N, mps")
-    eval_batch_size: int = Field(4096, gt=0)
+    eval_batch_size: int = Field(4096, gt=0, le=2**24)
     precision: Literal["32", "bf16", "16"] = Field("32", description="32 (fp32), bf16 autocast, 16 (fp16 + grad scaler, CUDA)")
     compile: bool = Field(False, description="torch.compile the model (warm-up reported separately)")
 
@@ -239,7 +245,7 @@ class ReportConfig(Section):
 
 class Config(Section):
     name: str | None = Field(None, description="run name prefix; default: <dataset>_<model.kind>")
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="the libraries underneath take 0 .. 2^32 - 1")
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     loss: LossConfig = LossConfig()
@@ -291,7 +297,9 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: cannot read ({getattr(err, 'strerror', None) or err})") from err
     try:
-        document = yaml.safe_load(text)
+        document = load_yaml(text)
+    except YamlProblem as err:
+        raise ConfigError(f"{path}: {err}") from err
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -310,9 +318,11 @@ def apply_override(document: dict[str, Any], assignment: str) -> None:
     if not sep or not key.strip():
         raise ConfigError(f"--set '{assignment}': expected KEY=VALUE, e.g. optimizer.lr=0.05")
     try:
-        value = yaml.safe_load(raw_value) if raw_value.strip() else ""
+        value = load_yaml(raw_value) if raw_value.strip() else ""
+    except YamlProblem as err:
+        raise ConfigError(f"--set {key.strip()[:60]}: the value {err}") from err
     except yaml.YAMLError as err:
-        raise ConfigError(f"--set '{assignment}': value is not valid YAML") from err
+        raise ConfigError(f"--set {key.strip()[:60]}: the value is not valid YAML") from err
     parts = key.strip().split(".")
     node = document
     for depth, part in enumerate(parts[:-1]):
@@ -337,6 +347,14 @@ def _location(loc: tuple) -> str:
     return text or "config"
 
 
+def shown(value: Any, limit: int = 60) -> str:
+    """A user's value in a message: its repr, cut short (a 10^6-element list is named, not printed)."""
+    if isinstance(value, (list, dict, str)) and len(value) > limit:
+        return f"a {type(value).__name__} of {len(value):,} items"
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
 def _describe(error: dict, model: type[BaseModel]) -> str:
     loc = _location(error["loc"])
     kind, ctx, value = error["type"], error.get("ctx", {}), error.get("input")
@@ -351,9 +369,9 @@ def _describe(error: dict, model: type[BaseModel]) -> str:
     if kind in bounds:
         limit = next(iter(ctx.values()))
         limit = f"{limit:g}" if isinstance(limit, float) else limit
-        return f"{loc}: must be {bounds[kind]} {limit}, got {value!r}"
+        return f"{loc}: must be {bounds[kind]} {limit}, got {shown(value)}"
     if kind == "literal_error":
-        return f"{loc}: must be one of {ctx.get('expected')}, got {value!r}"
+        return f"{loc}: must be one of {ctx.get('expected')}, got {shown(value)}"
     if kind == "value_error":
         message = str(ctx.get("error", error["msg"]))
         if message.startswith("["):  # a list item: "[1] must be > 0" reads as model.hidden[1]: ...
@@ -362,7 +380,7 @@ def _describe(error: dict, model: type[BaseModel]) -> str:
         if re.match(r"^\w+(\[\d+\])?: ", message):  # names its own field within the section
             return f"{loc}.{message}" if loc != "config" else message
         return f"{loc}: {message}"
-    return f"{loc}: {error['msg'][0].lower()}{error['msg'][1:]}, got {value!r}"
+    return f"{loc}: {error['msg'][0].lower()}{error['msg'][1:]}, got {shown(value)}"
 
 
 def validate(document: dict[str, Any], source: str = "config") -> Config:

@@ -120,6 +120,32 @@ def upgrade_architecture(architecture: dict[str, Any]) -> dict[str, Any]:
     return architecture
 
 
+def planned_parameters(architecture: dict[str, Any]) -> int:
+    """The parameter count build_model would give, computed without allocating anything."""
+    features = architecture["normalization"].get("features")
+    widths = [len(features) if features else math.prod(architecture["input_shape"]), *architecture["hidden"],
+              architecture["num_outputs"]]
+    return sum(a * b + b for a, b in zip(widths, widths[1:]))
+
+
+def check_memory(architecture: dict[str, Any]) -> None:
+    """Refuse a model whose training state cannot fit in this machine's memory, before allocating it:
+    weights, gradients, two optimizer moments and the best weights, 4 bytes each."""
+    import os
+
+    from nnintro.errors import ConfigError
+
+    needed = planned_parameters(architecture) * 4 * 5
+    try:
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return
+    if needed > available // 2:
+        raise ConfigError(f"model.hidden: {describe(architecture)} has {planned_parameters(architecture):,} "
+                          f"parameters; training it needs about {needed / 2**30:,.0f} GiB, more than half of this "
+                          f"machine's {available / 2**30:.0f} GiB; use smaller widths")
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 

@@ -24,7 +24,7 @@ from nnintro.datasets.batches import steps_per_epoch, train_batches
 from nnintro.distributed import Distributed, all_reduce_sum, any_rank
 from nnintro.errors import NnintroError
 from nnintro.evaluate import run_split
-from nnintro.models import architecture_for, build_model
+from nnintro.models import architecture_for, build_model, check_memory
 from nnintro.optim import build_scheduler
 from nnintro.step import Stepper
 
@@ -100,8 +100,10 @@ def prepare(config: Config) -> tuple[DatasetBundle, torch.nn.Module]:
     data = load_dataset(config.data, config.seed)
     data.task.loss_name(config.loss)  # settings that must fit the task are checked before any run folder exists
     data.task.check_monitor(config.train.early_stopping.monitor)
-    model = build_model(architecture_for(config.model, data.input_shape, data.task.width, data.normalization,
-                                         data.task.output_scale()))
+    architecture = architecture_for(config.model, data.input_shape, data.task.width, data.normalization,
+                                    data.task.output_scale())
+    check_memory(architecture)
+    model = build_model(architecture)
     return data, model
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from nnintro.errors import DataError
 from nnintro.tasks import Task
 
 
@@ -81,11 +82,16 @@ def channel_stats(x: torch.Tensor, scale: float) -> tuple[list[float], list[floa
     return data.mean(0).tolist(), data.std(0).clamp_min(1e-6).tolist()
 
 
-def split_off(split: Split, size: float, seed: int) -> tuple[Split, Split]:
+MIN_TRAIN = 2  # fewer training samples than this cannot be called training
+
+
+def split_off(split: Split, size: float, seed: int, field: str = "data.val_size") -> tuple[Split, Split]:
     """(rest, held out): size (a fraction, or a count) of the split chosen by the seed, order kept."""
     n = len(split)
-    n_held = int(size) if size >= 1 else round(n * size)
-    n_held = min(max(n_held, 1), n - 1)
+    n_held = max(int(size) if size >= 1 else round(n * size), 1)
+    if n - n_held < MIN_TRAIN:
+        raise DataError(f"{field}: {size:g} would leave {max(n - n_held, 0)} training samples (the training split "
+                        f"has {n}); use a smaller value")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     held, rest = order[:n_held].sort().values, order[n_held:].sort().values
     return Split(split.x[rest], split.y[rest]), Split(split.x[held], split.y[held])
@@ -94,8 +100,21 @@ def split_off(split: Split, size: float, seed: int) -> tuple[Split, Split]:
 def carve_validation(raw: RawDataset, val_size: float, seed: int, name: str) -> DatasetBundle:
     """Hold out val_size (fraction, or count) of train, chosen by the seed, unless the source has its own
     validation split; input normalization and the task's target statistics come from what is left."""
+    check_agree(raw, name)
     train, val = (raw.train, raw.val) if raw.val is not None else split_off(raw.train, val_size, seed)
     mean, std = channel_stats(train.x, raw.scale)
     normalization = {"scale": raw.scale, "mean": mean, "std": std}
     return DatasetBundle(name, train, val, raw.test, raw.task.fit(train.y), raw.kind, normalization, raw.inputs,
                          raw.notes)
+
+
+def check_agree(raw: RawDataset, name: str) -> None:
+    """Before anything is trained or written: the splits hold samples of one shape, and enough of them."""
+    shapes = {split: tuple(part.x.shape[1:]) for split, part in (("train", raw.train), ("test", raw.test),
+                                                                 ("val", raw.val)) if part is not None}
+    if len(set(shapes.values())) > 1:
+        listed = ", ".join(f"{split} {list(shape)}" for split, shape in shapes.items())
+        raise DataError(f"{name}: the splits hold inputs of different shapes ({listed})")
+    for split, part in (("train", raw.train), ("test", raw.test), ("val", raw.val)):
+        if part is not None and len(part) < (MIN_TRAIN if split == "train" else 1):
+            raise DataError(f"{name}: the {split} split has {len(part)} samples; too few to use")

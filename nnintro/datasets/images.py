@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import io
 import pickle
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -57,8 +58,8 @@ def _read_bytes(path: Path) -> bytearray:
                     raise EOFError("decompressed size differs from the size in the gzip trailer")
             return buffer
         return bytearray(path.read_bytes())
-    except (OSError, EOFError, gzip.BadGzipFile, ValueError) as err:
-        raise DataError(f"{path}: cannot read ({err})") from err
+    except (OSError, EOFError, gzip.BadGzipFile, ValueError, zlib.error) as err:
+        raise DataError(f"{path}: cannot read, the file is damaged ({err}); download it again") from err
 
 
 def read_idx(path: Path, ndim: int) -> torch.Tensor:
