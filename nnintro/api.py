@@ -18,7 +18,7 @@ from nnintro.checkpoint import RunFolder, checkpoint_config, load_model
 from nnintro.config import Config, load_config, validate
 from nnintro.datasets import DatasetBundle, load_dataset
 from nnintro.device import check_precision, select_device
-from nnintro.errors import ConfigError, InputError, RunError
+from nnintro.errors import ConfigError, DataError, InputError, RunError
 from nnintro.evaluate import run_split
 from nnintro.models import architecture_for, count_parameters, describe
 from nnintro.reports.console import ConsoleObserver
@@ -43,6 +43,7 @@ from nnintro.tasks import SplitOutputs
 from nnintro.train import FitResult, Trainer, prepare
 
 # Overrides a resumed run may take: they change how long or how it is logged, not what is trained.
+MAX_DRAWN = 24  # predict --plot draws the first this many images: a figure of thousands helps no one
 RESUMABLE_OVERRIDES = ("train.epochs", "train.early_stopping.patience", "train.device", "train.eval_batch_size")
 
 
@@ -249,7 +250,10 @@ def evaluate(run_path: str | Path | None, split: str = "test", runs_root: str | 
     if data_root is not None:  # a path as typed, never parsed as YAML
         config.data.root = data_root
     model = load_model(run)
-    data = load_dataset(config.data, config.seed)
+    try:
+        data = load_dataset(config.data, config.seed)
+    except DataError as err:  # name the option the user typed, not the run's config.yaml
+        raise DataError(f"--data-root {data_root}: {err}" if data_root is not None else str(err)) from err
     task = run.task
     if data.task.describe() != task.describe():
         raise RunError(f"{run.path / MODEL_FILE}: the run was trained for {task.describe()}, but dataset "
@@ -293,7 +297,7 @@ def predict(run_path: str | Path | None, files: list[str], top_k: int = 3, inver
         if run.model_info.get("data_kind") == "image" and usable:
             drawn.append((file, x[0], torch.softmax(outputs[0], 0)))
     if plot is not None and drawn:
-        _plot_predictions(run, drawn, plot)
+        _plot_predictions(run, drawn[:MAX_DRAWN], plot)
     return results
 
 

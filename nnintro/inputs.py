@@ -24,12 +24,24 @@ def _read_image(path: Path, channels: int, height: int, width: int) -> np.ndarra
 
 
 def _read_array(path: Path, shape: list[int]) -> np.ndarray:
+    """A .npy file whose header is checked against the model's input before any data is read: a header
+    may claim any shape, and numpy would allocate it."""
     try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as err:
-        raise InputError(f"{path}: not a readable .npy array ({err})") from err
-    if array.dtype.kind not in "biuf":
-        raise InputError(f"{path}: array must be numeric, got {array.dtype}")
+        with path.open("rb") as handle:
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}.get(np.lib.format.read_magic(handle))
+            if read_header is None:
+                raise InputError(f"{path}: unsupported .npy format version")
+            header_shape, _, dtype = read_header(handle, max_header_size=10_000)
+            if dtype.kind not in "biuf":
+                raise InputError(f"{path}: array must be numeric, got {dtype}")
+            if int(np.prod(header_shape, dtype=object)) != int(np.prod(shape)):
+                raise InputError(f"{path}: array shape {list(header_shape)[:8]} does not fit the model's input {shape}")
+            array = np.load(path, allow_pickle=False)
+    except InputError:
+        raise
+    except (OSError, ValueError, EOFError, TypeError, SyntaxError) as err:
+        raise InputError(f"{path}: not a readable .npy array ({str(err)[:120]})") from err
     if list(array.shape) != shape:
         if array.ndim == 3 and list(array.shape) == [shape[1], shape[2], shape[0]]:
             array = array.transpose(2, 0, 1)  # H, W, C as images are usually stored

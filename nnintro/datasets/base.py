@@ -82,16 +82,16 @@ def channel_stats(x: torch.Tensor, scale: float) -> tuple[list[float], list[floa
     return data.mean(0).tolist(), data.std(0).clamp_min(1e-6).tolist()
 
 
-MIN_TRAIN = 2  # fewer training samples than this cannot be called training
+MIN_SAMPLES = 2  # a split of one sample measures nothing; one of none cannot be trained or scored on
 
 
 def split_off(split: Split, size: float, seed: int, field: str = "data.val_size") -> tuple[Split, Split]:
     """(rest, held out): size (a fraction, or a count) of the split chosen by the seed, order kept."""
     n = len(split)
     n_held = max(int(size) if size >= 1 else round(n * size), 1)
-    if n - n_held < MIN_TRAIN:
-        raise DataError(f"{field}: {size:g} would leave {max(n - n_held, 0)} training samples (the training split "
-                        f"has {n}); use a smaller value")
+    if n - n_held < MIN_SAMPLES or n_held < MIN_SAMPLES:
+        raise DataError(f"{field}: {size:g} of the training split's {n} samples would hold out {n_held} and keep "
+                        f"{max(n - n_held, 0)}; each side needs at least {MIN_SAMPLES}")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     held, rest = order[:n_held].sort().values, order[n_held:].sort().values
     return Split(split.x[rest], split.y[rest]), Split(split.x[held], split.y[held])
@@ -116,5 +116,6 @@ def check_agree(raw: RawDataset, name: str) -> None:
         listed = ", ".join(f"{split} {list(shape)}" for split, shape in shapes.items())
         raise DataError(f"{name}: the splits hold inputs of different shapes ({listed})")
     for split, part in (("train", raw.train), ("test", raw.test), ("val", raw.val)):
-        if part is not None and len(part) < (MIN_TRAIN if split == "train" else 1):
-            raise DataError(f"{name}: the {split} split has {len(part)} samples; too few to use")
+        if part is not None and len(part) < MIN_SAMPLES:
+            raise DataError(f"{name}: the {split} split has {len(part)} sample(s); at least {MIN_SAMPLES} are "
+                            f"needed for it to mean anything")

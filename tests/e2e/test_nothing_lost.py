@@ -166,3 +166,5 @@ def test_eval_data_root_is_a_path_not_yaml(tmp_path):
     (tmp_path / "moved").rename(moved / "MNIST")
     result = invoke("eval", str(run), "--data-root", str(moved))
     assert result.exit_code == 0, result.output
+    wrong = invoke("eval", str(run), "--data-root", "nowhere #4")
+    assert wrong.exit_code == 2 and wrong.output.startswith("error: --data-root nowhere #4: ")
