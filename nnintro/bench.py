@@ -6,7 +6,6 @@ forward+backward FLOPs of an epoch divided by the fp32 GEMM rate measured here, 
 """
 from __future__ import annotations
 
-import json
 import math
 import resource
 import statistics
@@ -27,6 +26,8 @@ from nnintro.datasets.base import DatasetBundle, Split, channel_stats
 from nnintro.errors import DataError
 from nnintro.evaluate import run_split
 from nnintro.models import Standardize, architecture_for, build_model
+from nnintro.reports.tables import Column, TableSpec
+from nnintro.tasks import Classification
 from nnintro.train import Trainer
 
 SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
@@ -203,7 +204,7 @@ def nnintro_loop(model: nn.Module, train: Split, test: Split, classes: list[str]
                                 "optimizer.momentum=0.9", f"train.epochs={epochs}", "train.device=cpu",
                                 "train.early_stopping.patience=null", f"model.hidden={hidden}"])
     mean, std = channel_stats(train.x, 1 / 255)
-    data = DatasetBundle(dataset, train, Split(test.x[:1000], test.y[:1000]), test, classes, "image",
+    data = DatasetBundle(dataset, train, Split(test.x[:1000], test.y[:1000]), test, Classification(classes), "image",
                          {"scale": 1 / 255, "mean": mean, "std": std})
     trainer = Trainer(config, data, model, None)
     result = trainer.fit()
@@ -244,7 +245,7 @@ def run_bench(dataset: str = "mnist", data_root: str | None = None, epochs: int 
             continue
         times, samples, note = outcome
         per_epoch = statistics.median(times)
-        accuracy = _test_accuracy(model, test, mean, std)
+        accuracy = _test_accuracy(model, test, classes, mean, std)
         results.append(LoopResult(name, per_epoch, samples / per_epoch, accuracy, peak_rss_mib(), note))
     reference = results[0].seconds_per_epoch
     for result in results:
@@ -276,40 +277,41 @@ def _without_standardize(model: nn.Module) -> nn.Module:
     return nn.Sequential(*list(model)[1:])
 
 
-def _test_accuracy(model: nn.Module, test: Split, mean: list[float], std: list[float]) -> float:
+def _test_accuracy(model: nn.Module, test: Split, classes: list[str], mean: list[float], std: list[float]) -> float:
     if isinstance(model[0], nn.Flatten):  # a baseline's model: inputs normalized outside it
         test = Split(_prenormalized(test.x, mean, std), test.y)
-    return run_split(model, test, lambda logits, y: F.cross_entropy(logits, y, reduction="none"), 4096).accuracy
+    task = Classification(classes)
+    return task.metrics(run_split(model, test, task.per_sample_loss(load_config().loss), 4096))["accuracy"]
+
+
+def bench_table(report: dict[str, Any]) -> TableSpec:
+    """The loops side by side and the arithmetic bound: the console's table and the markdown report's."""
+    bound = {"loop": "arithmetic lower bound", "seconds_per_epoch": report["bound_seconds_per_epoch"],
+             "ratio_to_bound": 1.0, "note": f"FLOPs / GEMM rate ({report['gemm_gflops']} GFLOP/s measured)"}
+    return TableSpec(f"{report['dataset']} {report['model']}, batch {report['batch_size']}, {report['data']}", [
+        Column("loop", "loop", left=True), Column("seconds_per_epoch", "s/epoch (median)", "{:.3f}"),
+        Column("samples_per_second", "samples/s", "{:,.0f}"), Column("ratio_to_nnintro", "x nnintro", "{:.2f}"),
+        Column("ratio_to_bound", "x bound", "{:.2f}"), Column("peak_rss_mib", "peak RSS MiB", "{:.0f}"),
+        Column("test_accuracy", "test accuracy", "{:.4f}"), Column("note", "note", left=True)],
+        [*report["loops"], bound])
 
 
 def to_markdown(report: dict[str, Any]) -> str:
-    lines = [
-        f"# nnintro bench: {report['dataset']} {report['model']}, batch {report['batch_size']}, "
-        f"{report['epochs']} epochs, {report['optimizer']}",
-        "",
-        f"Data: {report['data']}. torch {report['torch']}, {report['threads']} threads. Measured fp32 GEMM rate "
-        f"{report['gemm_gflops']} GFLOP/s; arithmetic lower bound {report['bound_seconds_per_epoch']:.3f} s/epoch "
-        f"({report['flops_per_sample']:,} FLOPs per sample). Peak RSS after `import torch`: "
-        f"{report['rss_after_import_torch_mib']:.0f} MiB; the peak RSS column is the process's high-water mark "
-        f"after each loop (cumulative, loops run in the order shown).",
-        "",
-        "| loop | s/epoch (median) | samples/s | x nnintro | x bound | peak RSS MiB | test accuracy | note |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for r in report["loops"]:
-        lines.append(f"| {r['loop']} | {r['seconds_per_epoch']:.3f} | {r['samples_per_second']:,.0f} | "
-                     f"{r['ratio_to_nnintro']:.2f} | {r['ratio_to_bound']:.2f} | {r['peak_rss_mib']:.0f} | "
-                     f"{r['test_accuracy']:.4f} | {r['note']} |")
-    lines.append(f"| arithmetic lower bound | {report['bound_seconds_per_epoch']:.3f} | | | 1.00 | | | FLOPs / GEMM rate |")
-    return "\n".join(lines) + "\n"
+    return (f"# nnintro bench: {report['dataset']} {report['model']}, batch {report['batch_size']}, "
+            f"{report['epochs']} epochs, {report['optimizer']}\n\n"
+            f"Data: {report['data']}. torch {report['torch']}, {report['threads']} threads. Measured fp32 GEMM rate "
+            f"{report['gemm_gflops']} GFLOP/s; arithmetic lower bound {report['bound_seconds_per_epoch']:.3f} s/epoch "
+            f"({report['flops_per_sample']:,} FLOPs per sample). Peak RSS after `import torch`: "
+            f"{report['rss_after_import_torch_mib']:.0f} MiB; the peak RSS column is the process's high-water mark "
+            f"after each loop (cumulative, loops run in the order shown).\n\n" + bench_table(report).to_markdown())
 
 
 def write_report(report: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
-    from nnintro.runs import write_atomic
+    from nnintro.runs import dumps_json, write_atomic
 
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"bench-{report['dataset']}-b{report['batch_size']}-{time.strftime('%Y%m%d-%H%M%S')}"
     md_path, json_path = out_dir / f"{stem}.md", out_dir / f"{stem}.json"
     write_atomic(md_path, to_markdown(report))
-    write_atomic(json_path, json.dumps(report, indent=2) + "\n")
+    write_atomic(json_path, dumps_json(report))
     return md_path, json_path

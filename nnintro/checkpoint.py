@@ -17,7 +17,7 @@ from safetensors.torch import load, save
 from torch import nn
 
 from nnintro.errors import RunError
-from nnintro.models import ACTIVATIONS, build_model
+from nnintro.models import architecture_problems, build_model
 from nnintro.runs import CHECKPOINT_FILE, HISTORY_FILE, WEIGHTS_FILE, Run, write_atomic, write_csv
 
 
@@ -68,22 +68,7 @@ def save_weights(model: nn.Module, path: Path) -> None:
 def load_model(run: Run) -> nn.Module:
     """Rebuild a run's model from model.json and load its best weights."""
     arch = run.architecture
-    problems = []
-    if not isinstance(arch, dict):
-        problems.append("architecture must be a mapping")
-    else:
-        if arch.get("kind") not in ("linear", "mlp"):
-            problems.append(f"kind {arch.get('kind')!r} must be linear or mlp")
-        if arch.get("activation") not in ACTIVATIONS:
-            problems.append(f"unknown activation {arch.get('activation')!r}")
-        for key in ("input_shape", "hidden"):
-            if not isinstance(arch.get(key), list) or not all(isinstance(v, int) and v > 0 for v in arch[key]):
-                problems.append(f"{key} must be a list of positive integers")
-        norm = arch.get("normalization")
-        if not (isinstance(norm, dict) and {"scale", "mean", "std"} <= set(norm)):
-            problems.append("normalization needs scale, mean and std")
-        if not isinstance(arch.get("num_outputs"), int) or arch["num_outputs"] != run.task.width:
-            problems.append("num_outputs must match the number of classes or targets")
+    problems = architecture_problems(arch, run.task.width)
     if problems:
         raise RunError(f"{run.path / 'model.json'}: {'; '.join(problems)}")
     path = run.path / WEIGHTS_FILE

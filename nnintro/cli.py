@@ -14,7 +14,6 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from nnintro.errors import NnintroError
 
@@ -239,7 +238,7 @@ def bench(
     out: Annotated[Path, typer.Option("--out", help="Folder for the markdown and JSON reports.")] = Path("bench/results"),
 ) -> None:
     """Time nnintro's trainer against the classic DataLoader loop and Lightning, next to the arithmetic bound."""
-    from nnintro.bench import run_bench, write_report
+    from nnintro.bench import bench_table, run_bench, write_report
     from nnintro.runs import output_folder
 
     output_folder(out, "--out")
@@ -247,17 +246,7 @@ def bench(
     widths = [int(w) for w in hidden.split(",")] if hidden else None
     report = run_bench(dataset, data_root, epochs, batch_size, widths, workers=workers, baseline_steps=baseline_steps,
                        progress=lambda line: err_console.print(line, highlight=False))
-    table = Table(title=f"{report['dataset']} {report['model']}, batch {report['batch_size']}, {report['data']}",
-                  title_justify="left")
-    for column in ("loop", "s/epoch", "samples/s", "x nnintro", "x bound", "peak RSS MiB", "test acc", "note"):
-        table.add_column(column, justify="left" if column in ("loop", "note") else "right")
-    for r in report["loops"]:
-        table.add_row(r["loop"], f"{r['seconds_per_epoch']:.3f}", f"{r['samples_per_second']:,.0f}",
-                      f"{r['ratio_to_nnintro']:.2f}", f"{r['ratio_to_bound']:.2f}", f"{r['peak_rss_mib']:.0f}",
-                      f"{r['test_accuracy']:.4f}", r["note"])
-    table.add_row("arithmetic bound", f"{report['bound_seconds_per_epoch']:.3f}", "", "", "1.00", "", "",
-                  f"{report['gemm_gflops']} GFLOP/s measured")
-    console.print(table)
+    console.print(bench_table(report).to_rich())
     md_path, json_path = write_report(report, out)
     console.print(f"wrote {md_path} and {json_path}", highlight=False)
 

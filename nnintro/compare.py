@@ -20,6 +20,7 @@ from nnintro.runs import (
     open_run,
     read_json,
     write_atomic,
+    write_csv,
 )
 from nnintro.tasks import Task
 
@@ -97,7 +98,7 @@ def write_comparison(summaries: list[RunSummary], runs_root: Path, md_file: Path
     folder = create_run_dir(runs_root, "compare")
     markdown = table.to_markdown()
     write_atomic(folder / "compare.md", markdown)
-    write_atomic(folder / "compare.csv", table.to_csv())
+    write_csv(folder / "compare.csv", table.csv_rows())
     if md_file is not None:
         write_atomic(md_file, markdown)
     metric = summaries[0].run.task.running_metric

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from nnintro.errors import ConfigError, did_you_mean
+from nnintro.runs import NAME_PATTERN
 from nnintro.safe_yaml import YamlProblem, load_yaml
 
 PACKAGED_CONFIGS = "configs"
@@ -116,7 +117,7 @@ class DataConfig(Section):
 
 
 class ModelConfig(Section):
-    kind: Literal["linear", "mlp"] = Field("mlp", description="linear (softmax regression) or mlp")
+    kind: Literal["linear", "mlp"] = Field("mlp", description="linear (softmax regression) or mlp")  # models.MODEL_KINDS
     hidden: list[int] = Field([128], description="mlp hidden layer widths")
     activation: str = Field("relu", description="activation between mlp layers")
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout after each hidden activation")
@@ -258,7 +259,7 @@ class Config(Section):
     @field_validator("name")
     @classmethod
     def _safe_name(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}", value):
+        if value is not None and not re.fullmatch(NAME_PATTERN, value):
             raise ValueError(f"must be letters, digits, '.', '_' or '-' (it names a folder), got {value!r}")
         return value
 

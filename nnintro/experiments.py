@@ -1,8 +1,6 @@
 """Experiments from one command: grid sweeps and the learning-rate range test."""
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import math
 import re
@@ -17,7 +15,17 @@ import yaml
 from nnintro.config import Config, load_config
 from nnintro.errors import ConfigError
 from nnintro.reports.tables import Column, TableSpec
-from nnintro.runs import CONFIG_FILE, METRICS_FILE, create_run_dir, find_finished_run, open_run, read_json, write_atomic
+from nnintro.runs import (
+    CONFIG_FILE,
+    METRICS_FILE,
+    NAME_PATTERN,
+    create_run_dir,
+    find_finished_run,
+    open_run,
+    read_json,
+    write_atomic,
+    write_csv,
+)
 
 
 def parse_grid(assignment: str) -> tuple[str, list[Any]]:
@@ -65,7 +73,7 @@ def run_sweep(spec: str | None, grid: list[str], repeat: int, name: str | None, 
     axes = [parse_grid(item) for item in grid]
     base = load_config(spec, overrides)
     sweep_name = name or f"sweep-{base.run_name}"
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}", sweep_name):
+    if not re.fullmatch(NAME_PATTERN, sweep_name):
         raise ConfigError(f"--name: must be letters, digits, '.', '_' or '-', got {sweep_name!r}")
     folder = runs_root / sweep_name
     points = [[override_text(key, value) for key, value in zip((k for k, _ in axes), combo)]
@@ -142,12 +150,8 @@ def _summary_table(rows: list[dict[str, Any]], metric: str, title: str) -> Table
 def _write_summary(folder: Path, rows: list[dict[str, Any]], table: TableSpec, metric: str) -> None:
     from nnintro.reports.plots import save_figure, sweep_figure
 
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["rank", *[k for k in rows[0] if k != "rank" and not k.endswith("_text")]],
-                            extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_atomic(folder / "summary.csv", buffer.getvalue())
+    write_csv(folder / "summary.csv", [{"rank": row["rank"], **{k: v for k, v in row.items()
+                                                                if k != "rank" and not k.endswith("_text")}} for row in rows])
     write_atomic(folder / "summary.md", table.to_markdown())
     save_figure(sweep_figure(rows, metric), folder / "summary.png")
 
@@ -207,6 +211,6 @@ def lr_find(config: Config, runs_root: Path, steps: int, start_lr: float, end_lr
     steepest = points[1 + min(range(len(slopes)), key=slopes.__getitem__)][0] if slopes else points[best][0]
     suggested = points[best][0] / 10  # a decade below the minimum: still falling fast, far from the blow-up
     folder = create_run_dir(runs_root, f"lr_find-{config.run_name}")
-    write_atomic(folder / "lr_find.csv", "lr,smoothed_loss\n" + "".join(f"{lr:.6g},{loss:.6g}\n" for lr, loss in points))
+    write_csv(folder / "lr_find.csv", [{"lr": lr, "smoothed_loss": loss} for lr, loss in points])
     save_figure(lr_find_figure(points, suggested, steepest, config.run_name), folder / "lr_find.png")
     return LrFindResult(folder, points, suggested, steepest)

@@ -112,6 +112,30 @@ def architecture_for(model_config: Any, input_shape: list[int], num_outputs: int
     }
 
 
+MODEL_KINDS = ("linear", "mlp")
+
+
+def architecture_problems(arch: Any, num_outputs: int) -> list[str]:
+    """What is wrong with a saved architecture (from a model.json that may have been edited), checked against
+    the same registries build_model uses, before anything is built."""
+    if not isinstance(arch, dict):
+        return ["architecture must be a mapping"]
+    problems = []
+    if arch.get("kind") not in MODEL_KINDS:
+        problems.append(f"kind {arch.get('kind')!r} must be one of {', '.join(MODEL_KINDS)}")
+    if arch.get("activation") not in ACTIVATIONS:
+        problems.append(f"unknown activation {arch.get('activation')!r}")
+    for key in ("input_shape", "hidden"):
+        if not isinstance(arch.get(key), list) or not all(isinstance(v, int) and v > 0 for v in arch[key]):
+            problems.append(f"{key} must be a list of positive integers")
+    norm = arch.get("normalization")
+    if not (isinstance(norm, dict) and {"scale", "mean", "std"} <= set(norm)):
+        problems.append("normalization needs scale, mean and std")
+    if not isinstance(arch.get("num_outputs"), int) or arch["num_outputs"] != num_outputs:
+        problems.append("num_outputs must match the number of classes or targets")
+    return problems
+
+
 def upgrade_architecture(architecture: dict[str, Any]) -> dict[str, Any]:
     """model.json files written before regression said num_classes for the output width."""
     if isinstance(architecture, dict) and "num_outputs" not in architecture and "num_classes" in architecture:

@@ -2,8 +2,6 @@
 decision boundary, PR curves, and the per-class table eval prints."""
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 import numpy as np
@@ -14,7 +12,7 @@ from nnintro.datasets.base import DatasetBundle
 from nnintro.reports import plots
 from nnintro.reports.sink import FigureSink
 from nnintro.reports.tables import Column, TableSpec
-from nnintro.runs import write_atomic
+from nnintro.runs import write_csv
 from nnintro.tasks import Classification, SplitOutputs
 
 GRID_LIMIT, GRID_STEPS = 6.0, 121  # the Playground's [-6, 6] square
@@ -29,12 +27,8 @@ def confusion_counts(outputs: SplitOutputs, classes: int) -> np.ndarray:
 def write_confusion(sink: FigureSink, outputs: SplitOutputs, classes: list[str], title: str) -> list[dict]:
     """confusion_matrix.png and .csv; returns the most-confused pairs."""
     counts = confusion_counts(outputs, len(classes))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["true \\ predicted", *classes])
-    for name, row in zip(classes, counts):
-        writer.writerow([name, *row.tolist()])
-    write_atomic(sink.folder / "confusion_matrix.csv", buffer.getvalue())
+    write_csv(sink.folder / "confusion_matrix.csv",
+              [{"true \\ predicted": name, **dict(zip(classes, row.tolist()))} for name, row in zip(classes, counts)])
     sink("confusion_matrix", plots.confusion_matrix_figure(counts, classes, title))
     return plots.most_confused(counts, classes)
 

@@ -1,8 +1,6 @@
 """One description of a summary table, rendered to a Rich table (console), Markdown and CSV (files)."""
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,14 +47,10 @@ class TableSpec:
         lines += ["| " + " | ".join(c.text(row).replace("|", "\\|") for c in self.columns) + " |" for row in self.rows]
         return "\n".join(lines) + "\n"
 
-    def to_csv(self) -> str:
-        """Raw values (not the formatted text), one column per key, so the file loads back as numbers."""
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow([c.key for c in self.columns])
-        for row in self.rows:
-            writer.writerow(["" if row.get(c.key) is None else row.get(c.key) for c in self.columns])
-        return buffer.getvalue()
+    def csv_rows(self) -> list[dict[str, Any]]:
+        """Raw values (not the formatted text), one column per key, for runs.write_csv: the file loads back as
+        numbers."""
+        return [{c.key: row.get(c.key) for c in self.columns} for row in self.rows]
 
 
 def key_values(title: str, pairs: list[tuple[str, str]]) -> TableSpec:
