@@ -22,7 +22,6 @@ from nnintro.errors import ConfigError, DataError, InputError, RunError
 from nnintro.evaluate import run_split
 from nnintro.models import architecture_for, count_parameters, describe
 from nnintro.reports.console import ConsoleObserver
-from nnintro.reports.run_report import split_tables, write_run_report, write_split_report
 from nnintro.reports.tables import TableSpec
 from nnintro.reports.tensorboard import TensorBoardObserver
 from nnintro.runs import (
@@ -197,6 +196,8 @@ def _train_locked(config: Config, data: DatasetBundle, model: torch.nn.Module, i
         metrics, test_outputs = final_metrics(trainer, fit, info, time.perf_counter() - started, device)
         write_json(run_dir / METRICS_FILE, metrics)
         if config.report.plots:
+            from nnintro.reports.run_report import write_run_report  # matplotlib: only when drawing
+
             metrics.update(write_run_report(
                 run_dir, model, data, test_outputs, fit.history, fit.best_epoch, fit.stopped_early,
                 info["architecture"], config.report.examples, run_dir.name, board.writer))
@@ -259,6 +260,8 @@ def evaluate(run_path: str | Path | None, split: str = "test", runs_root: str | 
         raise RunError(f"{run.path / MODEL_FILE}: the run was trained for {task.describe()}, but dataset "
                        f"{data.name} now gives {data.task.describe()}")
     outputs = run_split(model, data.split(split), task.per_sample_loss(config.loss), config.train.eval_batch_size)
+    from nnintro.reports.run_report import split_tables, write_split_report
+
     out_dir = output_folder(run.path / "eval" / split, "run folder")
     title = f"{run.path.name}: {split}"
     metrics = {"split": split, **task.metrics(outputs), "samples": len(outputs),

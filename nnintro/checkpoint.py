@@ -17,7 +17,7 @@ from safetensors.torch import load, save
 from torch import nn
 
 from nnintro.errors import RunError
-from nnintro.models import architecture_problems, build_model
+from nnintro.models import architecture_problems, build_model, planned_parameters
 from nnintro.runs import CHECKPOINT_FILE, HISTORY_FILE, WEIGHTS_FILE, Run, write_atomic, write_csv
 
 
@@ -73,13 +73,15 @@ def load_model(run: Run) -> nn.Module:
         raise RunError(f"{run.path / 'model.json'}: {'; '.join(problems)}")
     path = run.path / WEIGHTS_FILE
     tensors, _ = load_tensors(path)
+    # a tampered model.json cannot make us allocate more than the weights file holds
+    stored, planned = sum(t.numel() for t in tensors.values()), planned_parameters(arch)
+    if planned > stored:
+        raise RunError(f"{path}: tensors hold {stored:,} values, but model.json describes {planned:,} parameters")
     try:
-        with torch.device("meta"):  # shapes only: a tampered model.json cannot make us allocate terabytes
-            check_fits(build_model(arch), tensors, path)
         model = build_model(arch)
     except (TypeError, ValueError, RuntimeError) as err:
         raise RunError(f"{run.path / 'model.json'}: cannot build the model ({err})") from err
-    model.load_state_dict(tensors)
+    load_state_into(model, tensors, path)
     return model.eval()
 
 

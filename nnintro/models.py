@@ -45,7 +45,9 @@ class Standardize(nn.Module):
         broadcast = [len(mean)] + [1] * (len(input_shape) - 1)
         mean_t = torch.tensor(mean, dtype=torch.float32).reshape(broadcast)
         std_t = torch.tensor(std, dtype=torch.float32).reshape(broadcast)
-        self.register_buffer("weight", scale / std_t)
+        # tensor / tensor: `scale / std_t` would go through Tensor.__rdiv__, whose wrapper imports torch._dynamo
+        # (a second of start-up for every command)
+        self.register_buffer("weight", torch.tensor(scale, dtype=torch.float32) / std_t)
         self.register_buffer("bias", -mean_t / std_t)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -19,9 +19,9 @@ GRID_LIMIT, GRID_STEPS = 6.0, 121  # the Playground's [-6, 6] square
 
 
 def confusion_counts(outputs: SplitOutputs, classes: int) -> np.ndarray:
-    from sklearn.metrics import confusion_matrix
-
-    return confusion_matrix(outputs.targets.numpy(), outputs.outputs.argmax(1).numpy(), labels=list(range(classes)))
+    """counts[true, predicted]."""
+    pairs = outputs.targets.long() * classes + outputs.outputs.argmax(1)
+    return torch.bincount(pairs, minlength=classes * classes).reshape(classes, classes).numpy()
 
 
 def write_confusion(sink: FigureSink, outputs: SplitOutputs, classes: list[str], title: str) -> list[dict]:
@@ -81,6 +81,26 @@ def write_learned_weights(sink: FigureSink, model: nn.Module, data: DatasetBundl
                                                    "first hidden layer: the 15 units with the largest weights"))
 
 
+def teaching_examples(probabilities: np.ndarray, labels: np.ndarray, count: int, seed: int = 0) -> list[tuple[int, str]]:
+    """Test images worth looking at, chosen with a fixed seed: about a third wrong, a third the least confident
+    right ones, the rest right ones spread over the classes (a class-sorted test set would otherwise show ten
+    images of its first class, all at probability 1.00)."""
+    rng = np.random.default_rng(seed)
+    predicted = probabilities.argmax(1)
+    wrong = np.flatnonzero(predicted != labels)
+    right = np.flatnonzero(predicted == labels)
+    chosen = [(int(i), "wrong") for i in rng.permutation(wrong)[: count // 3]]
+    unsure = right[np.argsort(probabilities[right, predicted[right]])][: count // 3]
+    chosen += [(int(i), "least confident") for i in unsure]
+    taken = {i for i, _ in chosen}
+    by_class = [rng.permutation([i for i in right if labels[i] == c and i not in taken]) for c in np.unique(labels)]
+    for round_ in range(count):
+        for members in by_class:
+            if len(chosen) < count and round_ < len(members):
+                chosen.append((int(members[round_]), "right"))
+    return chosen
+
+
 def most_confused_table(pairs: list[dict]) -> TableSpec:
     return TableSpec("most confused (true -> predicted)", [
         Column("true", "true", left=True), Column("predicted", "predicted", left=True), Column("count", "count"),
@@ -98,8 +118,14 @@ def run_report(sink: FigureSink, model: nn.Module, data: DatasetBundle, test: Sp
         count = min(examples, len(x))
         labels = test.targets.numpy()
         scale = data.normalization["scale"]
-        sink("probabilities", plots.probabilities_figure(x[:count], scale, probabilities[:count], classes,
-                                                         labels[:count].tolist(), [f"test #{i}" for i in range(count)]))
+        chosen = teaching_examples(probabilities, labels, count)
+        picked = [i for i, _ in chosen]
+        kinds = {why: sum(1 for _, w in chosen if w == why) for why in ("wrong", "least confident", "right")}
+        sink("probabilities", plots.probabilities_figure(
+            x[picked], scale, probabilities[picked], classes, labels[picked].tolist(),
+            [f"test #{i} ({why})" for i, why in chosen],
+            f"class probabilities on {len(chosen)} test images, a seeded mix: "
+            + ", ".join(f"{n} {why}" for why, n in kinds.items() if n)))
         worst = np.argsort(-test.losses.numpy())[:count]
         predicted = probabilities.argmax(1)
         captions = [f"true {classes[labels[i]]}\npred {classes[predicted[i]]} ({probabilities[i, predicted[i]]:.2f})"
@@ -118,12 +144,8 @@ def run_report(sink: FigureSink, model: nn.Module, data: DatasetBundle, test: Sp
 
 def split_report(sink: FigureSink, task: Classification, outputs: SplitOutputs, title: str) -> dict[str, Any]:
     """eval's extras: precision/recall/F1 per class, the confusion matrix and the most-confused pairs."""
-    from sklearn.metrics import classification_report
-
-    report = classification_report(outputs.targets.numpy(), outputs.outputs.argmax(1).numpy(),
-                                   labels=list(range(task.width)), target_names=task.classes,
-                                   output_dict=True, zero_division=0)
     confused = write_confusion(sink, outputs, task.classes, f"{title} confusion matrix")
+    report = plots.per_class_scores(confusion_counts(outputs, task.width), task.classes)
     return {"per_class": report, "most_confused": confused}
 
 

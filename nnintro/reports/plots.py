@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import math
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import matplotlib.ticker
@@ -40,25 +41,47 @@ def as_display(image: np.ndarray, scale: float) -> tuple[np.ndarray, str | None]
 
 
 def confusion_matrix_figure(counts: np.ndarray, classes: list[str], title: str) -> Figure:
-    """Row-normalized; the diagonal is written but left out of the colour scale so the errors stand out."""
-    import seaborn as sns
-
+    """Counts in every cell; the mistakes coloured by their share of the true class's row, the diagonal (the
+    right answers) on a grey background, outside the colour scale, so the errors stand out."""
     rows = counts.sum(1, keepdims=True)
-    normalized = np.divide(counts, rows, out=np.zeros_like(counts, dtype=float), where=rows > 0)
-    off_diagonal = normalized.copy()
-    np.fill_diagonal(off_diagonal, np.nan)
+    share = np.divide(counts, rows, out=np.zeros_like(counts, dtype=float), where=rows > 0)
+    mistakes = np.ma.masked_array(share, mask=np.eye(len(classes), dtype=bool))
     size = max(5.0, 0.6 * len(classes) + 2)
     figure, axis = plt.subplots(figsize=(size + 1, size))
-    top = np.nanmax(off_diagonal) if np.isfinite(off_diagonal).any() else 1.0
-    sns.heatmap(off_diagonal, ax=axis, cmap="Reds", vmin=0, vmax=max(top, 1e-6), square=True, annot=True, fmt=".2f",
-                annot_kws={"size": 7}, xticklabels=classes, yticklabels=classes, cbar_kws={"label": "share of the row"})
-    for index in range(len(classes)):
-        axis.text(index + 0.5, index + 0.5, f"{normalized[index, index]:.2f}", ha="center", va="center", fontsize=7,
-                  color="#555555", fontweight="bold")
+    axis.imshow(np.where(np.eye(len(classes), dtype=bool), 1.0, np.nan), cmap="Greys", vmin=0, vmax=4)
+    top = float(mistakes.max()) if mistakes.count() and mistakes.max() > 0 else 1.0
+    image = axis.imshow(mistakes, cmap="Reds", vmin=0, vmax=top)
+    figure.colorbar(image, ax=axis, label="mistakes: share of the true class", fraction=0.046, pad=0.04)
+    for (row, column), count in np.ndenumerate(counts):
+        if count or row == column:
+            dark = row != column and share[row, column] > 0.6 * top
+            axis.text(column, row, f"{count}", ha="center", va="center", fontsize=7 if len(classes) <= 12 else 5,
+                      color="white" if dark else "black", fontweight="bold" if row == column else "normal")
+    axis.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    axis.set_yticks(range(len(classes)), classes)
     axis.set_xlabel("predicted class")
     axis.set_ylabel("true class")
-    axis.set_title(f"{title}\n(row-normalized; diagonal in grey, left out of the colour scale)")
+    axis.set_title(f"{title}\n(counts; right answers on grey, mistakes coloured by their share of the row)")
     return figure
+
+
+def per_class_scores(counts: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    """Precision, recall, F1 and support per class, their macro and weighted averages, and the accuracy, from
+    the confusion counts (scikit-learn's classification_report layout, zero where a class is never predicted)."""
+    true, predicted, right = counts.sum(1), counts.sum(0), np.diag(counts)
+    precision = np.divide(right, predicted, out=np.zeros(len(classes)), where=predicted > 0)
+    recall = np.divide(right, true, out=np.zeros(len(classes)), where=true > 0)
+    total = precision + recall
+    f1 = np.divide(2 * precision * recall, total, out=np.zeros(len(classes)), where=total > 0)
+    report: dict[str, Any] = {name: {"precision": float(precision[i]), "recall": float(recall[i]),
+                                     "f1-score": float(f1[i]), "support": float(true[i])}
+                              for i, name in enumerate(classes)}
+    weights = true / max(true.sum(), 1)
+    report["accuracy"] = float(right.sum() / max(true.sum(), 1))
+    for label, average in (("macro avg", lambda v: float(v.mean())), ("weighted avg", lambda v: float((v * weights).sum()))):
+        report[label] = {"precision": average(precision), "recall": average(recall), "f1-score": average(f1),
+                         "support": float(true.sum())}
+    return report
 
 
 def most_confused(counts: np.ndarray, classes: list[str], k: int = 5) -> list[dict]:
@@ -70,7 +93,7 @@ def most_confused(counts: np.ndarray, classes: list[str], k: int = 5) -> list[di
 
 
 def probabilities_figure(images: np.ndarray, scale: float, probabilities: np.ndarray, classes: list[str],
-                         labels: list[int | None], titles: list[str]) -> Figure:
+                         labels: list[int | None], titles: list[str], heading: str = "class probabilities") -> Figure:
     """Each input next to a bar chart of all class probabilities; wrong predictions in red."""
     n = len(probabilities)
     columns = 2 if n > 1 else 1
@@ -100,7 +123,7 @@ def probabilities_figure(images: np.ndarray, scale: float, probabilities: np.nda
         image_axis.set_title(titles[index], fontsize=7)
         bar_axis.set_title(f"{truth}predicted {classes[predicted]} ({probabilities[index, predicted]:.2f}){marker}",
                            fontsize=8, color=WRONG if wrong else "black")
-    figure.suptitle("class probabilities", fontsize=10)
+    figure.suptitle(heading, fontsize=10)
     figure.tight_layout()
     return figure
 

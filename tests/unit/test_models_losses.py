@@ -71,3 +71,24 @@ def test_cross_entropy_label_smoothing_and_one_hot_losses():
     mse = per_sample_loss(load_config(None, ["loss=mse"]).loss)
     expected = F.mse_loss(logits.softmax(1), F.one_hot(labels, 4).float())
     assert torch.allclose(mse(logits, labels).mean(), expected)
+
+
+def test_per_class_scores_equal_scikit_learns_report():
+    import numpy as np
+    from sklearn.metrics import classification_report
+
+    from nnintro.reports.plots import per_class_scores
+
+    rng = np.random.default_rng(0)
+    true = rng.integers(0, 5, 300)
+    predicted = np.where(rng.random(300) < 0.7, true, rng.integers(0, 5, 300))
+    predicted[predicted == 4] = 3  # a class never predicted: precision 0, as scikit-learn's zero_division=0
+    counts = np.zeros((5, 5), int)
+    np.add.at(counts, (true, predicted), 1)
+    names = list("abcde")
+    expected = classification_report(true, predicted, labels=range(5), target_names=names, output_dict=True,
+                                     zero_division=0)
+    ours = per_class_scores(counts, names)
+    for key in [*names, "macro avg", "weighted avg"]:
+        assert ours[key] == pytest.approx(expected[key], abs=1e-12)
+    assert ours["accuracy"] == pytest.approx(expected["accuracy"])
