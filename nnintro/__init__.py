@@ -1,3 +1,14 @@
-"""nnintro: train linear baselines and MLPs on MNIST, Fashion-MNIST, CIFAR-10 and teaching datasets."""
+"""nnintro: train linear baselines and MLPs on MNIST, Fashion-MNIST, CIFAR-10, teaching datasets and your own
+images and tables. From Python: `nnintro.train(...)` and `nnintro.load(run_dir)` (see nnintro.notebook)."""
+from typing import Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+
+
+def __getattr__(name: str) -> Any:
+    # imported on first use, so `nnintro --help` and `import nnintro` stay light (no torch)
+    if name in ("train", "load"):
+        from nnintro import notebook
+
+        return getattr(notebook, name)
+    raise AttributeError(f"module 'nnintro' has no attribute {name!r}")

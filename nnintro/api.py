@@ -39,7 +39,7 @@ from nnintro.runs import (
     write_json,
 )
 from nnintro.tasks import SplitOutputs
-from nnintro.train import FitResult, Trainer, prepare
+from nnintro.trainer import FitResult, Trainer, prepare
 
 # Overrides a resumed run may take: they change how long or how it is logged, not what is trained.
 MAX_DRAWN = 24  # predict --plot draws the first this many images: a figure of thousands helps no one
@@ -91,7 +91,7 @@ def model_info(config: Config, data: DatasetBundle, model: torch.nn.Module) -> d
                                     data.task.output_scale())
     return {"architecture": architecture, **data.task.describe(), "dataset": data.name, "data_kind": data.kind,
             **({"inputs": data.inputs} if data.inputs else {}), "params": count_parameters(model),
-            "nnintro_version": __version__}
+            "nnintro_version": __version__, "torch_version": torch.__version__}
 
 
 def _changed_fields(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:

@@ -28,7 +28,7 @@ from nnintro.evaluate import run_split
 from nnintro.models import Standardize, architecture_for, build_model
 from nnintro.reports.tables import Column, TableSpec
 from nnintro.tasks import Classification
-from nnintro.train import Trainer
+from nnintro.trainer import Trainer
 
 SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 

@@ -17,7 +17,7 @@ from rich.console import Console
 
 from nnintro.errors import NnintroError
 
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=False,
+app = typer.Typer(add_completion=True, pretty_exceptions_enable=False, no_args_is_help=True,
                   help="Train linear baselines and MLPs on MNIST, Fashion-MNIST, CIFAR-10 and teaching datasets.")
 # logs and CI get tables wide enough for run names; a terminal uses its own width
 WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
@@ -68,8 +68,26 @@ def user_errors(command: Callable) -> Callable:
     return wrapper
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from nnintro import __version__
+
+        try:
+            torch_version = version("torch")
+        except PackageNotFoundError:
+            torch_version = "not installed"
+        console.print(f"nnintro {__version__} (torch {torch_version}, Python {sys.version.split()[0]})", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
-def root(debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks (also: NNINTRO_DEBUG=1).")] = False) -> None:
+def root(
+    debug: Annotated[bool, typer.Option("--debug", metavar="", help="Show full tracebacks (also: NNINTRO_DEBUG=1).")] = False,
+    version: Annotated[bool, typer.Option("--version", metavar="", callback=_print_version, is_eager=True,
+                                          help="Print nnintro's and torch's versions and exit.")] = False,
+) -> None:
     if debug:
         STATE["debug"] = True
 
@@ -79,7 +97,7 @@ ConfigOption = Annotated[Optional[str], typer.Option("--config", "-c", help="YAM
 SetOption = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a field: --set optimizer.lr=0.05 "
                                                          "(value parsed as YAML). Repeatable.")]
 RunsDirOption = Annotated[Path, typer.Option("--runs-dir", help="Folder holding the runs.")]
-ForceOption = Annotated[bool, typer.Option("--force", help="Replace an existing output file (never done otherwise).")]
+ForceOption = Annotated[bool, typer.Option("--force", metavar="", help="Replace an existing output file (never done otherwise).")]
 
 
 def _number(value: Any) -> str:
@@ -96,7 +114,7 @@ def _print_tables(tables: list) -> None:
 def train(
     config: ConfigOption = None,
     set_: SetOption = None,
-    print_config: Annotated[bool, typer.Option("--print-config", help="Print the resolved config and exit.")] = False,
+    print_config: Annotated[bool, typer.Option("--print-config", metavar="", help="Print the resolved config and exit.")] = False,
     resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue RUN_DIR after its last completed epoch.")] = None,
     runs_dir: RunsDirOption = Path("runs"),
 ) -> None:
@@ -131,6 +149,11 @@ def train(
 
         tables.append(most_confused_table(m["most_confused"]))
     _print_tables(tables)
+    if m["status"] in ("completed", "stopped_early"):
+        if m["message"]:
+            console.print(m["message"], highlight=False)
+        console.print(f"next: nnintro eval {result.run_dir}  |  tensorboard --logdir {result.run_dir.parent}  |  "
+                      f"pictures: {result.run_dir}/*.png", highlight=False, markup=False)
     if m["status"] == "interrupted":
         err_console.print(f"interrupted; continue with: nnintro train --resume {result.run_dir}", highlight=False)
         raise typer.Exit(130)
@@ -147,11 +170,17 @@ def eval_(
     split: Annotated[SplitName, typer.Option("--split", help="Which split to evaluate.")] = SplitName.test,
     runs_dir: RunsDirOption = Path("runs"),
     data_root: Annotated[Optional[str], typer.Option("--data-root", help="Dataset folder, if not the run's.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", metavar="", help="Print the metrics as JSON instead.")] = False,
 ) -> None:
     """Evaluate a run's best weights on a split: its task's metrics, per class or per target, and pictures."""
     from nnintro import api
 
     result = api.evaluate(run, split.value, runs_dir, data_root)
+    if as_json:
+        from nnintro.runs import dumps_json
+
+        print(dumps_json(result.metrics), end="")
+        return
     _print_tables(result.tables)
     console.print(f"wrote {result.out_dir / 'metrics.json'} and the pictures beside it", highlight=False)
 
@@ -163,8 +192,9 @@ def predict(
     files: Annotated[list[str], typer.Argument(help="Image files (PNG, JPEG, ...) or .npy arrays; for a table run, "
                                                     "CSV files with the columns it was trained on.")],
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="How many classes to show.")] = 3,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list, one object per file (per row for CSV).")] = False,
-    invert: Annotated[bool, typer.Option("--invert", help="Invert gray levels: dark ink on white paper -> "
+    as_json: Annotated[bool, typer.Option("--json", metavar="",
+                                          help="Print a JSON list, one object per file (per row for CSV).")] = False,
+    invert: Annotated[bool, typer.Option("--invert", metavar="", help="Invert gray levels: dark ink on white paper -> "
                                          "MNIST's white-on-black.")] = False,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Draw each image beside its class probabilities "
                                                  "into this PNG.")] = None,
@@ -197,7 +227,7 @@ def predict(
 @user_errors
 def compare(
     items: Annotated[list[str], typer.Argument(help="Run folders, or with --configs, config files/names.")],
-    configs: Annotated[bool, typer.Option("--configs", help="The arguments are configs: each uses its newest "
+    configs: Annotated[bool, typer.Option("--configs", metavar="", help="The arguments are configs: each uses its newest "
                                           "finished run with the same config under --runs-dir, or trains one.")] = False,
     md: Annotated[Optional[Path], typer.Option("--md", help="Also write the table as markdown to this file.")] = None,
     runs_dir: RunsDirOption = Path("runs"),
@@ -298,6 +328,17 @@ def lr_find(
     console.print(f"try: nnintro train{' --config ' + config if config else ''} --set optimizer.lr={result.suggested:.3g}",
                   highlight=False)
     console.print(f"wrote {result.folder}/lr_find.png and lr_find.csv", highlight=False)
+
+
+@app.command()
+def configs() -> None:
+    """List the packaged configs (use one with --config NAME; copy one from configs/ to change it)."""
+    from nnintro.config import packaged_config_summaries
+    from nnintro.reports.tables import Column, TableSpec
+
+    rows = [{"name": name, "what": what} for name, what in packaged_config_summaries().items()]
+    console.print(TableSpec("packaged configs: nnintro train --config NAME", [
+        Column("name", "name", left=True), Column("what", "what it trains", left=True)], rows).to_rich())
 
 
 plot_app = typer.Typer(help="The lecture's pictures.", no_args_is_help=True)

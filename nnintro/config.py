@@ -49,7 +49,8 @@ class DataConfig(Section):
                                                "california_housing")
     root: str = Field("data", description="folder holding the dataset files (torchvision layout); "
                                           "folder: the folder of class sub-folders")
-    download: bool = Field(False, description="download missing mnist/fashion_mnist/cifar10/california_housing files")
+    download: bool = Field(True, description="download missing mnist/fashion_mnist/cifar10/california_housing files "
+                                             "into root on first use; false: offline, use only what is there")
     val_size: float = Field(0.1, gt=0, le=1e9, description="validation carved from train: a fraction < 1 or a count >= 1")
     test_fraction: float = Field(0.2, gt=0, lt=1, description="folder/csv without a test split: the share held "
                                                               "out for testing (seeded, stratified for classes)")
@@ -279,6 +280,22 @@ def packaged_config_names() -> list[str]:
     return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
+def packaged_config_summaries() -> dict[str, str]:
+    """Each packaged config's opening comment, as one line: what `nnintro configs` lists."""
+    folder = resources.files("nnintro") / PACKAGED_CONFIGS
+    summaries = {}
+    for name in packaged_config_names():
+        lines = (folder / f"{name}.yaml").read_text(encoding="utf-8").splitlines()
+        comment = []
+        for line in lines:
+            if not line.startswith("#"):
+                break
+            comment.append(line.lstrip("# ").strip())
+        text = " ".join(comment)
+        summaries[name] = text.split(". ")[0].split(" Run it with")[0].rstrip(".:")
+    return summaries
+
+
 def resolve_config_path(spec: str) -> Path:
     """A path that exists, else a packaged config by bare name (with or without .yaml)."""
     path = Path(spec)
@@ -311,6 +328,24 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise ConfigError(f"{path}: must be a YAML mapping of sections (data:, model:, ...), got {type(document).__name__}")
     return document
+
+
+def override_text(key: str, value: Any) -> str:
+    """A Python value as the --set assignment that gives it: ("model.hidden", [64, 64]) -> "model.hidden=[64, 64]"."""
+    return f"{key}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}"
+
+
+def leaf_paths(model: type[BaseModel], prefix: str = "") -> dict[str, list[str]]:
+    """Each field's own name -> the dotted paths ending in it (train.epochs under "epochs")."""
+    paths: dict[str, list[str]] = {}
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            for leaf, found in leaf_paths(annotation, f"{prefix}{name}.").items():
+                paths.setdefault(leaf, []).extend(found)
+        else:
+            paths.setdefault(name, []).append(f"{prefix}{name}")
+    return paths
 
 
 def apply_override(document: dict[str, Any], assignment: str) -> None:

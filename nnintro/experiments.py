@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from nnintro.config import Config, load_config
+from nnintro.config import Config, load_config, override_text
 from nnintro.errors import ConfigError
 from nnintro.reports.tables import Column, TableSpec
 from nnintro.runs import (
@@ -38,10 +38,6 @@ def parse_grid(assignment: str) -> tuple[str, list[Any]]:
     except yaml.YAMLError as err:
         raise ConfigError(f"--grid '{assignment}': values are not valid YAML") from err
     return key.strip(), parsed
-
-
-def override_text(key: str, value: Any) -> str:
-    return f"{key}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}"
 
 
 @dataclass
@@ -195,7 +191,7 @@ def lr_find(config: Config, runs_root: Path, steps: int, start_lr: float, end_lr
     from nnintro.datasets.batches import steps_per_epoch
     from nnintro.device import select_device
     from nnintro.reports.plots import lr_find_figure, save_figure
-    from nnintro.train import prepare
+    from nnintro.trainer import prepare
 
     device = select_device(config.train.device)
     data, model = prepare(config)

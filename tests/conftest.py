@@ -111,3 +111,23 @@ def _quiet_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test runs in its own folder, so runs/ (and the image cache) never land in the repository."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("NNINTRO_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """data.download is on by default: every downloader a test could reach fails at once, as offline.
+    Tests that check the download path replace these with fakes of their own."""
+    import sklearn.datasets
+    import torchvision.datasets
+
+    def offline(*args, **kwargs):
+        raise OSError("no network in the tests")
+
+    def files_only(real):  # reading files already there (bench's course loop) still works
+        def dataset(*args, download=False, **kwargs):
+            return offline() if download else real(*args, download=False, **kwargs)
+        return dataset
+
+    for name in ("MNIST", "FashionMNIST", "CIFAR10"):
+        monkeypatch.setattr(torchvision.datasets, name, files_only(getattr(torchvision.datasets, name)))
+    monkeypatch.setattr(sklearn.datasets, "fetch_california_housing", offline)

@@ -38,8 +38,9 @@ def _download(dataset_class_name: str, root: Path) -> None:
         for train in (True, False):
             dataset_class(str(root), train=train, download=True)
     except Exception as err:  # network errors come in many types; all mean the same to the user
-        raise DataError(f"downloading {dataset_class_name} into {root} failed ({err}); "
-                        f"place the files there by hand or retry when online") from err
+        first = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
+        raise DataError(f"downloading {dataset_class_name} into {root} failed ({first}); check the connection and "
+                        f"retry, or place the files there yourself and set data.download: false (offline)") from err
 
 
 def _read_bytes(path: Path) -> bytearray:
@@ -131,9 +132,13 @@ def read_cifar_batch(path: Path) -> Split:
         raise DataError(f"{path}: cannot read ({err.strerror or err})") from err
     except Exception as err:  # a corrupt pickle raises nearly anything
         raise DataError(f"{path}: not a readable CIFAR-10 batch ({type(err).__name__}: {err})") from err
+    if isinstance(batch, dict):  # batches re-saved by Python 3 have str keys; the originals have bytes
+        batch = {key.encode() if isinstance(key, str) else key: value for key, value in batch.items()}
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
-        raise DataError(f"{path}: not a CIFAR-10 batch (expected a dict with b'data' and b'labels')")
+        raise DataError(f"{path}: not a CIFAR-10 batch (expected a dict with 'data' and 'labels')")
     data, labels = batch[b"data"], batch[b"labels"]
+    if not isinstance(labels, (list, tuple, np.ndarray)) or not all(isinstance(v, (int, np.integer)) for v in labels):
+        raise DataError(f"{path}: 'labels' must be a list of whole class indices")
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         raise DataError(f"{path}: b'data' must be a uint8 array of shape (N, 3072)")
     if len(labels) != len(data):

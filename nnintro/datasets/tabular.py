@@ -242,8 +242,8 @@ def load_california_housing(cfg: Any, seed: int) -> RawDataset:
         if not cfg.download:
             raise DataError(f"california_housing: not found in {root}/; add --set data.download=true to fetch it "
                             f"through scikit-learn (needs internet), or set data.root to where it is") from err
-        raise DataError(f"california_housing: download into {root}/ failed ({err}); check the connection, "
-                        f"or copy cal_housing_py3.pkz into {root}/") from err
+        raise DataError(f"california_housing: download into {root}/ failed ({str(err)[:160]}); check the connection "
+                        f"and retry, or copy cal_housing_py3.pkz into {root}/ and set data.download: false") from err
     return table_dataset(bunch.frame, ["MedHouseVal"], _builtin(cfg), "california_housing")
 
 

@@ -93,7 +93,10 @@ def test_print_config_shows_the_resolved_config():
 @pytest.mark.parametrize("args, expected", [
     (("train", "--set", "model.hidden=[64,-3]"), "model.hidden[1]: must be > 0, got -3"),
     (("train", "--config", "nope.yaml"), "config file 'nope.yaml' not found"),
-    (("train", "--set", "data.dataset=mnist", "--set", "data.root=nowhere"), "MNIST files not found in nowhere/MNIST/raw/"),
+    (("train", "--set", "data.dataset=mnist", "--set", "data.root=nowhere", "--set", "data.download=false"),
+     "MNIST files not found in nowhere/MNIST/raw/"),
+    (("train", "--set", "data.dataset=mnist", "--set", "data.root=nowhere"),
+     "downloading MNIST into nowhere failed (no network in the tests); check the connection"),
     (("eval", "not-a-run"), "not-a-run: no such run folder"),
     (("eval",), "no runs found under runs/"),
     (("predict", ".", "x.png"), ".: not a run folder"),

@@ -197,6 +197,9 @@ def test_a_loss_that_does_not_fit_the_task_is_refused_before_a_run_exists():
 
 
 def test_california_housing_offline_says_what_is_missing(tmp_path):
-    result = invoke("train", "-c", "housing_mlp", "--set", f"data.root={tmp_path / 'nothing'}")
-    assert result.exit_code == 2 and "california_housing: not found" in result.output
-    assert "data.download=true" in result.output
+    offline = invoke("train", "-c", "housing_mlp", "--set", f"data.root={tmp_path / 'nothing'}",
+                     "--set", "data.download=false")
+    assert offline.exit_code == 2 and "california_housing: not found" in offline.output
+    assert "data.download=true" in offline.output
+    failed = invoke("train", "-c", "housing_mlp", "--set", f"data.root={tmp_path / 'nothing'}")
+    assert failed.exit_code == 2 and "download into" in failed.output and "data.download: false" in failed.output

@@ -17,6 +17,7 @@ from nnintro.errors import DataError
 
 
 def data_config(dataset, root, **extra):
+    extra.setdefault("download", "false")  # these tests read files they wrote; the download tests say so
     return load_config(None, [f"data.dataset={dataset}", f"data.root={root}",
                               *(f"data.{k}={v}" for k, v in extra.items())]).data
 
@@ -185,3 +186,21 @@ def test_failed_download_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setattr(torchvision.datasets, "CIFAR10", offline)
     with pytest.raises(DataError, match="downloading CIFAR10 into .* failed .*network is unreachable"):
         load_dataset(data_config("cifar10", tmp_path, download="true"), seed=0)
+
+
+def test_cifar_batches_resaved_by_python3_with_str_keys_load(tmp_path):
+    import pickle
+
+    import numpy as np
+    from conftest import learnable_images, make_cifar
+
+    from nnintro.datasets.images import read_cifar_batch
+
+    folder = make_cifar(tmp_path)
+    images, labels = learnable_images(20, (3, 32, 32), 3)
+    resaved = folder / "data_batch_1"
+    resaved.write_bytes(pickle.dumps({"data": images.reshape(20, -1), "labels": [int(v) for v in labels],
+                                      "batch_label": "re-saved"}))
+    split = read_cifar_batch(resaved)
+    assert len(split) == 20 and split.y.tolist() == [int(v) for v in labels]
+    assert np.array_equal(split.x.numpy(), images)

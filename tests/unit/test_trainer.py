@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from nnintro.config import load_config
 from nnintro.datasets.batches import train_batches
 from nnintro.models import architecture_for, build_model
-from nnintro.train import Trainer, prepare
+from nnintro.trainer import Trainer, prepare
 
 
 def make_trainer(overrides):

@@ -84,6 +84,10 @@ class EarlyStopping:
     def should_stop(self) -> bool:
         return self.patience is not None and self.bad_epochs >= self.patience
 
+    def reason(self, epoch: int, restore_best: bool) -> str:
+        kept = f"kept epoch {self.best_epoch}'s weights" if restore_best else "kept the last epoch's weights"
+        return f"stopped after epoch {epoch}: val {self.monitor} did not improve for {self.patience} epochs; {kept}"
+
     def state(self) -> dict[str, Any]:
         return {"best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs}
 
@@ -215,8 +219,10 @@ class Trainer:
     def _fit(self) -> FitResult:
         cfg = self.config
         status, message = "completed", ""
+        restore_best = cfg.train.early_stopping.restore_best
         if self.history and self.early.should_stop:  # a resumed run that had already stopped early
-            status, self.start_epoch = "stopped_early", cfg.train.epochs + 1
+            status, message = "stopped_early", self.early.reason(len(self.history), restore_best)
+            self.start_epoch = cfg.train.epochs + 1
         if cfg.train.compile and self.start_epoch <= cfg.train.epochs:
             self.stepper.warm_up_compiled(self.data.train, cfg.data.batch_size, self.steps)
         if not self.history:
@@ -250,13 +256,13 @@ class Trainer:
             self._save_epoch(epoch, improved)
             self._notify("on_epoch_end", row)
             if self.early.should_stop and epoch < cfg.train.epochs:
-                status = "stopped_early"
+                status, message = "stopped_early", self.early.reason(epoch, restore_best)
                 break
             stop = self.stop_requested()
             if any_rank(stop, self.device) if self.dist.enabled else stop:
                 status = "interrupted"
                 break
-        if cfg.train.early_stopping.restore_best or status in ("diverged", "interrupted"):
+        if restore_best or status in ("diverged", "interrupted"):
             self.model.load_state_dict(self.best_state)
         if self.run_folder is not None:
             self.run_folder.save_weights(self.model)

@@ -1,0 +1,32 @@
+"""The README's "From Python / Jupyter" example runs as written, and the run object does what it says."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import nnintro
+from nnintro.errors import ConfigError
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_the_documented_example_runs():
+    section = README.read_text().split("## From Python / Jupyter", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own documentation
+    run, table = namespace["run"], namespace["table"]
+    assert run.path.name.startswith("digits_linear-") and len(run.history) == 5
+    assert run.history.index.name == "epoch" and "val/accuracy" in run.history.columns
+    assert [p["prediction"] for p in run.predict(namespace["digits"].images[:3])] == ["0", "1", "2"]
+    assert type(namespace["figure"]).__name__ == "Figure"
+    assert table.metrics["test"]["rmse"] > 0 and namespace["again"].metrics == run.metrics
+
+
+def test_short_names_must_be_unambiguous_and_values_are_python_values():
+    with pytest.raises(ConfigError, match="scheduler.patience, train.early_stopping.patience"):
+        nnintro.train("digits_mlp", patience=3)
+    run = nnintro.train("digits_mlp", epochs=1, hidden=[16, 8], overrides={"report.plots": False})
+    assert run.config.model.hidden == [16, 8] and run.metrics["epochs_run"] == 1
