@@ -330,6 +330,27 @@ def lr_find(
     console.print(f"wrote {result.folder}/lr_find.png and lr_find.csv", highlight=False)
 
 
+class ExportFormat(str, Enum):
+    onnx = "onnx"
+
+
+@app.command()
+@user_errors
+def export(
+    run: Annotated[Path, typer.Argument(help="Run folder whose model to export.")],
+    format_: Annotated[ExportFormat, typer.Option("--format", help="Only onnx for now.")] = ExportFormat.onnx,
+    out: Annotated[Optional[Path], typer.Option("--out", help="File to write. Default: RUN/model.onnx.")] = None,
+    force: ForceOption = False,
+) -> None:
+    """Export a run's model (input standardization included, class names in the metadata) to ONNX."""
+    from nnintro.export import export_onnx
+
+    result = export_onnx(run, out, force)
+    checked = (f"; onnxruntime agrees with PyTorch to {result['max_difference']:.1e}"
+               if result["max_difference"] is not None else "; install onnxruntime to check it")
+    console.print(f"wrote {result['path']}{checked}", highlight=False)
+
+
 @app.command()
 def configs() -> None:
     """List the packaged configs (use one with --config NAME; copy one from configs/ to change it)."""

@@ -28,7 +28,7 @@ NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}"  # a run or sweep name: it nam
 TEMP_SUFFIX = ".tmp"
 
 
-def _file_mode() -> int:
+def file_mode() -> int:
     """What open() would give a new file under the user's umask (mkstemp alone gives 0600)."""
     umask = os.umask(0)
     os.umask(umask)
@@ -40,7 +40,7 @@ def write_atomic(path: Path, data: bytes | str) -> None:
     payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     try:
-        os.fchmod(fd, _file_mode())
+        os.fchmod(fd, file_mode())
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()

@@ -72,6 +72,10 @@ class Task(ABC):
     def metrics(self, outputs: SplitOutputs) -> dict[str, float]:
         """The split's numbers; 'loss' and the running metric always among them."""
 
+    def finish(self, outputs: torch.Tensor) -> torch.Tensor:
+        """The model's outputs as a user reads them (probabilities for classes); what export ends in."""
+        return outputs
+
     @abstractmethod
     def predictions(self, outputs: torch.Tensor, top_k: int) -> list[dict[str, Any]]:
         """One JSON-able object per row of model outputs."""

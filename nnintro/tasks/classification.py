@@ -66,8 +66,11 @@ class Classification(Task):
         correct = (outputs.outputs.argmax(1) == outputs.targets).float()
         return {"loss": outputs.loss, "accuracy": float(correct.mean()) if len(correct) else float("nan")}
 
+    def finish(self, outputs: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(outputs.float(), 1)
+
     def predictions(self, outputs: torch.Tensor, top_k: int) -> list[dict[str, Any]]:
-        probabilities = torch.softmax(outputs.float(), 1)
+        probabilities = self.finish(outputs)
         values, indices = probabilities.topk(max(1, min(top_k, self.width)), dim=1)
         results = []
         for row_values, row_indices in zip(values.tolist(), indices.tolist()):
