@@ -38,7 +38,7 @@ from nnintro.runs import (
     write_atomic,
     write_json,
 )
-from nnintro.tasks import SplitOutputs
+from nnintro.tasks import SplitOutputs, Task
 from nnintro.trainer import FitResult, Trainer, prepare
 
 # Overrides a resumed run may take: they change how long or how it is logged, not what is trained.
@@ -175,7 +175,8 @@ def _train_locked(config: Config, data: DatasetBundle, model: torch.nn.Module, i
                   f"|  {device}{ranks}", highlight=False)
     model.to(device)
     data = data.to(device)
-    board = TensorBoardObserver(run_dir, model, data, config.report.histograms) if dist.is_main else None
+    board = (TensorBoardObserver(run_dir, model, data, config.report.histograms, config.train.epochs)
+             if dist.is_main else None)
     observers = [ConsoleObserver(console, config.train.epochs), *([board] if board else [])]
     try:
         with stop_on_signals() as stop:
@@ -214,9 +215,10 @@ def final_metrics(trainer: Trainer, fit: FitResult, info: dict, wall_seconds: fl
     config = trainer.config
     outputs = {split: run_split(trainer.model, trainer.data.split(split), trainer.stepper.loss_fn,
                                 config.train.eval_batch_size) for split in ("val", "test")}
+    metrics_of = {split: trainer.task.metrics(result) for split, result in outputs.items()}
     metrics = {
         "status": fit.status,
-        **{split: trainer.task.metrics(result) for split, result in outputs.items()},
+        **metrics_of,
         "best_epoch": fit.best_epoch,
         "epochs_run": len(fit.history),
         "stopped_early": fit.stopped_early,
@@ -229,8 +231,25 @@ def final_metrics(trainer: Trainer, fit: FitResult, info: dict, wall_seconds: fl
         "processes": trainer.dist.world_size,
         "precision": config.train.precision,
         "message": fit.message,
+        "warnings": teaching_hints(fit.history, trainer.task, metrics_of["val"], config.optimizer.lr),
     }
     return metrics, outputs["test"]
+
+
+def teaching_hints(history: list[dict[str, float]], task: Task, val: dict[str, float], lr: float) -> list[str]:
+    """What a teacher would point out about a run that finished without error but learned badly."""
+    hints = []
+    losses = [row["train/loss"] for row in history]
+    # every loss here is of order 1 at the start (cross-entropy ~ log(classes), standardized targets), so a
+    # training loss past 100 is a learning rate out of range, even while it stays finite
+    if losses and max(losses) > 100:
+        hints.append(f"the training loss exploded (up to {max(losses):.3g}) without becoming infinite: "
+                     f"optimizer.lr {lr:g} is likely too high; try nnintro lr-find")
+    nothing = task.learned_nothing(val) if history else None
+    if nothing:
+        hints.append(f"validation {nothing}: the model learned nothing useful; check optimizer.lr "
+                     f"(nnintro lr-find suggests one) and the data")
+    return hints
 
 
 @dataclass
@@ -271,7 +290,8 @@ def evaluate(run_path: str | Path | None, split: str = "test", runs_root: str | 
 
 
 def predict(run_path: str | Path | None, files: list[str], top_k: int = 3, invert: bool = False,
-            runs_root: str | Path = "runs", plot: Path | None = None, force: bool = False) -> list[dict[str, Any]]:
+            runs_root: str | Path = "runs", plot: Path | None = None, force: bool = False,
+            center: bool = False) -> list[dict[str, Any]]:
     """Predict with a run's model. Image runs take image (or .npy) files, one result per file; table runs
     take CSV files, one result per row ({"file", "row", "prediction", ...}). A file or row that cannot be
     used gets {"file", "error"} and the others go on. plot: also draw each image beside its class
@@ -287,7 +307,7 @@ def predict(run_path: str | Path | None, files: list[str], top_k: int = 3, inver
     drawn: list[tuple[str, torch.Tensor, torch.Tensor]] = []
     for file in files:
         try:
-            x, rows = read_inputs(Path(file), run.model_info, invert)
+            x, rows = read_inputs(Path(file), run.model_info, invert, center)
         except InputError as err:
             results.append({"file": file, "error": str(err)})
             continue

@@ -149,6 +149,8 @@ def train(
 
         tables.append(most_confused_table(m["most_confused"]))
     _print_tables(tables)
+    for hint in m.get("warnings", []):
+        err_console.print(f"warning: {hint}", highlight=False, markup=False)
     if m["status"] in ("completed", "stopped_early"):
         if m["message"]:
             console.print(m["message"], highlight=False)
@@ -196,6 +198,8 @@ def predict(
                                           help="Print a JSON list, one object per file (per row for CSV).")] = False,
     invert: Annotated[bool, typer.Option("--invert", metavar="", help="Invert gray levels: dark ink on white paper -> "
                                          "MNIST's white-on-black.")] = False,
+    center: Annotated[bool, typer.Option("--center", metavar="", help="Gray models: crop to the ink and centre it by "
+                                         "mass in a 20/28 box, as MNIST's digits were (for your own drawings).")] = False,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Draw each image beside its class probabilities "
                                                  "into this PNG.")] = None,
     force: ForceOption = False,
@@ -204,7 +208,7 @@ def predict(
     from nnintro import api
     from nnintro.runs import dumps_json, open_run
 
-    results = api.predict(run, files, top_k, invert, plot=plot, force=force)
+    results = api.predict(run, files, top_k, invert, plot=plot, force=force, center=center)
     if as_json:
         print(dumps_json(results), end="")
     else:
@@ -217,6 +221,9 @@ def predict(
             unseen = "".join(f"   (unseen {k}={v!r}: treated as none of the known values)"
                              for k, v in item.get("unseen", {}).items())
             console.print(f"{where}: {task.format_prediction(item)}{unseen}", highlight=False, markup=False)
+            for key in ("centered", "hint"):
+                if key in item:
+                    err_console.print(f"  {key}: {item[key]}", highlight=False, markup=False)
     if plot is not None and not as_json:
         console.print(f"wrote {plot}", highlight=False)
     if any("error" in item for item in results):
@@ -230,26 +237,43 @@ def compare(
     configs: Annotated[bool, typer.Option("--configs", metavar="", help="The arguments are configs: each uses its newest "
                                           "finished run with the same config under --runs-dir, or trains one.")] = False,
     md: Annotated[Optional[Path], typer.Option("--md", help="Also write the table as markdown to this file.")] = None,
+    set_: SetOption = None,
     runs_dir: RunsDirOption = Path("runs"),
     force: ForceOption = False,
 ) -> None:
-    """Compare runs side by side, best validation first: model, parameters, epochs, time, val and test metric."""
+    """Compare runs side by side, best validation first: dataset, model, parameters, epochs, time, val and test metric.
+    Folders of nnintro's own reports (compare-*, lr_find-*) among the arguments are skipped, so `runs/*` works."""
     from nnintro.compare import runs_for_configs, summarize, write_comparison
-    from nnintro.runs import output_file
+    from nnintro.runs import is_report_folder, output_file
 
     if md is not None:
         output_file(md, "--md", force)
+    if set_ and not configs:
+        raise typer.BadParameter("--set applies to --configs (trained runs keep their own config)")
     if configs:
         from nnintro import api
 
-        paths = runs_for_configs(items, runs_dir, lambda config: api.train(config, runs_dir, console).run_dir)
+        paths = runs_for_configs(items, runs_dir, lambda config: api.train(config, runs_dir, console).run_dir,
+                                 list(set_ or []))
     else:
-        paths = [Path(item) for item in items]
+        paths = [Path(item) for item in items if not is_report_folder(Path(item))]
+        if len(paths) < len(items):
+            err_console.print(f"skipped {len(items) - len(paths)} report folder(s) (compare-*, lr_find-*)",
+                              highlight=False)
     summaries = [summarize(path) for path in paths]
     folder, table = write_comparison(summaries, runs_dir, md)
     console.print(table.to_rich())
     console.print(f"wrote {folder / 'compare.png'} and {folder / 'compare.md'}" + (f" and {md}" if md else ""),
                   highlight=False)
+
+
+@app.command("runs")
+@user_errors
+def list_runs(runs_dir: RunsDirOption = Path("runs")) -> None:
+    """Every run under --runs-dir, newest first: dataset, model, status, best validation and test metric, time."""
+    from nnintro.compare import runs_table
+
+    console.print(runs_table(runs_dir).to_rich())
 
 
 @app.command()
@@ -325,8 +349,11 @@ def lr_find(
     result = find(load_config(config, list(set_ or [])), runs_dir, steps, start_lr, end_lr)
     console.print(f"suggested learning rate: {result.suggested:.3g}  (minimum of the smoothed loss / 10; steepest "
                   f"descent at {result.steepest:.3g}; {len(result.points)} steps)", highlight=False)
-    console.print(f"try: nnintro train{' --config ' + config if config else ''} --set optimizer.lr={result.suggested:.3g}",
-                  highlight=False)
+    import shlex
+
+    given = "".join(f" --set {shlex.quote(item)}" for item in set_ or [] if not item.startswith("optimizer.lr="))
+    console.print(f"try: nnintro train{' --config ' + shlex.quote(config) if config else ''}{given} "
+                  f"--set optimizer.lr={result.suggested:.3g}", highlight=False, markup=False)
     console.print(f"wrote {result.folder}/lr_find.png and lr_find.csv", highlight=False)
 
 

@@ -41,7 +41,8 @@ class RunSummary:
         metric = task.headline
         val_values = [r[f"val/{metric}"] for r in self.history if f"val/{metric}" in r]
         best_val = best(val_values, task.higher_is_better[metric]) if val_values else m["val"][metric]
-        return {"run": self.run.path.name, "model": describe(self.run.architecture), "params": m["params"],
+        return {"run": self.run.path.name, "dataset": self.run.model_info.get("dataset", ""),
+                "model": describe(self.run.architecture), "params": m["params"], "status": m["status"],
                 "epochs": m["epochs_run"], "train_seconds": m["train_seconds"], f"best_val_{metric}": best_val,
                 f"test_{metric}": m["test"][metric], "test_loss": m["test"]["loss"]}
 
@@ -61,11 +62,12 @@ def summarize(path: str | Path) -> RunSummary:
     return summary
 
 
-def runs_for_configs(specs: list[str], runs_root: Path, train: Callable[[Config], Path]) -> list[Path]:
-    """A finished run for every config, training those that have none yet."""
+def runs_for_configs(specs: list[str], runs_root: Path, train: Callable[[Config], Path],
+                     overrides: list[str] | None = None) -> list[Path]:
+    """A finished run for every config (with the same --set overrides), training those that have none yet."""
     paths = []
     for spec in specs:
-        config = load_config(spec)
+        config = load_config(spec, overrides or [])
         paths.append(find_finished_run(config.model_dump(mode="json"), runs_root) or train(config))
     return paths
 
@@ -82,7 +84,8 @@ def comparison_table(summaries: list[RunSummary]) -> TableSpec:
     for rank, row in enumerate(rows, 1):
         row["rank"] = rank
     return TableSpec("comparison, best validation first", [
-        Column("rank", "rank"), Column("run", "run", left=True), Column("model", "model", left=True),
+        Column("rank", "rank"), Column("run", "run", left=True), Column("dataset", "dataset", left=True),
+        Column("model", "model", left=True),
         Column("params", "params", "{:,}"), Column("epochs", "epochs"),
         Column("train_seconds", "train time (s)", "{:.1f}"),
         Column(f"best_val_{metric}", f"best val {metric}", "{:.4f}"),
@@ -104,3 +107,26 @@ def write_comparison(summaries: list[RunSummary], runs_root: Path, md_file: Path
     metric = summaries[0].run.task.running_metric
     save_figure(compare_figure({s.run.path.name: s.history for s in summaries}, metric), folder / "compare.png")
     return folder, table
+
+
+def runs_table(runs_root: Path) -> TableSpec:
+    """All runs under runs_root, newest first; an unfinished or damaged one is listed with what can be read."""
+    from nnintro.runs import is_run
+
+    folders = sorted((p for p in runs_root.glob("**/") if p != runs_root and is_run(p)),
+                     key=lambda p: p.stat().st_mtime, reverse=True) if runs_root.is_dir() else []
+    rows = []
+    for folder in folders:
+        try:
+            summary = summarize(folder)
+            metric = summary.run.task.headline
+            row = summary.row
+            rows.append({**row, "run": str(folder.relative_to(runs_root)), "metric": metric,
+                         "best_val": row[f"best_val_{metric}"], "test": row[f"test_{metric}"]})
+        except RunError as err:
+            rows.append({"run": str(folder.relative_to(runs_root)), "status": f"unreadable: {str(err)[:60]}"})
+    return TableSpec(f"{len(rows)} runs under {runs_root}/, newest first", [
+        Column("run", "run", left=True), Column("dataset", "dataset", left=True), Column("model", "model", left=True),
+        Column("status", "status", left=True), Column("metric", "metric", left=True),
+        Column("best_val", "best val", "{:.4f}"), Column("test", "test", "{:.4f}"),
+        Column("train_seconds", "train s", "{:.1f}")], rows)

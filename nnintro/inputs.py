@@ -55,8 +55,34 @@ def _read_array(path: Path, shape: list[int]) -> np.ndarray:
     return array
 
 
-def load_input(path: Path, model_info: dict[str, Any], invert: bool = False) -> torch.Tensor:
-    """One input in the raw units of the run's training data (the model standardizes it itself)."""
+def center_like_mnist(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """MNIST's own preprocessing for a drawing (light ink on dark, any size): crop to the ink, scale its longer
+    side to 20/28 of the frame keeping the aspect, and place it so its centre of mass is the frame's centre."""
+    from PIL import Image
+
+    ink = pixels > 0.2 * pixels.max() if pixels.max() > 0 else np.zeros_like(pixels, dtype=bool)
+    if not ink.any():
+        return np.asarray(Image.fromarray(pixels.astype(np.uint8)).resize((width, height)), dtype=np.float32)
+    rows, columns = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+    crop = pixels[rows[0]:rows[-1] + 1, columns[0]:columns[-1] + 1]
+    box = 20 / 28 * min(height, width)
+    factor = box / max(crop.shape)
+    size = (max(1, round(crop.shape[1] * factor)), max(1, round(crop.shape[0] * factor)))
+    small = np.asarray(Image.fromarray(crop.astype(np.uint8)).resize(size, Image.Resampling.LANCZOS), np.float32)
+    total = small.sum() or 1.0
+    centre_y = (small.sum(1) * np.arange(small.shape[0])).sum() / total
+    centre_x = (small.sum(0) * np.arange(small.shape[1])).sum() / total
+    top = int(np.clip(round(height / 2 - centre_y), 0, height - small.shape[0]))
+    left = int(np.clip(round(width / 2 - centre_x), 0, width - small.shape[1]))
+    frame = np.zeros((height, width), np.float32)
+    frame[top:top + small.shape[0], left:left + small.shape[1]] = small
+    return frame
+
+
+def load_input(path: Path, model_info: dict[str, Any], invert: bool = False,
+               center: bool = False) -> tuple[torch.Tensor, dict[str, Any]]:
+    """One input in the raw units of the run's training data (the model standardizes it itself), and notes
+    for the user (a light background on a light-on-dark model; the centring done)."""
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     size = path.stat().st_size
@@ -67,17 +93,32 @@ def load_input(path: Path, model_info: dict[str, Any], invert: bool = False) -> 
     shape = model_info["architecture"]["input_shape"]
     scale = model_info["architecture"]["normalization"]["scale"]
     if path.suffix.lower() == ".npy":
-        return torch.from_numpy(_read_array(path, shape))
+        return torch.from_numpy(_read_array(path, shape)), {}
     if model_info.get("data_kind") != "image" or len(shape) != 3:
         raise InputError(f"{path}: this run's model takes {shape[0]} numbers, not an image; give a .npy file")
-    pixels = _read_image(path, *shape)
-    if invert:
-        pixels = 255.0 - pixels
+    notes: dict[str, Any] = {}
+    if center and shape[0] == 1:
+        from nnintro.datasets.decode import DecodeError, probe
+
+        try:
+            native = probe(path)
+        except DecodeError as err:
+            raise InputError(f"{path}: {err}") from err
+        pixels = _read_image(path, 1, native[0], native[1])[0]
+        pixels = center_like_mnist(255.0 - pixels if invert else pixels, shape[1], shape[2])[None]
+        notes["centered"] = "cropped to the ink, scaled to 20/28 of the frame, centred by mass (as MNIST)"
+    else:
+        pixels = _read_image(path, *shape)
+        if invert:
+            pixels = 255.0 - pixels
+    if shape[0] == 1 and not invert and float(pixels.mean()) > 127:
+        notes["hint"] = "mostly light: this model was trained on light strokes on a dark background; try --invert"
     # pixels are 0..255; the training data's raw units are pixels/255/scale (0..255 for MNIST, 0..16 for digits)
-    return torch.from_numpy(pixels / 255.0 / scale)
+    return torch.from_numpy(pixels / 255.0 / scale), notes
 
 
-def read_inputs(path: Path, model_info: dict[str, Any], invert: bool = False) -> tuple[torch.Tensor, list[dict[str, Any]]]:
+def read_inputs(path: Path, model_info: dict[str, Any], invert: bool = False,
+                center: bool = False) -> tuple[torch.Tensor, list[dict[str, Any]]]:
     """A batch of model inputs from one file, and a record per row: a table run reads every row of a CSV
     (each with its line number, and its true target where the file has that column); others read one input."""
     if model_info.get("data_kind") == "table":
@@ -87,4 +128,5 @@ def read_inputs(path: Path, model_info: dict[str, Any], invert: bool = False) ->
             raise InputError(f"{path}: this run's model reads table rows; give a CSV file with the columns "
                              f"it was trained on")
         return read_rows(path, model_info["inputs"])
-    return load_input(path, model_info, invert).unsqueeze(0), [{}]
+    x, notes = load_input(path, model_info, invert, center)
+    return x.unsqueeze(0), [notes]

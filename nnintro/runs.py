@@ -165,6 +165,11 @@ def unused_path(path: Path) -> Path:
     return candidate
 
 
+def is_report_folder(path: Path) -> bool:
+    """A folder nnintro writes beside the runs: compare's and lr-find's."""
+    return (path / "compare.md").is_file() or (path / "lr_find.csv").is_file()
+
+
 def is_run(path: Path) -> bool:
     return (path / MODEL_FILE).is_file() and (path / CONFIG_FILE).is_file()
 

@@ -225,9 +225,13 @@ def weight_images_figure(weights: np.ndarray, input_shape: list[int], captions: 
         axis.axis("off")
         if index < len(images):
             image, cmap, bound = images[index]
-            axis.imshow(image, cmap=cmap, vmin=-bound if bound else None, vmax=bound)
+            shown = axis.imshow(image, cmap=cmap, vmin=-bound if bound else None, vmax=bound)
+            if cmap:  # gray inputs: a signed colour scale, so say which colour is which
+                figure.colorbar(shown, ax=axis, fraction=0.046, pad=0.04, ticks=[-bound, 0, bound],
+                                format=lambda v, _: "+" if v > 0 else "-" if v < 0 else "0")
             axis.set_title(captions[index], fontsize=8)
-    figure.suptitle(title, fontsize=10)
+    colours = "red: positive weights, blue: negative" if channels == 1 else "each image stretched to its own range"
+    figure.suptitle(f"{title}\n({colours})", fontsize=10)
     figure.tight_layout()
     return figure
 
@@ -296,6 +300,9 @@ def lr_find_figure(points: list[tuple[float, float]], suggested: float, steepest
     axis.axvline(suggested, color="#1e8449", ls="--", label=f"suggested {suggested:.2g} (minimum / 10)")
     axis.axvline(steepest, color="#7d3c98", ls=":", label=f"steepest descent {steepest:.2g}")
     axis.set_xscale("log")
+    losses = [loss for _, loss in points]
+    low, start = min(losses), losses[0]
+    axis.set_ylim(low - 0.1 * (start - low + 1e-12), start + 0.5 * (start - low + 1e-12))  # not the final blow-up
     axis.set_xlabel("learning rate (log scale)")
     axis.set_ylabel("training loss (smoothed)")
     axis.set_title(f"learning-rate range test: {title}")

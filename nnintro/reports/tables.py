@@ -31,14 +31,16 @@ class TableSpec:
     section_after: set[int] = field(default_factory=set)  # row indices followed by a rule
 
     def to_rich(self) -> Any:
+        from rich.markup import escape
         from rich.table import Table
 
-        table = Table(title=self.title, title_justify="left", show_header=self.show_header)
+        table = Table(title=escape(self.title), title_justify="left", show_header=self.show_header)
         for column in self.columns:
             table.add_column(column.header, justify="left" if column.left else "right",
                              no_wrap=column.key == "run")
         for index, row in enumerate(self.rows):
-            table.add_row(*(column.text(row) for column in self.columns), end_section=index in self.section_after)
+            # user text such as "data.features=[x1, x2]" is shown as written, never read as Rich markup
+            table.add_row(*(escape(column.text(row)) for column in self.columns), end_section=index in self.section_after)
         return table
 
     def to_markdown(self) -> str:

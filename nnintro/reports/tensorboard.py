@@ -18,28 +18,66 @@ def flatten(prefix: str, value: Any) -> dict[str, Any]:
     return {prefix: value if isinstance(value, (int, float, str, bool)) else str(value)}
 
 
+IMAGES_KEPT = 10  # TensorBoard shows at most this many images per tag unless started with --samples_per_plugin
+
+
+def chosen_epochs(epochs: int) -> set[int]:
+    """At most IMAGES_KEPT epochs, dense at the start where a boundary forms, spaced out later, and the last."""
+    return {max(1, round(epochs ** (i / (IMAGES_KEPT - 1)))) for i in range(IMAGES_KEPT)} | {epochs}
+
+
+def layer_names(model: nn.Module) -> dict[str, str]:
+    """Sequential indices -> names a student can read: '2.weight' -> 'hidden1.weight', the last -> 'output'."""
+    linear = [name for name, module in model.named_children() if isinstance(module, nn.Linear)]
+    names = {index: f"hidden{n}" for n, index in enumerate(linear[:-1], 1)}
+    names[linear[-1]] = "output"
+    for name, module in model.named_children():
+        if name not in names and any(True for _ in module.parameters()):
+            names[name] = f"{type(module).__name__.lower()}{sum(1 for i in linear if int(i) < int(name))}"
+    return names
+
+
+def hparams_that_matter(config: dict[str, Any]) -> dict[str, Any]:
+    """The config values that tell runs apart: what differs from the defaults, plus the few always worth
+    seeing; a linear model's unused hidden/activation/dropout are left out."""
+    from nnintro.config import validate
+
+    defaults = flatten("", validate({}).model_dump(mode="json"))
+    values = flatten("", config)
+    core = {"data.dataset", "model.kind", "optimizer.name", "optimizer.lr", "data.batch_size", "seed"}
+    if config["model"]["kind"] == "mlp":
+        core |= {"model.hidden", "model.activation"}
+    unused = {"model.hidden", "model.activation", "model.dropout"} if config["model"]["kind"] == "linear" else set()
+    return {key: value for key, value in values.items()
+            if (key in core or defaults.get(key) != value) and key not in unused}
+
+
 class TensorBoardObserver:
-    def __init__(self, run_dir: Path, model: nn.Module, data: DatasetBundle, histograms: bool) -> None:
+    def __init__(self, run_dir: Path, model: nn.Module, data: DatasetBundle, histograms: bool, epochs: int) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
         self.writer = SummaryWriter(log_dir=str(run_dir))
         self.model, self.data, self.histograms = model, data, histograms
+        self.boundary_epochs = chosen_epochs(epochs)
+        self.names = layer_names(model)
 
     def on_epoch_end(self, row: dict[str, float]) -> None:
         epoch = int(row["epoch"])
         for key, value in row.items():
             if key != "epoch":
                 self.writer.add_scalar(key if "/" in key else f"train/{key}", value, epoch)
-        if self.data.kind == "points":  # scrub through the boundary's evolution in the Images tab
+        if self.data.kind == "points" and epoch in self.boundary_epochs:  # scrub through it in the Images tab
             from nnintro.reports.classification import boundary_image
 
             self.writer.add_image("decision_boundary/epoch", boundary_image(self.model, self.data), epoch,
                                   dataformats="HWC")
         if self.histograms:
             for name, parameter in self.model.named_parameters():
-                self.writer.add_histogram(f"weights/{name}", parameter.detach(), epoch)
+                index, _, kind = name.partition(".")
+                readable = f"{self.names.get(index, index)}.{kind}"
+                self.writer.add_histogram(f"weights/{readable}", parameter.detach(), epoch)
                 if parameter.grad is not None:
-                    self.writer.add_histogram(f"gradients/{name}", parameter.grad, epoch)
+                    self.writer.add_histogram(f"gradients/{readable}", parameter.grad, epoch)
         self.writer.flush()
 
     def write_hparams(self, config: dict[str, Any], metrics: dict[str, Any]) -> None:
@@ -49,7 +87,7 @@ class TensorBoardObserver:
         # the kept (best) weights' numbers; val/final_* so the per-epoch val/* curves get no extra point
         final = {**{f"test/{k}": v for k, v in metrics["test"].items()},
                  **{f"val/final_{k}": v for k, v in metrics["val"].items()}}
-        experiment, start, end = hparams(flatten("", config), final)
+        experiment, start, end = hparams(hparams_that_matter(config), final)
         file_writer = self.writer._get_file_writer()
         for summary in (experiment, start, end):
             file_writer.add_summary(summary)

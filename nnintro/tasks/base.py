@@ -84,6 +84,10 @@ class Task(ABC):
     def format_prediction(self, item: dict[str, Any]) -> str:
         """The console text for one prediction object."""
 
+    @abstractmethod
+    def learned_nothing(self, metrics: dict[str, float]) -> str | None:
+        """Why a split's metrics are no better than guessing (a sentence), or None."""
+
     def loss_name(self, loss_config: Any) -> str:
         """The configured loss, checked against this task (auto: the task's default)."""
         from nnintro.errors import ConfigError

@@ -66,6 +66,12 @@ class Classification(Task):
         correct = (outputs.outputs.argmax(1) == outputs.targets).float()
         return {"loss": outputs.loss, "accuracy": float(correct.mean()) if len(correct) else float("nan")}
 
+    def learned_nothing(self, metrics: dict[str, float]) -> str | None:
+        chance = 1 / self.width
+        if metrics["accuracy"] <= 1.2 * chance:
+            return f"accuracy {metrics['accuracy']:.3f} is chance level for {self.width} classes ({chance:.3f})"
+        return None
+
     def finish(self, outputs: torch.Tensor) -> torch.Tensor:
         return torch.softmax(outputs.float(), 1)
 

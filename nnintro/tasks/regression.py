@@ -70,6 +70,11 @@ class Regression(Task):
         return {"loss": outputs.loss, "mse": float(mse.mean()), "rmse": float(mse.sqrt().mean()),
                 "mae": float(error.abs().mean()), "r2": float(r2.mean())}
 
+    def learned_nothing(self, metrics: dict[str, float]) -> str | None:
+        if metrics["r2"] <= 0:
+            return f"R² {metrics['r2']:.3f}: no better than predicting the training mean"
+        return None
+
     def predictions(self, outputs: torch.Tensor, top_k: int) -> list[dict[str, Any]]:
         rows = outputs.double().tolist()
         if self.width == 1:

@@ -82,7 +82,7 @@ def test_event_files_hold_scalars_images_hparams_and_pr_curves(runs):
     tags = events.Tags()
     assert {"train/loss", "train/accuracy", "val/loss", "val/accuracy", "train/lr", "test/accuracy"} <= set(tags["scalars"])
     assert {"reports/confusion_matrix", "reports/templates", "reports/curves"} <= set(tags["images"])
-    assert any(tag.startswith("weights/") for tag in tags["histograms"])
+    assert {"weights/output.weight", "gradients/output.bias"} <= set(tags["histograms"])  # named, not "2.weight"
     assert {"_hparams_/experiment", "_hparams_/session_start_info"} <= set(events.PluginTagToContent("hparams"))
     assert "pr/3" in tags["tensors"]
     assert [e.value for e in events.Scalars("val/accuracy")] == pytest.approx(
@@ -151,3 +151,15 @@ def test_compare_names_a_damaged_run(runs, tmp_path):
     (damaged / "metrics.json").write_text("{}")
     result = runner.invoke(app, ["compare", str(damaged), "--runs-dir", str(tmp_path / "r")])
     assert result.exit_code == 2 and "damaged/metrics.json: missing" in result.output
+
+
+def test_hparams_keep_the_fields_that_tell_runs_apart():
+    from nnintro.config import load_config
+    from nnintro.reports.tensorboard import chosen_epochs, hparams_that_matter
+
+    linear = hparams_that_matter(load_config("mnist_linear").model_dump(mode="json"))
+    assert {"data.dataset", "model.kind", "optimizer.lr"} <= set(linear)
+    assert not {"model.hidden", "model.activation", "train.eval_batch_size", "report.examples"} & set(linear)
+    swept = hparams_that_matter(load_config(None, ["optimizer.momentum=0.5"]).model_dump(mode="json"))
+    assert swept["optimizer.momentum"] == 0.5 and "model.hidden" in swept
+    assert len(chosen_epochs(400)) <= 10 and {1, 2, 400} <= chosen_epochs(400)
