@@ -1,4 +1,4 @@
-# nnintro on an official PyTorch CUDA runtime image (torch and torchvision already inside).
+# nnintro on an official PyTorch CUDA runtime image (CUDA, cuDNN and Python inside; pip brings torch to the floor).
 #   docker build -t nnintro .
 #   docker run --gpus all -v "$PWD/data:/app/data" -v "$PWD/runs:/app/runs" nnintro train --config cifar_mlp.yaml
 FROM pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime
@@ -11,7 +11,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# dependencies first (cached while only the code changes); the base image's torch satisfies the range
+# dependencies first (cached while only the code changes); pip upgrades the base image's torch to the
+# floor in pyproject.toml (2.11, the oldest release the test suite has passed on)
 COPY pyproject.toml README.md ./
 COPY nnintro ./nnintro
 RUN pip install --no-cache-dir . \
