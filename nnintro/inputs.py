@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from nnintro.errors import InputError
+from nnintro.files import check_file
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
@@ -83,13 +84,7 @@ def load_input(path: Path, model_info: dict[str, Any], invert: bool = False,
                center: bool = False) -> tuple[torch.Tensor, dict[str, Any]]:
     """One input in the raw units of the run's training data (the model standardizes it itself), and notes
     for the user (a light background on a light-on-dark model; the centring done)."""
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    size = path.stat().st_size
-    if size == 0:
-        raise InputError(f"{path}: file is empty")
-    if size > MAX_FILE_BYTES:
-        raise InputError(f"{path}: file is {size / 2**20:.0f} MiB, larger than the {MAX_FILE_BYTES // 2**20} MiB limit")
+    check_file(path, "", MAX_FILE_BYTES, InputError)
     shape = model_info["architecture"]["input_shape"]
     scale = model_info["architecture"]["normalization"]["scale"]
     if path.suffix.lower() == ".npy":

@@ -15,6 +15,7 @@ import torch
 
 from nnintro.datasets.base import RawDataset, Split
 from nnintro.errors import DataError, InputError, did_you_mean
+from nnintro.files import check_file
 from nnintro.tasks import Classification, Regression, Task
 
 MAX_TABLE_BYTES = 2 * 1024**3
@@ -28,15 +29,7 @@ def read_table(path: Path, what: str = "data.path") -> Any:
     """A CSV file as a pandas DataFrame (delimiter sniffed, UTF-8 or Latin-1), every failure one line."""
     import pandas as pd
 
-    if not path.exists():
-        raise DataError(f"{what} {path}: no such file")
-    if path.is_dir():
-        raise DataError(f"{what} {path}: is a folder, not a CSV file (image folders use data.dataset: folder)")
-    size = path.stat().st_size
-    if size == 0:
-        raise DataError(f"{what} {path}: file is empty")
-    if size > MAX_TABLE_BYTES:
-        raise DataError(f"{what} {path}: {size / 2**30:.1f} GiB, larger than the {MAX_TABLE_BYTES // 2**30} GiB limit")
+    check_file(path, what, MAX_TABLE_BYTES, DataError, " (image folders use data.dataset: folder)")
     with path.open("rb") as handle:
         head = handle.read(65536)
     if b"\0" in head:
