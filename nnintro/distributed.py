@@ -57,6 +57,9 @@ def process_group(dist: Distributed, device: torch.device) -> Iterator[None]:
     torch_dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     try:
         yield
+        # leave together: rank 0 still writes the reports while the others are done, and a process that
+        # tears its group down while a peer is connected can abort in gloo ("terminate called ...")
+        torch_dist.barrier()
     finally:
         torch_dist.destroy_process_group()
 
