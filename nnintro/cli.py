@@ -379,6 +379,27 @@ def export(
 
 
 @app.command()
+@user_errors
+def show(
+    config: ConfigOption = None,
+    set_: SetOption = None,
+    count: Annotated[int, typer.Option("--count", min=1, max=100, help="How many training images to draw.")] = 30,
+    out: Annotated[Optional[Path], typer.Option("--out", help="PNG to write. Default: <dataset>_samples.png here "
+                                                "(or -2, -3, ... if that exists).")] = None,
+    force: ForceOption = False,
+) -> None:
+    """Look at the data first: training images with their class names, the 2-D points, or a table's columns."""
+    from nnintro.config import load_config
+    from nnintro.show import show_data
+
+    resolved = load_config(config, list(set_ or []))
+    path, summary = show_data(resolved, _picture_path(out, f"{resolved.data.dataset}_samples.png", force), count)
+    console.print(summary.to_rich())
+    if path is not None:
+        console.print(f"wrote {path}", highlight=False)
+
+
+@app.command()
 def configs() -> None:
     """List the packaged configs (use one with --config NAME; copy one from configs/ to change it)."""
     from nnintro.config import packaged_config_summaries

@@ -55,6 +55,11 @@ class DataConfig(Section):
     test_fraction: float = Field(0.2, gt=0, lt=1, description="folder/csv without a test split: the share held "
                                                               "out for testing (seeded, stratified for classes)")
     batch_size: int = Field(64, gt=0, le=2**24, description="training mini-batch size (global under torchrun)")
+    normalize: Literal["dataset", "fixed", "none"] = Field(
+        "dataset", description="inputs standardized by the training split's per-channel mean and std (dataset), by "
+                               "data.mean / data.std (fixed: the course lab's 0.5, 0.5), or only scaled to 0..1 (none)")
+    mean: list[float] = Field([0.5], description="normalize: fixed: one value, or one per channel/feature")
+    std: list[float] = Field([0.5], description="normalize: fixed: one value, or one per channel/feature")
     noise: float = Field(0.0, ge=0, le=1, description="2-D sets: label noise / spread, as the Playground's slider / 100")
     n_samples: int = Field(500, ge=10, le=1_000_000, description="2-D sets: number of training points "
                                                                  "(test set: the same number)")
@@ -109,6 +114,13 @@ class DataConfig(Section):
                              f"predict), e.g. --set data.path=cars.csv --set data.target=mpg")
         return self
 
+    @field_validator("std")
+    @classmethod
+    def _positive_std(cls, values: list[float]) -> list[float]:
+        if not values or any(v <= 0 for v in values):
+            raise ValueError(f"must be one or more values > 0, got {values[:8]}")
+        return values
+
     @field_validator("val_size")
     @classmethod
     def _whole_count(cls, value: float) -> float:
@@ -122,6 +134,7 @@ class ModelConfig(Section):
     hidden: list[int] = Field([128], description="mlp hidden layer widths")
     activation: str = Field("relu", description="activation between mlp layers")
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout after each hidden activation")
+    bias: bool = Field(True, description="false: layers without bias terms (the lecture's pure templates)")
 
     @field_validator("hidden")
     @classmethod

@@ -86,13 +86,14 @@ def build_model(architecture: dict[str, Any]) -> nn.Sequential:
     standardized_shape = [len(features)] if features else input_shape
     layers += [Standardize(standardized_shape, norm["scale"], norm["mean"], norm["std"]), nn.Flatten()]
     width = math.prod(standardized_shape)
+    bias = architecture.get("bias", True)  # runs from before the switch have biases
     if architecture["kind"] == "mlp":
         for hidden in architecture["hidden"]:
-            layers += [nn.Linear(width, hidden), ACTIVATIONS[architecture["activation"]]()]
+            layers += [nn.Linear(width, hidden, bias=bias), ACTIVATIONS[architecture["activation"]]()]
             if architecture["dropout"] > 0:
                 layers.append(nn.Dropout(architecture["dropout"]))
             width = hidden
-    layers.append(nn.Linear(width, architecture["num_outputs"]))
+    layers.append(nn.Linear(width, architecture["num_outputs"], bias=bias))
     target_scale = architecture.get("target_scale")
     if target_scale:
         layers.append(Destandardize(target_scale["mean"], target_scale["std"]))
@@ -107,6 +108,7 @@ def architecture_for(model_config: Any, input_shape: list[int], num_outputs: int
         "hidden": list(model_config.hidden) if model_config.kind == "mlp" else [],
         "activation": model_config.activation,
         "dropout": model_config.dropout,
+        "bias": model_config.bias,
         "input_shape": list(input_shape),
         "num_outputs": num_outputs,
         "normalization": normalization,
@@ -151,7 +153,8 @@ def planned_parameters(architecture: dict[str, Any]) -> int:
     features = architecture["normalization"].get("features")
     widths = [len(features) if features else math.prod(architecture["input_shape"]), *architecture["hidden"],
               architecture["num_outputs"]]
-    return sum(a * b + b for a, b in zip(widths, widths[1:]))
+    bias = 1 if architecture.get("bias", True) else 0
+    return sum(a * b + b * bias for a, b in zip(widths, widths[1:]))
 
 
 def check_memory(architecture: dict[str, Any]) -> None:

@@ -91,6 +91,16 @@ def load_dataset(data_config, seed: int) -> DatasetBundle:
         features = data_config.features or DEFAULT_POINT_FEATURES
         mean, std = channel_stats(playground_features(bundle.train.x, features), 1.0)
         bundle.normalization = {"scale": 1.0, "mean": mean, "std": std, "features": list(features)}
+    if data_config.normalize != "dataset":  # the course's fixed (0.5, 0.5), or none (values * scale only)
+        channels = len(bundle.normalization["mean"])
+        given = (data_config.mean, data_config.std) if data_config.normalize == "fixed" else ([0.0], [1.0])
+        mean, std = (list(v) * channels if len(v) == 1 else list(v) for v in given)
+        if len(mean) != channels or len(std) != channels:
+            from nnintro.errors import ConfigError
+
+            raise ConfigError(f"data.mean/data.std: {data_config.dataset} has {channels} channels or features; "
+                              f"give one value or {channels}")
+        bundle.normalization = {**bundle.normalization, "mean": mean, "std": std}
     return bundle
 
 

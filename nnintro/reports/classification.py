@@ -81,6 +81,21 @@ def write_learned_weights(sink: FigureSink, model: nn.Module, data: DatasetBundl
                                                    "first hidden layer: the 15 units with the largest weights"))
 
 
+def spread_over_classes(labels: np.ndarray, count: int, seed: int = 0,
+                        candidates: np.ndarray | None = None) -> list[int]:
+    """Up to count indices (among candidates, default all), seeded, taking the classes in turn: a class-sorted
+    split still shows every class."""
+    rng = np.random.default_rng(seed)
+    pool = np.arange(len(labels)) if candidates is None else np.asarray(candidates)
+    by_class = [rng.permutation(pool[labels[pool] == c]) for c in np.unique(labels[pool])]
+    chosen: list[int] = []
+    for round_ in range(count):
+        chosen += [int(members[round_]) for members in by_class if round_ < len(members)]
+        if len(chosen) >= count:
+            break
+    return chosen[:count]
+
+
 def teaching_examples(probabilities: np.ndarray, labels: np.ndarray, count: int, seed: int = 0) -> list[tuple[int, str]]:
     """Test images worth looking at, chosen with a fixed seed: about a third wrong, a third the least confident
     right ones, the rest right ones spread over the classes (a class-sorted test set would otherwise show ten
@@ -92,12 +107,8 @@ def teaching_examples(probabilities: np.ndarray, labels: np.ndarray, count: int,
     chosen = [(int(i), "wrong") for i in rng.permutation(wrong)[: count // 3]]
     unsure = right[np.argsort(probabilities[right, predicted[right]])][: count // 3]
     chosen += [(int(i), "least confident") for i in unsure]
-    taken = {i for i, _ in chosen}
-    by_class = [rng.permutation([i for i in right if labels[i] == c and i not in taken]) for c in np.unique(labels)]
-    for round_ in range(count):
-        for members in by_class:
-            if len(chosen) < count and round_ < len(members):
-                chosen.append((int(members[round_]), "right"))
+    rest = np.setdiff1d(right, unsure)
+    chosen += [(i, "right") for i in spread_over_classes(labels, count - len(chosen), seed, rest)]
     return chosen
 
 

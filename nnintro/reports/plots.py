@@ -236,6 +236,20 @@ def weight_images_figure(weights: np.ndarray, input_shape: list[int], captions: 
     return figure
 
 
+def points_figure(points: np.ndarray, labels: np.ndarray, classes: list[str], title: str) -> Figure:
+    """2-D points coloured by class, on the Playground's square."""
+    figure, axis = plt.subplots(figsize=(5.2, 4.6))
+    for index, name in enumerate(classes):
+        chosen = labels == index
+        axis.scatter(points[chosen, 0], points[chosen, 1], s=14, lw=0.4, edgecolors="white", label=name,
+                     color=[WRONG, RIGHT][index % 2] if len(classes) == 2 else None)
+    axis.set_xlabel("x1")
+    axis.set_ylabel("x2")
+    axis.legend(fontsize=8)
+    axis.set_title(title, fontsize=10)
+    return figure
+
+
 def decision_boundary_figure(grid_x: np.ndarray, grid_y: np.ndarray, positive: np.ndarray,
                              train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
                              title: str) -> Figure:

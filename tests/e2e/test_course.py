@@ -1,0 +1,52 @@
+"""The course's own settings: the lab's fixed normalization, bias-free layers, its configs, and a look at the data."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from nnintro.cli import app
+from nnintro.config import load_config
+from nnintro.trainer import prepare
+
+runner = CliRunner()
+
+
+def test_fixed_and_no_normalization_and_bias_free_layers():
+    data, model = prepare(load_config(None, ["data.normalize=fixed", "model.bias=false", "model.hidden=[16]"]))
+    assert data.normalization["mean"] == [0.5] and data.normalization["std"] == [0.5]
+    assert all(m.bias is None for m in model if isinstance(m, torch.nn.Linear))
+    x = torch.full((1, 1, 8, 8), 16.0)  # digits' brightest value: scaled to 1, then (1 - 0.5) / 0.5
+    assert torch.allclose(model[0](x), torch.ones(1, 1, 8, 8))
+    plain, _ = prepare(load_config(None, ["data.normalize=none"]))
+    assert plain.normalization["mean"] == [0.0] and plain.normalization["std"] == [1.0]
+    with pytest.raises(Exception, match="data.mean/data.std: cifar10 has 3 channels"):
+        from conftest import make_cifar
+
+        from nnintro.datasets import load_dataset
+
+        make_cifar(Path("data"))
+        load_dataset(load_config(None, ["data.dataset=cifar10", "data.normalize=fixed", "data.mean=[0.5,0.5]",
+                                        "data.download=false"]).data, 0)
+
+
+@pytest.mark.parametrize("name", ["cifar_lab_mlp", "cifar_lab_linear", "mnist_lecture_mlp", "mnist_lecture_deep",
+                                  "mnist_logreg"])
+def test_the_course_configs_hold_the_course_settings(name):
+    config = load_config(name)
+    if name.startswith("cifar_lab"):
+        assert (config.data.batch_size, config.optimizer.lr, config.optimizer.momentum, config.train.epochs) == \
+            (4, 0.001, 0.9, 10) and config.data.normalize == "fixed" and config.data.std == [0.5]
+
+
+def test_show_draws_the_training_data(tmp_path):
+    result = runner.invoke(app, ["show", "--out", str(tmp_path / "digits.png")])
+    assert result.exit_code == 0 and "10 classes" in result.output and "1293 train / 144 val / 360 test" in result.output
+    assert (tmp_path / "digits.png").read_bytes().startswith(b"\x89PNG")
+    assert runner.invoke(app, ["show", "--out", str(tmp_path / "digits.png")]).exit_code == 2  # never replaced
+    points = runner.invoke(app, ["show", "-c", "xor_mlp", "--out", str(tmp_path / "xor.png")])
+    assert points.exit_code == 0 and (tmp_path / "xor.png").is_file()
+    table = runner.invoke(app, ["show", "-c", "diabetes_mlp"])
+    assert table.exit_code == 0 and "regression on target" in table.output and "column bmi" in table.output
