@@ -203,3 +203,22 @@ def test_california_housing_offline_says_what_is_missing(tmp_path):
     assert "data.download=true" in offline.output
     failed = invoke("train", "-c", "housing_mlp", "--set", f"data.root={tmp_path / 'nothing'}")
     assert failed.exit_code == 2 and "download into" in failed.output and "data.download: false" in failed.output
+
+
+def test_several_target_columns_are_one_multi_output_regression(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 10, (200, 2))
+    lines = ["x0,x1,a,b"] + [f"{u:.3f},{v:.3f},{2 * u + v:.3f},{u * v / 10:.3f}" for u, v in x]
+    (tmp_path / "two.csv").write_text("\n".join(lines) + "\n")
+    result = invoke("train", "-c", "tabular_mlp", "--set", f"data.path={tmp_path / 'two.csv'}",
+                    "--set", "data.target=[a, b]", *QUICK)
+    assert result.exit_code == 0, result.output
+    run = newest_run("tabular_mlp")
+    assert json.loads((run / "model.json").read_text())["targets"] == ["a", "b"]
+    evaluated = json.loads(invoke("eval", str(run), "--json").stdout)
+    assert set(evaluated["per_target"]) == {"a", "b"}
+    (tmp_path / "rows.csv").write_text("x0,x1\n1,2\n")
+    (predicted,) = json.loads(invoke("predict", str(run), str(tmp_path / "rows.csv"), "--json").stdout)
+    assert set(predicted["prediction"]) == {"a", "b"}
