@@ -301,6 +301,8 @@ def predict(run_path: str | Path | None, files: list[str], top_k: int = 3, inver
     if plot is not None:
         output_file(plot, "--plot", force)
     run = open_run(run_path, runs_root)
+    if plot is not None and run.model_info.get("data_kind") != "image":  # said before any work, not after
+        raise InputError(f"--plot {plot}: this run's model does not take images; nothing to draw")
     model = load_model(run)
     task = run.task
     results: list[dict[str, Any]] = []
@@ -327,8 +329,6 @@ def predict(run_path: str | Path | None, files: list[str], top_k: int = 3, inver
 def _plot_predictions(run: Run, drawn: list[tuple[str, torch.Tensor, torch.Tensor]], path: Path) -> None:
     from nnintro.reports.plots import probabilities_figure, save_figure
 
-    if run.model_info.get("data_kind") != "image":
-        raise InputError(f"--plot {path}: this run's model does not take images; nothing to draw")
     images = torch.stack([x for _, x, _ in drawn]).numpy()
     probabilities = torch.stack([p for _, _, p in drawn]).numpy()
     titles = [Path(file).name for file, _, _ in drawn]

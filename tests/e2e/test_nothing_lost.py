@@ -168,3 +168,13 @@ def test_eval_data_root_is_a_path_not_yaml(tmp_path):
     assert result.exit_code == 0, result.output
     wrong = invoke("eval", str(run), "--data-root", "nowhere #4")
     assert wrong.exit_code == 2 and wrong.output.startswith("error: --data-root nowhere #4: ")
+
+
+def test_predict_plot_on_a_run_without_images_is_refused_before_any_work(tmp_path):
+    assert invoke("train", "-c", "xor_mlp", "--set", "train.epochs=1", "--set", "report.plots=false").exit_code == 0
+    (run,) = Path("runs").glob("xor_mlp-*")
+    import numpy as np
+
+    np.save(tmp_path / "point.npy", np.array([1.0, -1.0], dtype=np.float32))
+    result = invoke("predict", str(run), str(tmp_path / "point.npy"), "--plot", str(tmp_path / "p.png"))
+    assert result.exit_code == 2 and "does not take images" in result.output and not (tmp_path / "p.png").exists()
