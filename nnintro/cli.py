@@ -431,13 +431,52 @@ def plot_activations(out: OutOption = None, force: ForceOption = False) -> None:
     console.print(f"wrote {draw(_picture_path(out, 'activations.png', force))}", highlight=False)
 
 
+def _numbers(text: str, option: str) -> list[float]:
+    import math
+
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError as err:
+        raise typer.BadParameter(f"{option}: give numbers separated by commas, e.g. 2,1,0.1") from err
+    if not values or not all(math.isfinite(v) for v in values) or len(values) > 100:
+        raise typer.BadParameter(f"{option}: give 1 to 100 finite numbers")
+    return values
+
+
 @plot_app.command("optimizers")
 @user_errors
-def plot_optimizers(out: OutOption = None, force: ForceOption = False) -> None:
-    """SGD, SGD+momentum, RMSprop and Adam from the same start on the saddle f(x, y) = x^2 - y^2."""
+def plot_optimizers(
+    out: OutOption = None,
+    force: ForceOption = False,
+    lr: Annotated[float, typer.Option("--lr", min=1e-6, max=10, help="Learning rate for every optimizer.")] = 0.05,
+    steps: Annotated[int, typer.Option("--steps", min=1, max=10_000, help="Steps per optimizer.")] = 120,
+    start: Annotated[str, typer.Option("--start", help="Start point x,y (the lecture's: anywhere near the "
+                                       "ridge y = 0).")] = "1.0,0.001",
+) -> None:
+    """Gradient descent, with momentum, RMSprop and Adam from the same start on the saddle f(x, y) = x^2 - y^2."""
     from nnintro.lecture import plot_optimizers as draw
 
-    console.print(f"wrote {draw(_picture_path(out, 'optimizers.png', force))}", highlight=False)
+    point = _numbers(start, "--start")
+    if len(point) != 2 or max(abs(v) for v in point) > 1.5:
+        raise typer.BadParameter("--start: give x,y inside the picture, each between -1.5 and 1.5")
+    path = draw(_picture_path(out, "optimizers.png", force), lr, steps, (point[0], point[1]))
+    console.print(f"wrote {path}", highlight=False)
+
+
+@plot_app.command("softmax")
+@user_errors
+def plot_softmax(
+    logits: Annotated[str, typer.Option("--logits", help="The logit vector, e.g. 2,1,0.1.")] = "2,1,0.1",
+    temperature: Annotated[float, typer.Option("--temperature", min=1e-3, max=1e3,
+                                               help="Divide the logits by this first.")] = 1.0,
+    out: OutOption = None,
+    force: ForceOption = False,
+) -> None:
+    """A logit vector and its softmax probabilities, side by side."""
+    from nnintro.lecture import plot_softmax as draw
+
+    path = draw(_picture_path(out, "softmax.png", force), _numbers(logits, "--logits"), temperature)
+    console.print(f"wrote {path}", highlight=False)
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from nnintro.models import ACTIVATIONS
-from nnintro.reports.plots import activations_figure, optimizers_figure, save_figure
+from nnintro.reports.plots import activations_figure, optimizers_figure, save_figure, softmax_figure
 
 SADDLE_START = (1.0, 1e-3)  # on the ridge, nudged off it: escaping is the whole story
 
@@ -23,17 +23,18 @@ def activation_curves() -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     return curves
 
 
-def saddle_paths(steps: int = 120, lr: float = 0.05) -> dict[str, np.ndarray]:
-    """The same start, the same lr, four optimizers, on f(x, y) = x^2 - y^2."""
+def saddle_paths(steps: int = 120, lr: float = 0.05,
+                 start: tuple[float, float] = SADDLE_START) -> dict[str, np.ndarray]:
+    """The same start, the same lr, plain gradient descent and three optimizers, on f(x, y) = x^2 - y^2."""
     makers = {
-        "SGD": lambda p: torch.optim.SGD(p, lr=lr),
+        "gradient descent (SGD)": lambda p: torch.optim.SGD(p, lr=lr),
         "SGD + momentum 0.9": lambda p: torch.optim.SGD(p, lr=lr, momentum=0.9),
         "RMSprop": lambda p: torch.optim.RMSprop(p, lr=lr),
         "Adam": lambda p: torch.optim.Adam(p, lr=lr),
     }
     paths = {}
     for name, make in makers.items():
-        point = torch.tensor(SADDLE_START, requires_grad=True)
+        point = torch.tensor(start, dtype=torch.float32, requires_grad=True)
         optimizer = make([point])
         path = [point.detach().clone().numpy()]
         for _ in range(steps):
@@ -52,7 +53,16 @@ def plot_activations(path: Path) -> Path:
     return path
 
 
-def plot_optimizers(path: Path) -> Path:
-    title = f"from {SADDLE_START} on the saddle x² - y², lr 0.05: who escapes along y?"
-    save_figure(optimizers_figure(saddle_paths(), title), path)
+def plot_optimizers(path: Path, lr: float = 0.05, steps: int = 120,
+                    start: tuple[float, float] = SADDLE_START) -> Path:
+    title = f"from {start} on the saddle x² - y², lr {lr:g}, {steps} steps: who escapes along y?"
+    save_figure(optimizers_figure(saddle_paths(steps, lr, start), title), path)
+    return path
+
+
+def plot_softmax(path: Path, logits: list[float], temperature: float = 1.0) -> Path:
+    """A logit vector beside its softmax: what the model's last layer turns into probabilities."""
+    values = torch.tensor(logits, dtype=torch.float64)
+    probabilities = torch.softmax(values / temperature, 0).numpy()
+    save_figure(softmax_figure(values.numpy(), probabilities, temperature), path)
     return path

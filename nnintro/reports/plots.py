@@ -367,3 +367,21 @@ def optimizers_figure(paths: dict[str, np.ndarray], title: str) -> Figure:
     axis.legend(fontsize=8, loc="lower left")
     figure.tight_layout()
     return figure
+
+
+def softmax_figure(logits: np.ndarray, probabilities: np.ndarray, temperature: float) -> Figure:
+    """Logits (left) and softmax(logits / T) (right), class by class."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
+    names = [f"class {i}" for i in range(len(logits))]
+    left.bar(names, logits, color=RIGHT)
+    left.axhline(0, color="gray", lw=0.5)
+    left.set_title("logits (the last layer's outputs)")
+    right.bar(names, probabilities, color="#1e8449")
+    for index, value in enumerate(probabilities):
+        right.text(index, value, f"{value:.3f}", ha="center", va="bottom", fontsize=8)
+    right.set_ylim(0, 1.1)
+    right.set_title(f"softmax(logits / {temperature:g}): probabilities summing to 1")
+    for axis in (left, right):
+        axis.tick_params(axis="x", labelsize=8, rotation=45)
+    figure.tight_layout()
+    return figure

@@ -50,3 +50,18 @@ def test_show_draws_the_training_data(tmp_path):
     assert points.exit_code == 0 and (tmp_path / "xor.png").is_file()
     table = runner.invoke(app, ["show", "-c", "diabetes_mlp"])
     assert table.exit_code == 0 and "regression on target" in table.output and "column bmi" in table.output
+
+
+def test_lecture_plots_take_their_knobs(tmp_path):
+    softmax = runner.invoke(app, ["plot", "softmax", "--logits", "2,1,0.1", "--out", str(tmp_path / "s.png")])
+    assert softmax.exit_code == 0 and (tmp_path / "s.png").read_bytes().startswith(b"\x89PNG")
+    saddle = runner.invoke(app, ["plot", "optimizers", "--lr", "0.1", "--steps", "100", "--start", "0.8,0.05",
+                                 "--out", str(tmp_path / "o.png")])
+    assert saddle.exit_code == 0 and (tmp_path / "o.png").is_file()
+    assert runner.invoke(app, ["plot", "softmax", "--logits", "two,one"]).exit_code == 2
+    assert runner.invoke(app, ["plot", "optimizers", "--start", "5,5"]).exit_code == 2
+    from nnintro.lecture import saddle_paths
+
+    paths = saddle_paths(steps=100, lr=0.1, start=(0.8, 0.05))
+    assert all(path[0].tolist() == pytest.approx([0.8, 0.05]) for path in paths.values())
+    assert len(paths["gradient descent (SGD)"]) <= 101
