@@ -20,6 +20,7 @@ from nnintro.datasets import DatasetBundle, load_dataset
 from nnintro.device import check_precision, select_device
 from nnintro.errors import ConfigError, DataError, InputError, RunError
 from nnintro.evaluate import run_split
+from nnintro.layers import activation_health, health_warnings
 from nnintro.models import architecture_for, count_parameters, describe
 from nnintro.reports.console import ConsoleObserver
 from nnintro.reports.tables import TableSpec
@@ -231,8 +232,10 @@ def final_metrics(trainer: Trainer, fit: FitResult, info: dict, wall_seconds: fl
         "processes": trainer.dist.world_size,
         "precision": config.train.precision,
         "message": fit.message,
-        "warnings": teaching_hints(fit.history, trainer.task, metrics_of["val"], config.optimizer.lr),
+        "layers": activation_health(trainer.model, trainer.data.val, config.train.eval_batch_size),
     }
+    metrics["warnings"] = (teaching_hints(fit.history, trainer.task, metrics_of["val"], config.optimizer.lr)
+                           + health_warnings(metrics["layers"]))
     return metrics, outputs["test"]
 
 

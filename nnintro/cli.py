@@ -393,8 +393,8 @@ def show(
     from nnintro.show import show_data
 
     resolved = load_config(config, list(set_ or []))
-    path, summary = show_data(resolved, _picture_path(out, f"{resolved.data.dataset}_samples.png", force), count)
-    console.print(summary.to_rich())
+    path, tables = show_data(resolved, _picture_path(out, f"{resolved.data.dataset}_samples.png", force), count)
+    _print_tables(tables)
     if path is not None:
         console.print(f"wrote {path}", highlight=False)
 

@@ -5,17 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from nnintro.config import Config
-from nnintro.datasets import DatasetBundle, load_dataset
+from nnintro.datasets import DatasetBundle
 from nnintro.reports.classification import spread_over_classes
 from nnintro.reports.tables import Column, TableSpec
 
 
-def show_data(config: Config, out: Path, count: int = 30) -> tuple[Path | None, TableSpec]:
-    """The picture of the training data (None for tables) and a table describing the splits."""
+def show_data(config: Config, out: Path, count: int = 30) -> tuple[Path | None, list[TableSpec]]:
+    """The picture of the training data (None for tables), a table describing the splits, and the configured
+    model's layers."""
+    from nnintro.layers import layer_table
     from nnintro.reports import plots
+    from nnintro.trainer import prepare
 
-    data = load_dataset(config.data, config.seed)
-    summary = _summary(data)
+    data, model = prepare(config)
+    summary = [_summary(data), layer_table(model, data.input_shape)]
     if data.kind == "table":
         return None, summary
     x, y = data.train.x.numpy(), data.train.y.numpy()

@@ -8,6 +8,7 @@ from typing import Any
 from torch import nn
 
 from nnintro.datasets.base import DatasetBundle
+from nnintro.layers import readable_names
 
 
 def flatten(prefix: str, value: Any) -> dict[str, Any]:
@@ -24,17 +25,6 @@ IMAGES_KEPT = 10  # TensorBoard shows at most this many images per tag unless st
 def chosen_epochs(epochs: int) -> set[int]:
     """At most IMAGES_KEPT epochs, dense at the start where a boundary forms, spaced out later, and the last."""
     return {max(1, round(epochs ** (i / (IMAGES_KEPT - 1)))) for i in range(IMAGES_KEPT)} | {epochs}
-
-
-def layer_names(model: nn.Module) -> dict[str, str]:
-    """Sequential indices -> names a student can read: '2.weight' -> 'hidden1.weight', the last -> 'output'."""
-    linear = [name for name, module in model.named_children() if isinstance(module, nn.Linear)]
-    names = {index: f"hidden{n}" for n, index in enumerate(linear[:-1], 1)}
-    names[linear[-1]] = "output"
-    for name, module in model.named_children():
-        if name not in names and any(True for _ in module.parameters()):
-            names[name] = f"{type(module).__name__.lower()}{sum(1 for i in linear if int(i) < int(name))}"
-    return names
 
 
 def hparams_that_matter(config: dict[str, Any]) -> dict[str, Any]:
@@ -59,7 +49,7 @@ class TensorBoardObserver:
         self.writer = SummaryWriter(log_dir=str(run_dir))
         self.model, self.data, self.histograms = model, data, histograms
         self.boundary_epochs = chosen_epochs(epochs)
-        self.names = layer_names(model)
+        self.names = readable_names(model)
 
     def on_epoch_end(self, row: dict[str, float]) -> None:
         epoch = int(row["epoch"])
@@ -93,6 +83,10 @@ class TensorBoardObserver:
             file_writer.add_summary(summary)
         for tag, value in final.items():
             self.writer.add_scalar(tag, value, metrics["epochs_run"])
+        for row in metrics.get("layers", []):  # dead or saturated share of each hidden activation
+            for key in ("dead", "saturated"):
+                if key in row:
+                    self.writer.add_scalar(f"activations/{row['layer']}_{key}", row[key], metrics["epochs_run"])
 
     def close(self) -> None:
         self.writer.close()

@@ -65,3 +65,22 @@ def test_lecture_plots_take_their_knobs(tmp_path):
     paths = saddle_paths(steps=100, lr=0.1, start=(0.8, 0.05))
     assert all(path[0].tolist() == pytest.approx([0.8, 0.05]) for path in paths.values())
     assert len(paths["gradient descent (SGD)"]) <= 101
+
+
+def test_layers_are_summarized_and_dead_units_found():
+    from nnintro.layers import activation_health, health_warnings, layer_table
+
+    data, model = prepare(load_config(None, ["model.hidden=[16,8]"]))
+    table = layer_table(model, data.input_shape)
+    assert [r["layer"] for r in table.rows] == ["standardize", "flatten", "hidden1", "relu1", "hidden2", "relu2",
+                                               "output", "total"]
+    assert table.rows[-1]["params"] == sum(p.numel() for p in model.parameters())
+    with torch.no_grad():
+        model[2].bias.fill_(-1e6)  # every unit of the first hidden layer now outputs 0: dead
+    report = activation_health(model, data.val, 4096)
+    assert report[0] == {"layer": "relu1", "units": 16, "dead": 1.0}
+    assert report[1]["layer"] == "relu2"
+    (warning,) = health_warnings(report)[:1]
+    assert warning.startswith("relu1: 100% of its 16 units are dead")
+    shown = runner.invoke(app, ["show", "--out", "x.png"])
+    assert "hidden1" in shown.output and "parameters" in shown.output

@@ -1,0 +1,96 @@
+"""Inside the network: a per-layer summary (shapes and parameters, like Keras' model.summary()) and how the
+hidden activations behave on the validation split (dead ReLUs, saturated sigmoid/tanh units)."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from nnintro.datasets.base import Split
+from nnintro.reports.tables import Column, TableSpec
+
+SATURATING = (nn.Sigmoid, nn.Tanh)
+DEAD_WARNING = 0.5  # a layer with more than this share of dead (or saturated) units gets a warning
+
+
+def readable_names(model: nn.Module) -> dict[str, str]:
+    """Sequential indices -> names a student can read: linear layers hidden1, ..., output; activations after them."""
+    names, linear = {}, 0
+    children = list(model.named_children())
+    last_linear = max(i for i, (_, m) in enumerate(children) if isinstance(m, nn.Linear))
+    for position, (index, module) in enumerate(children):
+        if isinstance(module, nn.Linear):
+            linear += 1
+            names[index] = "output" if position == last_linear else f"hidden{linear}"
+        else:
+            names[index] = f"{type(module).__name__.lower()}{linear or ''}"
+    return names
+
+
+def layer_table(model: nn.Module, input_shape: list[int]) -> TableSpec:
+    """One row per layer: its name, output shape for one input, and parameter count."""
+    rows, x = [], torch.zeros(1, *input_shape)
+    names = readable_names(model)
+    with torch.inference_mode():
+        for index, module in model.named_children():
+            x = module(x)
+            rows.append({"layer": names[index], "kind": type(module).__name__, "output": str(list(x.shape[1:])),
+                         "params": sum(p.numel() for p in module.parameters())})
+    rows.append({"layer": "total", "kind": "", "output": "", "params": sum(r["params"] for r in rows)})
+    return TableSpec("layers", [Column("layer", "layer", left=True), Column("kind", "kind", left=True),
+                                Column("output", "output shape", left=True), Column("params", "parameters", "{:,}")],
+                     rows, section_after={len(rows) - 2})
+
+
+@torch.inference_mode()
+def activation_health(model: nn.Module, split: Split, batch_size: int) -> list[dict[str, Any]]:
+    """Per hidden activation layer: the share of units that never fire on the split (ReLU family: output <= 0
+    for every sample) or that are saturated on average (sigmoid/tanh: outputs within 1% of their limits)."""
+    names = readable_names(model)
+    activations = [(index, module) for index, module in model.named_children()
+                   if not isinstance(module, (nn.Linear, nn.Flatten, nn.Dropout)) and index in names
+                   and any(isinstance(m, nn.Linear) for i, m in model.named_children() if int(i) < int(index))]
+    if not activations or not len(split):
+        return []
+    fired: dict[str, torch.Tensor] = {}
+    saturated: dict[str, torch.Tensor] = {}
+    hooks = []
+    for index, module in activations:
+        def record(_m, _i, out, index=index, module=module):
+            out = out.float().flatten(1)
+            if isinstance(module, SATURATING):
+                low, high = (0.0, 1.0) if isinstance(module, nn.Sigmoid) else (-1.0, 1.0)
+                near = ((out - low).abs() < 0.01 * (high - low)) | ((high - out).abs() < 0.01 * (high - low))
+                saturated[index] = saturated.get(index, 0) + near.float().sum(0)
+            fired[index] = fired.get(index, torch.zeros(out.shape[1], dtype=torch.bool, device=out.device)) | \
+                (out > 0).any(0)
+        hooks.append(module.register_forward_hook(record))
+    was_training = model.training
+    model.eval()
+    try:
+        for start in range(0, len(split), batch_size):
+            model(split.x[start:start + batch_size])
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(was_training)
+    report = []
+    for index, module in activations:
+        units = fired[index].numel()
+        if isinstance(module, SATURATING):
+            share = float((saturated[index] / len(split)).mean())
+            report.append({"layer": names[index], "units": units, "saturated": round(share, 4)})
+        else:
+            report.append({"layer": names[index], "units": units, "dead": round(1 - float(fired[index].float().mean()), 4)})
+    return report
+
+
+def health_warnings(report: list[dict[str, Any]]) -> list[str]:
+    warnings = []
+    for row in report:
+        for key in ("dead", "saturated"):
+            if row.get(key, 0) > DEAD_WARNING:
+                warnings.append(f"{row['layer']}: {row[key]:.0%} of its {row['units']} units are {key} on the "
+                                f"validation split; a lower learning rate or another activation may help")
+    return warnings
