@@ -106,7 +106,36 @@ def write_comparison(summaries: list[RunSummary], runs_root: Path, md_file: Path
         write_atomic(md_file, markdown)
     metric = summaries[0].run.task.running_metric
     save_figure(compare_figure({s.run.path.name: s.history for s in summaries}, metric), folder / "compare.png")
+    _write_probabilities(summaries, folder)
     return folder, table
+
+
+def _write_probabilities(summaries: list[RunSummary], folder: Path, count: int = 6) -> None:
+    """compare_probabilities.png: when the runs classify the same images, each model's probabilities on the same
+    test images (a seeded mix over the classes)."""
+    import torch
+
+    from nnintro.checkpoint import load_model
+    from nnintro.datasets import load_dataset
+    from nnintro.reports.classification import spread_over_classes
+    from nnintro.reports.plots import compare_probabilities_figure, save_figure
+    from nnintro.runs import CONFIG_FILE
+
+    runs = [s.run for s in summaries]
+    first = runs[0]
+    same = all(r.model_info.get("data_kind") == "image" and r.model_info.get("dataset") == first.model_info.get("dataset")
+               and r.task.describe() == first.task.describe() and r.task.name == "classification" for r in runs)
+    if not same:
+        return
+    config = load_config(str(first.path / CONFIG_FILE))
+    test = load_dataset(config.data, config.seed).test
+    chosen = spread_over_classes(test.y.numpy(), count)
+    x = test.x[chosen]
+    with torch.inference_mode():
+        probabilities = {r.path.name: first.task.finish(load_model(r)(x)).numpy() for r in runs}
+    save_figure(compare_probabilities_figure(x.numpy(), first.architecture["normalization"]["scale"], probabilities,
+                                             first.task.classes, test.y[chosen].tolist(),
+                                             [f"test #{i}" for i in chosen]), folder / "compare_probabilities.png")
 
 
 def runs_table(runs_root: Path) -> TableSpec:

@@ -385,3 +385,34 @@ def softmax_figure(logits: np.ndarray, probabilities: np.ndarray, temperature: f
         axis.tick_params(axis="x", labelsize=8, rotation=45)
     figure.tight_layout()
     return figure
+
+
+def compare_probabilities_figure(images: np.ndarray, scale: float, probabilities: dict[str, np.ndarray],
+                                 classes: list[str], labels: list[int], titles: list[str]) -> Figure:
+    """The same test images, each beside every model's class probabilities as grouped bars (the lab's last step:
+    the MLP and the linear model looking at the same pictures)."""
+    n, models = len(images), list(probabilities)
+    figure, axes = plt.subplots(n, 2, figsize=(8, 1.9 * n + 0.6), gridspec_kw={"width_ratios": [1, 2.6]},
+                                squeeze=False)
+    height = 0.8 / len(models)
+    for row in range(n):
+        image_axis, bar_axis = axes[row]
+        image_axis.axis("off")
+        pixels, cmap = as_display(images[row], scale)
+        image_axis.imshow(pixels, cmap=cmap, vmin=0, vmax=1)
+        image_axis.set_title(f"{titles[row]}: true {classes[labels[row]]}", fontsize=7)
+        verdicts = []
+        for index, name in enumerate(models):
+            values = probabilities[name][row]
+            bar_axis.barh(np.arange(len(classes)) + index * height, values, height=height, color=f"C{index}",
+                          label=name if row == 0 else None)
+            verdicts.append(f"{name}: {classes[int(values.argmax())]} ({values.max():.2f})")
+        bar_axis.set_yticks(np.arange(len(classes)) + height * (len(models) - 1) / 2, classes, fontsize=7)
+        bar_axis.invert_yaxis()
+        bar_axis.set_xlim(0, 1)
+        bar_axis.tick_params(axis="x", labelsize=7)
+        bar_axis.set_title("   ".join(verdicts), fontsize=7)
+    axes[0, 1].legend(fontsize=7, loc="lower right")
+    figure.suptitle("the same test images, every model's class probabilities", fontsize=10)
+    figure.tight_layout()
+    return figure

@@ -84,3 +84,13 @@ def test_layers_are_summarized_and_dead_units_found():
     assert warning.startswith("relu1: 100% of its 16 units are dead")
     shown = runner.invoke(app, ["show", "--out", "x.png"])
     assert "hidden1" in shown.output and "parameters" in shown.output
+
+
+def test_compare_shows_every_models_probabilities_on_the_same_images():
+    for config in ("digits_linear", "digits_mlp"):
+        assert runner.invoke(app, ["train", "-c", config, "--set", "train.epochs=2", "--set",
+                                   "report.plots=false"]).exit_code == 0
+    result = runner.invoke(app, ["compare", *map(str, Path("runs").iterdir())])
+    assert result.exit_code == 0, result.output
+    (folder,) = Path("runs").glob("compare-*")
+    assert (folder / "compare_probabilities.png").read_bytes().startswith(b"\x89PNG")
