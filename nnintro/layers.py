@@ -8,24 +8,11 @@ import torch
 from torch import nn
 
 from nnintro.datasets.base import Split
+from nnintro.models import readable_names
 from nnintro.reports.tables import Column, TableSpec
 
 SATURATING = (nn.Sigmoid, nn.Tanh)
 DEAD_WARNING = 0.5  # a layer with more than this share of dead (or saturated) units gets a warning
-
-
-def readable_names(model: nn.Module) -> dict[str, str]:
-    """Sequential indices -> names a student can read: linear layers hidden1, ..., output; activations after them."""
-    names, linear = {}, 0
-    children = list(model.named_children())
-    last_linear = max(i for i, (_, m) in enumerate(children) if isinstance(m, nn.Linear))
-    for position, (index, module) in enumerate(children):
-        if isinstance(module, nn.Linear):
-            linear += 1
-            names[index] = "output" if position == last_linear else f"hidden{linear}"
-        else:
-            names[index] = f"{type(module).__name__.lower()}{linear or ''}"
-    return names
 
 
 def layer_table(model: nn.Module, input_shape: list[int]) -> TableSpec:

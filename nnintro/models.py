@@ -175,6 +175,20 @@ def check_memory(architecture: dict[str, Any]) -> None:
                           f"machine's {available / 2**30:.0f} GiB; use smaller widths")
 
 
+def readable_names(model: nn.Module) -> dict[str, str]:
+    """Sequential indices -> names a student can read: linear layers hidden1, ..., output; activations after them."""
+    names, linear = {}, 0
+    children = list(model.named_children())
+    last_linear = max(i for i, (_, m) in enumerate(children) if isinstance(m, nn.Linear))
+    for position, (index, module) in enumerate(children):
+        if isinstance(module, nn.Linear):
+            linear += 1
+            names[index] = "output" if position == last_linear else f"hidden{linear}"
+        else:
+            names[index] = f"{type(module).__name__.lower()}{linear or ''}"
+    return names
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 

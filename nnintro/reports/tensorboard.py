@@ -8,7 +8,7 @@ from typing import Any
 from torch import nn
 
 from nnintro.datasets.base import DatasetBundle
-from nnintro.layers import readable_names
+from nnintro.models import readable_names
 
 
 def flatten(prefix: str, value: Any) -> dict[str, Any]:
