@@ -18,11 +18,15 @@ TASK_REPORTS = {"classification": classification, "regression": regression}  # e
 
 def write_run_report(run_dir: Path, model: nn.Module, data: DatasetBundle, test: SplitOutputs,
                      history: list[dict], best_epoch: int, stopped_early: bool, architecture: dict,
-                     examples: int, run_name: str, writer: Any = None) -> dict[str, Any]:
-    """Every picture for a finished run; returns what the task adds to metrics.json (most-confused pairs)."""
+                     examples: int, run_name: str, writer: Any = None,
+                     frames: list[tuple[int, Any]] | None = None) -> dict[str, Any]:
+    """Every picture for a finished run; returns what the task adds to metrics.json (most-confused pairs).
+    frames: (epoch, image) pictures taken during training (the 2-D sets' boundary), drawn as one strip."""
     sink = FigureSink(run_dir, writer, len(history))
     if history:
         sink("curves", plots.curves_figure(history, best_epoch, stopped_early, run_name, data.task.running_metric))
+    if frames:
+        sink("decision_boundary_epochs", plots.frames_figure(frames, f"{run_name}: the decision boundary as it forms"))
     return TASK_REPORTS[data.task.name].run_report(sink, model, data, test, examples, architecture, run_name)
 
 

@@ -49,6 +49,7 @@ class TensorBoardObserver:
         self.writer = SummaryWriter(log_dir=str(run_dir))
         self.model, self.data, self.histograms = model, data, histograms
         self.boundary_epochs = chosen_epochs(epochs)
+        self.boundary_frames: list[tuple[int, Any]] = []  # (epoch, image): also drawn as a strip in the run folder
         self.names = readable_names(model)
 
     def on_epoch_end(self, row: dict[str, float]) -> None:
@@ -59,8 +60,9 @@ class TensorBoardObserver:
         if self.data.kind == "points" and epoch in self.boundary_epochs:  # scrub through it in the Images tab
             from nnintro.reports.classification import boundary_image
 
-            self.writer.add_image("decision_boundary/epoch", boundary_image(self.model, self.data), epoch,
-                                  dataformats="HWC")
+            frame = boundary_image(self.model, self.data)
+            self.boundary_frames.append((epoch, frame))
+            self.writer.add_image("decision_boundary/epoch", frame, epoch, dataformats="HWC")
         if self.histograms:
             for name, parameter in self.model.named_parameters():
                 index, _, kind = name.partition(".")

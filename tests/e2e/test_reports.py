@@ -71,6 +71,7 @@ def test_image_runs_get_every_picture(runs):
 
 def test_playground_runs_get_a_decision_boundary(runs):
     assert png_size(runs["xor_mlp"] / "decision_boundary.png")[0] > 300
+    assert png_size(runs["xor_mlp"] / "decision_boundary_epochs.png")[0] > 600  # the strip of chosen epochs
     assert not (runs["xor_mlp"] / "probabilities.png").exists()
 
 
