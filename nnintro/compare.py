@@ -1,7 +1,6 @@
 """`nnintro compare`: runs side by side, best validation first (the course lab's question in one command)."""
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,12 +11,12 @@ from nnintro.errors import RunError
 from nnintro.models import describe
 from nnintro.reports.tables import Column, TableSpec
 from nnintro.runs import (
-    HISTORY_FILE,
     METRICS_FILE,
     Run,
     create_run_dir,
     find_finished_run,
     open_run,
+    read_history,
     read_json,
     write_atomic,
     write_csv,
@@ -49,12 +48,7 @@ class RunSummary:
 
 def summarize(path: str | Path) -> RunSummary:
     run = open_run(path)
-    try:
-        with (run.path / HISTORY_FILE).open(newline="") as handle:
-            history = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
-    except (OSError, ValueError, TypeError) as err:
-        raise RunError(f"{run.path / HISTORY_FILE}: not a readable history ({err})") from err
-    summary = RunSummary(run, read_json(run.path / METRICS_FILE), history)
+    summary = RunSummary(run, read_json(run.path / METRICS_FILE), read_history(run.path))
     try:
         _ = summary.row  # every number compare shows must be there
     except (KeyError, TypeError) as err:

@@ -35,9 +35,10 @@ def activation_health(model: nn.Module, split: Split, batch_size: int) -> list[d
     """Per hidden activation layer: the share of units that never fire on the split (ReLU family: output <= 0
     for every sample) or that are saturated on average (sigmoid/tanh: outputs within 1% of their limits)."""
     names = readable_names(model)
-    activations = [(index, module) for index, module in model.named_children()
-                   if not isinstance(module, (nn.Linear, nn.Flatten, nn.Dropout)) and index in names
-                   and any(isinstance(m, nn.Linear) for i, m in model.named_children() if int(i) < int(index))]
+    children = list(model.named_children())
+    first_linear = next(i for i, (_, module) in enumerate(children) if isinstance(module, nn.Linear))
+    activations = [(index, module) for index, module in children[first_linear:]
+                   if not isinstance(module, (nn.Linear, nn.Dropout))]
     if not activations or not len(split):
         return []
     fired: dict[str, torch.Tensor] = {}

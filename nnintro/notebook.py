@@ -9,8 +9,6 @@
 """
 from __future__ import annotations
 
-import csv
-import io
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +16,7 @@ from typing import Any
 
 from nnintro.config import Config, leaf_paths, load_config, override_text
 from nnintro.errors import ConfigError
-from nnintro.runs import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, Run, open_run, read_json
+from nnintro.runs import CONFIG_FILE, METRICS_FILE, Run, open_run, read_history, read_json
 
 
 def _overrides(overrides: dict[str, Any] | None, settings: dict[str, Any]) -> list[str]:
@@ -59,8 +57,7 @@ class TrainedRun:
     @property
     def history(self) -> Any:
         """One row per epoch: a pandas DataFrame when pandas is installed, else a list of dicts."""
-        rows = [{k: int(v) if k == "epoch" else float(v) for k, v in row.items()}
-                for row in csv.DictReader(io.StringIO((self.path / HISTORY_FILE).read_text()))]
+        rows = read_history(self.path)
         try:
             import pandas as pd
         except ImportError:

@@ -136,6 +136,16 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     write_atomic(path, buffer.getvalue())
 
 
+def read_history(run_dir: Path) -> list[dict[str, float]]:
+    """history.csv as one dict per epoch: epoch a whole number, every metric a float."""
+    path = run_dir / HISTORY_FILE
+    try:
+        with path.open(newline="") as handle:
+            return [{k: int(v) if k == "epoch" else float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+    except (OSError, ValueError, TypeError) as err:
+        raise RunError(f"{path}: not a readable history ({err})") from err
+
+
 def create_run_dir(runs_root: str | Path, name: str) -> Path:
     """runs/<name>-<YYYYmmdd-HHMMSS>[-N]/, created with mkdir so two processes never get the same one."""
     root = Path(runs_root)
