@@ -19,9 +19,9 @@ from nnintro.config import Config, load_config, validate
 from nnintro.datasets import DatasetBundle, load_dataset
 from nnintro.device import check_precision, select_device
 from nnintro.errors import ConfigError, DataError, InputError, RunError
-from nnintro.evaluate import run_split
+from nnintro.evaluate import ensemble_outputs, run_split
 from nnintro.layers import activation_health, health_warnings
-from nnintro.models import architecture_for, count_parameters, describe
+from nnintro.models import architecture_for, count_parameters, describe, user_model
 from nnintro.reports.console import ConsoleObserver
 from nnintro.reports.tables import TableSpec
 from nnintro.reports.tensorboard import TensorBoardObserver
@@ -39,6 +39,7 @@ from nnintro.runs import (
     write_atomic,
     write_json,
 )
+from nnintro.stats import spread
 from nnintro.tasks import SplitOutputs, Task
 from nnintro.trainer import FitResult, Trainer, prepare
 
@@ -89,7 +90,7 @@ def stop_on_signals() -> Iterator[StopFlag]:
 def model_info(config: Config, data: DatasetBundle, model: torch.nn.Module) -> dict[str, Any]:
     """model.json: what rebuilds the model, its task, and how predict reads raw inputs."""
     architecture = architecture_for(config.model, data.input_shape, data.task.width, data.normalization,
-                                    data.task.output_scale())
+                                    data.task.output_scale(), config.train.members)
     return {"architecture": architecture, **data.task.describe(), "dataset": data.name, "data_kind": data.kind,
             **({"inputs": data.inputs} if data.inputs else {}), "params": count_parameters(model),
             "nnintro_version": __version__, "torch_version": torch.__version__}
@@ -201,7 +202,7 @@ def _train_locked(config: Config, data: DatasetBundle, model: torch.nn.Module, i
             from nnintro.reports.run_report import write_run_report  # matplotlib: only when drawing
 
             metrics.update(write_run_report(
-                run_dir, model, data, test_outputs, fit.history, fit.best_epoch, fit.stopped_early,
+                run_dir, user_model(model, data.task.combine), data, test_outputs, fit.history, fit.best_epoch, fit.stopped_early,
                 info["architecture"], config.report.examples, run_dir.name, board.writer, board.boundary_frames))
         board.write_hparams(config.model_dump(mode="json"), metrics)
     finally:
@@ -212,14 +213,17 @@ def _train_locked(config: Config, data: DatasetBundle, model: torch.nn.Module, i
 
 def final_metrics(trainer: Trainer, fit: FitResult, info: dict, wall_seconds: float,
                   device: torch.device) -> tuple[dict[str, Any], SplitOutputs]:
-    """metrics.json's content, and the test split's outputs for the reports."""
-    config = trainer.config
-    outputs = {split: run_split(trainer.model, trainer.data.split(split), trainer.stepper.loss_fn,
-                                config.train.eval_batch_size) for split in ("val", "test")}
-    metrics_of = {split: trainer.task.metrics(result) for split, result in outputs.items()}
+    """metrics.json's content, and the test split's outputs for the reports (the ensemble's, for a pack)."""
+    config, task = trainer.config, trainer.task
+    pack = {split: run_split(trainer.model, trainer.data.split(split), trainer.stepper.loss_fn,
+                             config.train.eval_batch_size) for split in ("val", "test")}
+    outputs = {split: ensemble_outputs(result, task.combine, trainer.stepper.loss_fn) if len(fit.members) > 1
+               else result.members[0] for split, result in pack.items()}
+    metrics_of = {split: task.metrics(result) for split, result in outputs.items()}
     metrics = {
         "status": fit.status,
         **metrics_of,
+        **(pack_metrics(config, fit, pack, task, metrics_of) if len(fit.members) > 1 else {}),
         "best_epoch": fit.best_epoch,
         "epochs_run": len(fit.history),
         "stopped_early": fit.stopped_early,
@@ -237,6 +241,28 @@ def final_metrics(trainer: Trainer, fit: FitResult, info: dict, wall_seconds: fl
     metrics["warnings"] = (teaching_hints(fit.history, trainer.task, metrics_of["val"], config.optimizer.lr)
                            + health_warnings(metrics["layers"]))
     return metrics, outputs["test"]
+
+
+def pack_metrics(config: Config, fit: FitResult, pack: dict[str, SplitOutputs], task: Task,
+                 ensemble: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """A pack's sections of metrics.json: each member (its seed, varied values, status, best epoch, val/test
+    metrics), the summary of the members that did not diverge (mean, std, min, max) and the ensemble."""
+    members = []
+    for k, (member_config, fitted) in enumerate(zip(config.member_configs(), fit.members)):
+        varied = {key: _dotted(member_config, key) for key in config.train.vary if key != "seed"}
+        members.append({"member": k, "seed": member_config.seed, **varied, **fitted,
+                        **{split: task.metrics(result.members[k]) for split, result in pack.items()}})
+    alive = [m for m in members if m["status"] != "diverged"]
+    summary = {split: {metric: spread([m[split][metric] for m in alive]) for metric in task.higher_is_better}
+               for split in pack} if alive else {}
+    return {"members": members, "summary": summary, "ensemble": ensemble}
+
+
+def _dotted(config: Config, key: str) -> Any:
+    value: Any = config
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
 
 
 def teaching_hints(history: list[dict[str, float]], task: Task, val: dict[str, float], lr: float) -> list[str]:
@@ -266,13 +292,14 @@ class EvalResult:
 
 
 def evaluate(run_path: str | Path | None, split: str = "test", runs_root: str | Path = "runs",
-             data_root: str | None = None) -> EvalResult:
-    """Re-evaluate a run's best weights on a split of its own dataset; writes RUN/eval/<split>/metrics.json."""
+             data_root: str | None = None, member: int | None = None) -> EvalResult:
+    """Re-evaluate a run's best weights (its members' ensemble, or one member) on a split of its own dataset;
+    writes RUN/eval/<split>/metrics.json (RUN/eval/<split>-member<I>/ for one member of several)."""
     run = open_run(run_path, runs_root)
     config = load_config(str(run.path / CONFIG_FILE))
     if data_root is not None:  # a path as typed, never parsed as YAML
         config.data.root = data_root
-    model = load_model(run)
+    model = load_model(run, member)
     try:
         data = load_dataset(config.data, config.seed)
     except DataError as err:  # name the option the user typed, not the run's config.yaml
@@ -284,8 +311,9 @@ def evaluate(run_path: str | Path | None, split: str = "test", runs_root: str | 
     outputs = run_split(model, data.split(split), task.per_sample_loss(config.loss), config.train.eval_batch_size)
     from nnintro.reports.run_report import split_tables, write_split_report
 
-    out_dir = output_folder(run.path / "eval" / split, "run folder")
-    title = f"{run.path.name}: {split}"
+    which = f"-member{member}" if member is not None and config.train.members > 1 else ""
+    out_dir = output_folder(run.path / "eval" / f"{split}{which}", "run folder")
+    title = f"{run.path.name}: {split}" + (f" (member {member})" if which else "")
     metrics = {"split": split, **task.metrics(outputs), "samples": len(outputs),
                **write_split_report(out_dir, task, outputs, title)}
     write_json(out_dir / METRICS_FILE, metrics)
@@ -294,7 +322,7 @@ def evaluate(run_path: str | Path | None, split: str = "test", runs_root: str | 
 
 def predict(run_path: str | Path | None, files: list[str], top_k: int = 3, invert: bool = False,
             runs_root: str | Path = "runs", plot: Path | None = None, force: bool = False,
-            center: bool = False) -> list[dict[str, Any]]:
+            center: bool = False, member: int | None = None) -> list[dict[str, Any]]:
     """Predict with a run's model. Image runs take image (or .npy) files, one result per file; table runs
     take CSV files, one result per row ({"file", "row", "prediction", ...}). A file or row that cannot be
     used gets {"file", "error"} and the others go on. plot: also draw each image beside its class
@@ -306,7 +334,7 @@ def predict(run_path: str | Path | None, files: list[str], top_k: int = 3, inver
     run = open_run(run_path, runs_root)
     if plot is not None and run.model_info.get("data_kind") != "image":  # said before any work, not after
         raise InputError(f"--plot {plot}: this run's model does not take images; nothing to draw")
-    model = load_model(run)
+    model = load_model(run, member)
     task = run.task
     results: list[dict[str, Any]] = []
     drawn: list[tuple[str, torch.Tensor, torch.Tensor]] = []

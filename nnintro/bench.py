@@ -25,7 +25,7 @@ from nnintro.datasets import load_dataset
 from nnintro.datasets.base import DatasetBundle, Split, channel_stats
 from nnintro.errors import DataError
 from nnintro.evaluate import run_split
-from nnintro.models import Standardize, architecture_for, build_model
+from nnintro.models import Standardize, architecture_for, build_model, member_count, plain_model, user_model
 from nnintro.reports.tables import Column, TableSpec
 from nnintro.tasks import Classification
 from nnintro.trainer import Trainer
@@ -200,20 +200,27 @@ def lightning_loop(model: nn.Module, train: Split, mean: list[float], std: list[
 
 def nnintro_loop(model: nn.Module, train: Split, test: Split, classes: list[str], dataset: str,
                  hidden: list[int], batch_size: int, lr: float, epochs: int) -> tuple[list[float], int, str]:
+    members = member_count(model)
     config = load_config(None, [f"data.batch_size={batch_size}", "optimizer=sgd", f"optimizer.lr={lr}",
                                 "optimizer.momentum=0.9", f"train.epochs={epochs}", "train.device=cpu",
-                                "train.early_stopping.patience=null", f"model.hidden={hidden}"])
+                                "train.early_stopping.patience=null", f"model.hidden={hidden}",
+                                f"train.members={members}"])
     mean, std = channel_stats(train.x, 1 / 255)
     data = DatasetBundle(dataset, train, Split(test.x[:1000], test.y[:1000]), test, Classification(classes), "image",
                          {"scale": 1 / 255, "mean": mean, "std": std})
     trainer = Trainer(config, data, model, None)
     result = trainer.fit()
-    return [row["epoch_seconds"] for row in result.history], len(train), "uint8 tensors, randperm slices"
+    note = "uint8 tensors, randperm slices" if members == 1 else \
+        f"{members} models packed, trained at once over the same batches; samples/s counts model-samples"
+    return [row["epoch_seconds"] for row in result.history], len(train) * members, note
 
 
 def run_bench(dataset: str = "mnist", data_root: str | None = None, epochs: int = 3, batch_size: int = 64,
               hidden: list[int] | None = None, lr: float = 0.01, workers: int = 2,
-              baseline_steps: int | None = None, progress: Callable[[str], None] = print) -> dict[str, Any]:
+              baseline_steps: int | None = None, members: int = 8,
+              progress: Callable[[str], None] = print) -> dict[str, Any]:
+    """Every loop on the same data from the same weights; `members` > 1 adds nnintro training that many models
+    packed (member 0 starts from the same weights as the others' single model)."""
     if dataset not in SHAPES:
         raise DataError(f"bench --dataset: must be one of {', '.join(SHAPES)}, got {dataset!r}")
     hidden = hidden if hidden is not None else ([128] if dataset == "mnist" else [512, 256])
@@ -224,21 +231,27 @@ def run_bench(dataset: str = "mnist", data_root: str | None = None, epochs: int 
     architecture = architecture_for(load_config(None, [f"model.hidden={hidden}"]).model, list(SHAPES[dataset]), 10,
                                     {"scale": 1 / 255, "mean": mean, "std": std})
     template = build_model(architecture)
+    pack_architecture = {**architecture, "members": members}
     widths = [math.prod(SHAPES[dataset]), *hidden, 10]
     progress(f"measuring the fp32 GEMM rate ({torch.get_num_threads()} threads)")
     gflops = gemm_gflops()
     bound = training_flops_per_sample(widths) * len(train) / (gflops * 1e9)
 
     results: list[LoopResult] = []
-    loops: list[tuple[str, Callable[[nn.Module], Any]]] = [
-        ("nnintro", lambda m: nnintro_loop(m, train, test, classes, dataset, hidden, batch_size, lr, epochs)),
-        ("Lightning Trainer", lambda m: lightning_loop(_without_standardize(m), train, mean, std, batch_size, lr, epochs)),
-        (f"course loop (DataLoader, {workers} workers)", lambda m: course_loop(
-            _without_standardize(m), train, dataset, mean, std, batch_size, lr, epochs, workers, baseline_steps)),
+    loops: list[tuple[str, Callable[[], nn.Module], Callable[[nn.Module], Any]]] = [
+        ("nnintro", lambda: _copy(template, architecture),
+         lambda m: nnintro_loop(m, train, test, classes, dataset, hidden, batch_size, lr, epochs)),
+        *([(f"nnintro, {members} members packed", lambda: build_model(pack_architecture, list(range(members))),
+            lambda m: nnintro_loop(m, train, test, classes, dataset, hidden, batch_size, lr, epochs))]
+          if members > 1 else []),
+        ("Lightning Trainer", lambda: _classic(template),
+         lambda m: lightning_loop(m, train, mean, std, batch_size, lr, epochs)),
+        (f"course loop (DataLoader, {workers} workers)", lambda: _classic(template), lambda m: course_loop(
+            m, train, dataset, mean, std, batch_size, lr, epochs, workers, baseline_steps)),
     ]
-    for name, loop in loops:
+    for name, make_model, loop in loops:
         progress(f"timing {name}")
-        model = _copy(template, architecture)  # every loop starts from the same weights
+        model = make_model()  # every single model starts from the same weights
         outcome = loop(model)
         if outcome is None:
             progress(f"  {name}: not installed (pip install 'nnintro[lightning]'), skipped")
@@ -249,8 +262,9 @@ def run_bench(dataset: str = "mnist", data_root: str | None = None, epochs: int 
         results.append(LoopResult(name, per_epoch, samples / per_epoch, accuracy, peak_rss_mib(), note))
     reference = results[0].seconds_per_epoch
     for result in results:
+        models = members if result.loop.startswith(f"nnintro, {members}") else 1
         result.ratio_to_nnintro = result.seconds_per_epoch / reference
-        result.ratio_to_bound = result.seconds_per_epoch / bound
+        result.ratio_to_bound = result.seconds_per_epoch / (bound * models)
     return {
         "dataset": dataset, "data": source, "model": "-".join(map(str, widths)), "batch_size": batch_size,
         "epochs": epochs, "optimizer": f"SGD lr={lr} momentum=0.9", "threads": torch.get_num_threads(),
@@ -272,15 +286,19 @@ def _prenormalized(pixels: torch.Tensor, mean: list[float], std: list[float]) ->
         return Standardize(list(pixels.shape[1:]), 1 / 255, mean, std)(pixels)
 
 
-def _without_standardize(model: nn.Module) -> nn.Module:
-    """The baselines normalize in their data pipelines, so they train the same layers minus nnintro's first one."""
-    return nn.Sequential(*list(model)[1:])
+def _classic(model: nn.Module) -> nn.Module:
+    """The baselines' model: the same weights in torch.nn.Linear layers, without nnintro's Standardize (they
+    normalize in their data pipelines)."""
+    return nn.Sequential(*list(plain_model(model))[1:])
 
 
 def _test_accuracy(model: nn.Module, test: Split, classes: list[str], mean: list[float], std: list[float]) -> float:
-    if isinstance(model[0], nn.Flatten):  # a baseline's model: inputs normalized outside it
-        test = Split(_prenormalized(test.x, mean, std), test.y)
+    """A baseline's model on inputs normalized outside it; a pack's ensemble on the raw pixels."""
     task = Classification(classes)
+    if isinstance(model[0], nn.Flatten):
+        test = Split(_prenormalized(test.x, mean, std), test.y)
+    else:
+        model = user_model(model, task.combine)
     return task.metrics(run_split(model, test, task.per_sample_loss(load_config().loss), 4096))["accuracy"]
 
 

@@ -16,8 +16,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load, save
 from torch import nn
 
-from nnintro.errors import RunError
-from nnintro.models import architecture_problems, build_model, planned_parameters
+from nnintro.errors import InputError, RunError
+from nnintro.models import architecture_problems, build_model, member_count, planned_parameters, user_model
 from nnintro.runs import CHECKPOINT_FILE, HISTORY_FILE, WEIGHTS_FILE, Run, write_atomic, write_csv
 
 
@@ -42,6 +42,12 @@ def load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     return tensors, metadata
 
 
+def as_pack_of_one(tensors: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Files written before packs hold a single model's (out, in) tensors: they are member 0 of a pack of one."""
+    return {name: value.unsqueeze(0) if name in expected and expected[name].dim() == value.dim() + 1
+            and expected[name].shape == (1, *value.shape) else value for name, value in tensors.items()}
+
+
 def check_fits(module: nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
     """Name the file on any tensor the module lacks, misses or has in another shape."""
     expected = module.state_dict()
@@ -56,17 +62,19 @@ def check_fits(module: nn.Module, tensors: dict[str, torch.Tensor], path: Path) 
                            f"the model needs {list(value.shape)}")
 
 
-def load_state_into(module: nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
+def load_state_into(module: nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> dict[str, torch.Tensor]:
+    tensors = as_pack_of_one(tensors, module.state_dict())
     check_fits(module, tensors, path)
     module.load_state_dict(tensors)
+    return tensors
 
 
 def save_weights(model: nn.Module, path: Path) -> None:
     save_tensors(path, model.state_dict())
 
 
-def load_model(run: Run) -> nn.Module:
-    """Rebuild a run's model from model.json and load its best weights."""
+def load_pack(run: Run) -> nn.Module:
+    """Rebuild a run's model (a pack of one or more members) from model.json and load its best weights."""
     arch = run.architecture
     problems = architecture_problems(arch, run.task.width)
     if problems:
@@ -83,6 +91,16 @@ def load_model(run: Run) -> nn.Module:
         raise RunError(f"{run.path / 'model.json'}: cannot build the model ({err})") from err
     load_state_into(model, tensors, path)
     return model.eval()
+
+
+def load_model(run: Run, member: int | None = None) -> nn.Module:
+    """The model a user runs: the ensemble of a run's members (member None) or one member; (B, width) outputs."""
+    pack = load_pack(run)
+    members = member_count(pack)
+    if member is not None and not 0 <= member < members:
+        raise InputError(f"--member {member}: this run has {members} member{'s' if members > 1 else ''} "
+                         f"(valid: 0{f' to {members - 1}' if members > 1 else ''})")
+    return user_model(pack, run.task.combine, member).eval()
 
 
 # ---------------------------------------------------------------- full training state (resume)
@@ -109,6 +127,11 @@ def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torc
     for name, value in meta["plain"].items():
         index, key = name.split(".", 1)
         state.setdefault(int(index), {})[key] = value
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]
+    for index, values in state.items():  # moments saved before packs: a pack of one's
+        if index < len(parameters):
+            values.update(as_pack_of_one({k: v for k, v in values.items() if k != "step" and torch.is_tensor(v)},
+                                         dict.fromkeys(values, parameters[index])))
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
@@ -151,7 +174,7 @@ def load_training_state(path: Path, model: nn.Module, optimizer: torch.optim.Opt
     try:
         meta = json.loads(metadata["nnintro"])
         best_state = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
-        load_state_into(model, best_state, path)  # checks names and shapes; the last weights follow
+        best_state = load_state_into(model, best_state, path)  # checks names and shapes; the last weights follow
         load_state_into(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, path)
         _restore_optimizer(optimizer, tensors, meta["optimizer"])
         if scheduler is not None and meta["scheduler"] is not None:
@@ -164,7 +187,10 @@ def load_training_state(path: Path, model: nn.Module, optimizer: torch.optim.Opt
         np.random.set_state((name, np.array(keys, dtype=np.uint32), *rest))
         version, internal, gauss = meta["rng_python"]
         random.setstate((version, tuple(internal), gauss))
-        return meta["progress"], best_state
+        progress = meta["progress"]
+        if "members" not in progress:  # checkpoints before packs: one early stopping state
+            progress["members"] = [progress.pop("early_stopping")]
+        return progress, best_state
     except RunError:
         raise
     except (KeyError, ValueError, TypeError, RuntimeError, json.JSONDecodeError) as err:
@@ -179,8 +205,8 @@ class RunFolder:
 
     def save_epoch(self, model: nn.Module, best_state: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer,
                    scheduler: Any, progress: dict[str, Any], improved: bool) -> None:
-        if improved:
-            self.save_weights(model)
+        if improved:  # every member's best weights so far
+            save_tensors(self.path / WEIGHTS_FILE, best_state)
         write_csv(self.path / HISTORY_FILE, progress["history"])
         save_training_state(self.path / CHECKPOINT_FILE, model, best_state, optimizer, scheduler, progress)
 

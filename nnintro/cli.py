@@ -116,12 +116,18 @@ def train(
     set_: SetOption = None,
     print_config: Annotated[bool, typer.Option("--print-config", metavar="", help="Print the resolved config and exit.")] = False,
     resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue RUN_DIR after its last completed epoch.")] = None,
+    members: Annotated[Optional[int], typer.Option("--members", help="Train this many models at once (seeds seed, "
+                                                   "seed+1, ...) and their ensemble; the same as --set train.members=N.")] = None,
     runs_dir: RunsDirOption = Path("runs"),
 ) -> None:
     """Train a model from a YAML config; everything lands in runs/<name>-<time>/."""
     from nnintro.config import load_config
 
     overrides = list(set_ or [])
+    if members is not None:
+        if resume is not None:
+            raise typer.BadParameter("a resumed run keeps the members it was started with; leave out --members")
+        overrides.append(f"train.members={members}")
     if resume is None:
         resolved = load_config(config, overrides)
         if print_config:
@@ -140,6 +146,7 @@ def train(
     tables = [key_values(f"{result.run_dir}  ({m['status']})", [
         *((f"test {name}", _number(value)) for name, value in m["test"].items()),
         *((f"val {name}", _number(value)) for name, value in m["val"].items() if name != "loss"),
+        *_member_lines(m),
         ("best epoch", f"{m['best_epoch']} of {m['epochs_run']}"),
         ("train time", f"{m['train_seconds']:.1f}s ({m['samples_per_second'] or 0:,} samples/s)"),
         ("parameters", f"{m['params']:,}"),
@@ -165,6 +172,23 @@ def train(
         raise typer.Exit(3)
 
 
+def _member_lines(metrics: dict[str, Any]) -> list[tuple[str, str]]:
+    """A pack's summary rows: each test metric's mean +/- std (min .. max) over its members."""
+    if not metrics.get("members"):
+        return []
+    alive = sum(m["status"] != "diverged" for m in metrics["members"])
+    lines = [("members", f"{len(metrics['members'])} ({alive} did not diverge); the test numbers above are their "
+                         f"ensemble's")]
+    for name, spread in metrics["summary"].get("test", {}).items():
+        lines.append((f"members' test {name}", f"{spread['mean']:.4f} ± {spread['std']:.4f} "
+                                               f"({spread['min']:.4f} .. {spread['max']:.4f})"))
+    return lines
+
+
+MemberOption = Annotated[Optional[int], typer.Option("--member", help="A run with several members: use member I "
+                                                                      "alone (0, 1, ...). Default: their ensemble.")]
+
+
 @app.command("eval")
 @user_errors
 def eval_(
@@ -173,11 +197,12 @@ def eval_(
     runs_dir: RunsDirOption = Path("runs"),
     data_root: Annotated[Optional[str], typer.Option("--data-root", help="Dataset folder, if not the run's.")] = None,
     as_json: Annotated[bool, typer.Option("--json", metavar="", help="Print the metrics as JSON instead.")] = False,
+    member: MemberOption = None,
 ) -> None:
     """Evaluate a run's best weights on a split: its task's metrics, per class or per target, and pictures."""
     from nnintro import api
 
-    result = api.evaluate(run, split.value, runs_dir, data_root)
+    result = api.evaluate(run, split.value, runs_dir, data_root, member)
     if as_json:
         from nnintro.runs import dumps_json
 
@@ -203,12 +228,13 @@ def predict(
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Draw each image beside its class probabilities "
                                                  "into this PNG.")] = None,
     force: ForceOption = False,
+    member: MemberOption = None,
 ) -> None:
     """Predict with a trained run: classes for images, values (or classes) for the rows of a CSV."""
     from nnintro import api
     from nnintro.runs import dumps_json, open_run
 
-    results = api.predict(run, files, top_k, invert, plot=plot, force=force, center=center)
+    results = api.predict(run, files, top_k, invert, plot=plot, force=force, center=center, member=member)
     if as_json:
         print(dumps_json(results), end="")
     else:
@@ -289,6 +315,8 @@ def bench(
     workers: Annotated[int, typer.Option("--workers", min=0, help="DataLoader workers for the course loop.")] = 2,
     baseline_steps: Annotated[Optional[int], typer.Option("--baseline-steps", min=1, help="Time the course loop "
                                                           "on this many steps per epoch and extrapolate.")] = None,
+    members: Annotated[int, typer.Option("--members", min=1, max=1024, help="Also time nnintro training this many "
+                                         "models packed (1: skip).")] = 8,
     out: Annotated[Path, typer.Option("--out", help="Folder for the markdown and JSON reports.")] = Path("bench/results"),
 ) -> None:
     """Time nnintro's trainer against the classic DataLoader loop and Lightning, next to the arithmetic bound."""
@@ -299,7 +327,7 @@ def bench(
 
     widths = [int(w) for w in hidden.split(",")] if hidden else None
     report = run_bench(dataset, data_root, epochs, batch_size, widths, workers=workers, baseline_steps=baseline_steps,
-                       progress=lambda line: err_console.print(line, highlight=False))
+                       members=members, progress=lambda line: err_console.print(line, highlight=False))
     console.print(bench_table(report).to_rich())
     md_path, json_path = write_report(report, out)
     console.print(f"wrote {md_path} and {json_path}", highlight=False)

@@ -19,6 +19,7 @@ from nnintro.runs import NAME_PATTERN
 from nnintro.safe_yaml import YamlProblem, load_yaml
 
 PACKAGED_CONFIGS = "configs"
+PER_MEMBER = ("seed", "optimizer.lr", "optimizer.momentum", "optimizer.weight_decay", "regularization.l1")
 MAX_WIDTH, MAX_LAYERS = 1_000_000, 100
 
 
@@ -238,6 +239,11 @@ class TrainConfig(Section):
     eval_batch_size: int = Field(4096, gt=0, le=2**24)
     precision: Literal["32", "bf16", "16"] = Field("32", description="32 (fp32), bf16 autocast, 16 (fp16 + grad scaler, CUDA)")
     compile: bool = Field(False, description="torch.compile the model (warm-up reported separately)")
+    members: int = Field(1, ge=1, le=1024, description="train this many models as one pack, member k from seed + k, "
+                                                       "over the same batches; eval and predict use their ensemble")
+    vary: dict[str, list[float]] = Field({}, description="per-member values, one per member, of: "
+                                                         "seed, optimizer.lr, optimizer.momentum, "
+                                                         "optimizer.weight_decay, regularization.l1 (sweep packs)")
 
     @field_validator("precision", mode="before")
     @classmethod
@@ -276,6 +282,44 @@ class Config(Section):
         if value is not None and not re.fullmatch(NAME_PATTERN, value):
             raise ValueError(f"must be letters, digits, '.', '_' or '-' (it names a folder), got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _members_fit(self) -> Config:
+        members = self.train.members
+        if members > 1 and self.model.activation == "prelu" and self.model.kind == "mlp":
+            raise ValueError("train.members: prelu's learned slope would be shared by the members; "
+                             "use leaky_relu, or train.members: 1")
+        for key, values in self.train.vary.items():
+            if key not in PER_MEMBER:
+                raise ValueError(f"train.vary.{key}: cannot differ between members{did_you_mean(key, PER_MEMBER)} "
+                                 f"(valid: {', '.join(PER_MEMBER)})")
+            if len(values) != members:
+                raise ValueError(f"train.vary.{key}: needs one value per member ({members}), got {len(values)}")
+        if self.seed + members - 1 > 2**32 - 1 and "seed" not in self.train.vary:
+            raise ValueError(f"seed: members take seed .. seed + {members - 1}, which must stay below 2^32")
+        if members > 1:
+            self.member_configs()  # each member's values pass the same checks as the config's own
+        return self
+
+    def member_configs(self) -> list[Config]:
+        """Each member's own config: seed + k (or train.vary's seed) and its train.vary values; train.members 1."""
+        if self.train.members == 1 and not self.train.vary:
+            return [self]
+        configs = []
+        for member in range(self.train.members):
+            document = self.model_dump()
+            document["seed"] = self.seed + member
+            document["train"].update(members=1, vary={})
+            for key, values in self.train.vary.items():
+                section, _, field = key.rpartition(".")
+                value = int(values[member]) if key == "seed" and values[member] == int(values[member]) else values[member]
+                (document[section] if section else document)[field] = value
+            try:
+                configs.append(Config.model_validate(document))
+            except ValidationError as err:
+                problem = _describe(err.errors(include_url=False)[0], Config)
+                raise ValueError(f"train.vary: member {member}: {problem}") from None
+        return configs
 
     @property
     def run_name(self) -> str:
@@ -426,7 +470,7 @@ def _describe(error: dict, model: type[BaseModel]) -> str:
         if message.startswith("["):  # a list item: "[1] must be > 0" reads as model.hidden[1]: ...
             index, _, rest = message.partition("] ")
             return f"{loc}{index}]: {rest}"
-        if re.match(r"^\w+(\[\d+\])?: ", message):  # names its own field within the section
+        if re.match(r"^[\w.]+(\[\d+\])?: ", message):  # names its own field within the section
             return f"{loc}.{message}" if loc != "config" else message
         return f"{loc}: {message}"
     return f"{loc}: {error['msg'][0].lower()}{error['msg'][1:]}, got {shown(value)}"

@@ -1,6 +1,8 @@
 """Outputs on a split: one function forwards a whole split in large batches for every command."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -10,17 +12,31 @@ from nnintro.tasks import SplitOutputs
 from nnintro.tasks.base import LossFn
 
 
+def member_losses(loss_fn: LossFn, outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The per-sample loss of outputs (..., B, width) against targets (B, ...): shape (..., B). A pack's
+    members (K, B, width) are scored as one flat batch of K * B samples."""
+    members = outputs.shape[:-2]
+    flat_targets = y.expand(*members, *y.shape).reshape(-1, *y.shape[1:])
+    return loss_fn(outputs.reshape(-1, outputs.shape[-1]), flat_targets).view(outputs.shape[:-1])
+
+
 @torch.inference_mode()
 def run_split(model: nn.Module, split: Split, loss_fn: LossFn, batch_size: int) -> SplitOutputs:
-    """Forward the whole split; results come back to the CPU once."""
+    """Forward the whole split; results come back to the CPU once. A pack gives (K, N, width) outputs."""
     was_training = model.training
     model.eval()
     outputs, losses = [], []
     for x, y in eval_batches(split, batch_size):
         out = model(x).float()
         outputs.append(out)
-        losses.append(loss_fn(out, y))
+        losses.append(member_losses(loss_fn, out, y))
     model.train(was_training)
     if not outputs:
         return SplitOutputs(torch.empty(0, 0), split.y.cpu(), torch.empty(0))
-    return SplitOutputs(torch.cat(outputs).cpu(), split.y.cpu(), torch.cat(losses).cpu())
+    return SplitOutputs(torch.cat(outputs, -2).cpu(), split.y.cpu(), torch.cat(losses, -1).cpu())
+
+
+def ensemble_outputs(pack: SplitOutputs, combine: Callable[[torch.Tensor], torch.Tensor], loss_fn: LossFn) -> SplitOutputs:
+    """A pack's outputs on a split (K, N, width) -> its ensemble's, scored with the same loss."""
+    combined = combine(pack.outputs)
+    return SplitOutputs(combined, pack.targets, member_losses(loss_fn, combined, pack.targets))

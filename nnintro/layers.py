@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from nnintro.datasets.base import Split
-from nnintro.models import readable_names
+from nnintro.models import ACTIVATIONS, PackedLinear, member_count, readable_names
 from nnintro.reports.tables import Column, TableSpec
 
 SATURATING = (nn.Sigmoid, nn.Tanh)
@@ -19,10 +19,14 @@ def layer_table(model: nn.Module, input_shape: list[int]) -> TableSpec:
     """One row per layer: its name, output shape for one input, and parameter count."""
     rows, x = [], torch.zeros(1, *input_shape)
     names = readable_names(model)
+    members = member_count(model)
     with torch.inference_mode():
         for index, module in model.named_children():
             x = module(x)
-            rows.append({"layer": names[index], "kind": type(module).__name__, "output": str(list(x.shape[1:])),
+            packed = x.dim() == 3 and any(isinstance(m, PackedLinear) for m in model[: int(index) + 1])
+            shape = str(list(x.shape[2:] if packed else x.shape[1:]))  # without the member and sample dimensions
+            rows.append({"layer": names[index], "kind": type(module).__name__.removeprefix("Packed"),
+                         "output": f"{members} x {shape}" if packed and members > 1 else shape,
                          "params": sum(p.numel() for p in module.parameters())})
     rows.append({"layer": "total", "kind": "", "output": "", "params": sum(r["params"] for r in rows)})
     return TableSpec("layers", [Column("layer", "layer", left=True), Column("kind", "kind", left=True),
@@ -36,9 +40,9 @@ def activation_health(model: nn.Module, split: Split, batch_size: int) -> list[d
     for every sample) or that are saturated on average (sigmoid/tanh: outputs within 1% of their limits)."""
     names = readable_names(model)
     children = list(model.named_children())
-    first_linear = next(i for i, (_, module) in enumerate(children) if isinstance(module, nn.Linear))
+    first_linear = next(i for i, (_, module) in enumerate(children) if isinstance(module, PackedLinear))
     activations = [(index, module) for index, module in children[first_linear:]
-                   if not isinstance(module, (nn.Linear, nn.Dropout))]
+                   if isinstance(module, tuple(ACTIVATIONS.values()))]
     if not activations or not len(split):
         return []
     fired: dict[str, torch.Tensor] = {}
@@ -46,7 +50,7 @@ def activation_health(model: nn.Module, split: Split, batch_size: int) -> list[d
     hooks = []
     for index, module in activations:
         def record(_m, _i, out, index=index, module=module):
-            out = out.float().flatten(1)
+            out = out.float().movedim(-2, 0).flatten(1)  # (samples, units of every member)
             if isinstance(module, SATURATING):
                 low, high = (0.0, 1.0) if isinstance(module, nn.Sigmoid) else (-1.0, 1.0)
                 near = ((out - low).abs() < 0.01 * (high - low)) | ((high - out).abs() < 0.01 * (high - low))

@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from nnintro.features import playground_features
@@ -77,8 +78,76 @@ class PlaygroundFeatures(nn.Module):
         return playground_features(points.float(), self.names)
 
 
-def build_model(architecture: dict[str, Any]) -> nn.Sequential:
-    """Rebuild a model from the architecture dict stored in model.json."""
+class PackedLinear(nn.Module):
+    """The linear layers of a pack of K members: weight (K, out, in), bias (K, out).
+
+    Input (B, in), shared by every member (the first layer): one wide matmul for all K. Input (K, B, in):
+    one batched matmul. Output (K, B, out). A single model is a pack of one."""
+
+    def __init__(self, members: int, in_features: int, out_features: int, bias: bool = True) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(members, out_features, in_features))
+        self.bias = nn.Parameter(torch.empty(members, out_features)) if bias else None
+
+    def reset_parameters(self, member: int, generator: torch.Generator) -> None:
+        """nn.Linear's initialisation (uniform within 1/sqrt(fan_in)) for one member, from its own generator."""
+        bound = 1 / math.sqrt(self.weight.shape[2])
+        with torch.no_grad():
+            self.weight[member].uniform_(-bound, bound, generator=generator)
+            if self.bias is not None:
+                self.bias[member].uniform_(-bound, bound, generator=generator)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        members, out_features, in_features = self.weight.shape
+        if x.dim() == 2:
+            bias = self.bias.flatten() if self.bias is not None else None
+            wide = F.linear(x, self.weight.reshape(members * out_features, in_features), bias)
+            return wide.unflatten(-1, (members, out_features)).transpose(0, 1)
+        if self.bias is None:
+            return torch.bmm(x, self.weight.transpose(1, 2))
+        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
+
+
+def member_count(model: nn.Module) -> int:
+    return next(m for m in model.modules() if isinstance(m, PackedLinear)).weight.shape[0]
+
+
+class MemberView(nn.Module):
+    """One member of a pack (member: its index), or the ensemble (member None: the task's combination of all
+    members' outputs), as a model with the usual (B, outputs) output: what eval, predict and export use."""
+
+    def __init__(self, pack: nn.Module, combine: Any, member: int | None) -> None:
+        super().__init__()
+        self.pack, self.combine, self.member = pack, combine, member
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        outputs = self.pack(x)
+        return self.combine(outputs) if self.member is None else outputs[self.member]
+
+
+def user_model(pack: nn.Module, combine: Any, member: int | None = None) -> MemberView:
+    """What a user runs: the ensemble by default; a pack of one is its only member, outputs unchanged."""
+    return MemberView(pack, combine, 0 if member is None and member_count(pack) == 1 else member)
+
+
+def plain_model(pack: nn.Sequential, member: int = 0) -> nn.Sequential:
+    """One member as a textbook torch model (torch.nn.Linear layers holding copies of its weights): what the
+    benchmarks' classic loops train, and what checks the packed layers against."""
+    layers = []
+    for module in pack:
+        if isinstance(module, PackedLinear):
+            linear = nn.Linear(module.weight.shape[2], module.weight.shape[1], bias=module.bias is not None)
+            with torch.no_grad():
+                linear.weight.copy_(module.weight[member])
+                if module.bias is not None:
+                    linear.bias.copy_(module.bias[member])
+            module = linear
+        layers.append(module)
+    return nn.Sequential(*layers)
+
+
+def build_model(architecture: dict[str, Any], seeds: list[int] | None = None) -> nn.Sequential:
+    """Rebuild a model from the architecture dict stored in model.json; member k is initialised from seeds[k]."""
     input_shape = architecture["input_shape"]
     norm = architecture["normalization"]
     features = norm.get("features")
@@ -87,21 +156,28 @@ def build_model(architecture: dict[str, Any]) -> nn.Sequential:
     layers += [Standardize(standardized_shape, norm["scale"], norm["mean"], norm["std"]), nn.Flatten()]
     width = math.prod(standardized_shape)
     bias = architecture.get("bias", True)  # runs from before the switch have biases
+    members = architecture.get("members", 1)
     if architecture["kind"] == "mlp":
         for hidden in architecture["hidden"]:
-            layers += [nn.Linear(width, hidden, bias=bias), ACTIVATIONS[architecture["activation"]]()]
+            layers += [PackedLinear(members, width, hidden, bias=bias), ACTIVATIONS[architecture["activation"]]()]
             if architecture["dropout"] > 0:
                 layers.append(nn.Dropout(architecture["dropout"]))
             width = hidden
-    layers.append(nn.Linear(width, architecture["num_outputs"], bias=bias))
+    layers.append(PackedLinear(members, width, architecture["num_outputs"], bias=bias))
     target_scale = architecture.get("target_scale")
     if target_scale:
         layers.append(Destandardize(target_scale["mean"], target_scale["std"]))
-    return nn.Sequential(*layers)
+    model = nn.Sequential(*layers)
+    for member, seed in enumerate(seeds or range(members)):
+        generator = torch.Generator().manual_seed(seed)
+        for layer in model:
+            if isinstance(layer, PackedLinear):
+                layer.reset_parameters(member, generator)
+    return model
 
 
 def architecture_for(model_config: Any, input_shape: list[int], num_outputs: int, normalization: dict,
-                     target_scale: dict[str, list[float]] | None = None) -> dict[str, Any]:
+                     target_scale: dict[str, list[float]] | None = None, members: int = 1) -> dict[str, Any]:
     """The JSON-able description of a model: everything build_model needs."""
     return {
         "kind": model_config.kind,
@@ -113,10 +189,12 @@ def architecture_for(model_config: Any, input_shape: list[int], num_outputs: int
         "num_outputs": num_outputs,
         "normalization": normalization,
         "target_scale": target_scale,
+        "members": members,
     }
 
 
 MODEL_KINDS = ("linear", "mlp")
+MAX_MEMBERS = 1024
 
 
 def architecture_problems(arch: Any, num_outputs: int) -> list[str]:
@@ -137,6 +215,8 @@ def architecture_problems(arch: Any, num_outputs: int) -> list[str]:
         problems.append("normalization needs scale, mean and std")
     if not isinstance(arch.get("num_outputs"), int) or arch["num_outputs"] != num_outputs:
         problems.append("num_outputs must match the number of classes or targets")
+    if not isinstance(arch.get("members", 1), int) or not 1 <= arch.get("members", 1) <= MAX_MEMBERS:
+        problems.append(f"members must be a whole number from 1 to {MAX_MEMBERS}")
     return problems
 
 
@@ -154,7 +234,7 @@ def planned_parameters(architecture: dict[str, Any]) -> int:
     widths = [len(features) if features else math.prod(architecture["input_shape"]), *architecture["hidden"],
               architecture["num_outputs"]]
     bias = 1 if architecture.get("bias", True) else 0
-    return sum(a * b + b * bias for a, b in zip(widths, widths[1:]))
+    return architecture.get("members", 1) * sum(a * b + b * bias for a, b in zip(widths, widths[1:]))
 
 
 def check_memory(architecture: dict[str, Any]) -> None:
@@ -170,18 +250,20 @@ def check_memory(architecture: dict[str, Any]) -> None:
     except (ValueError, OSError, AttributeError):
         return
     if needed > available // 2:
-        raise ConfigError(f"model.hidden: {describe(architecture)} has {planned_parameters(architecture):,} "
+        members = architecture.get("members", 1)
+        field, advice = ("train.members", "train fewer members") if members > 1 else ("model.hidden", "use smaller widths")
+        raise ConfigError(f"{field}: {describe(architecture)} has {planned_parameters(architecture):,} "
                           f"parameters; training it needs about {needed / 2**30:,.0f} GiB, more than half of this "
-                          f"machine's {available / 2**30:.0f} GiB; use smaller widths")
+                          f"machine's {available / 2**30:.0f} GiB; {advice}")
 
 
 def readable_names(model: nn.Module) -> dict[str, str]:
     """Sequential indices -> names a student can read: linear layers hidden1, ..., output; activations after them."""
     names, linear = {}, 0
     children = list(model.named_children())
-    last_linear = max(i for i, (_, m) in enumerate(children) if isinstance(m, nn.Linear))
+    last_linear = max(i for i, (_, m) in enumerate(children) if isinstance(m, PackedLinear))
     for position, (index, module) in enumerate(children):
-        if isinstance(module, nn.Linear):
+        if isinstance(module, PackedLinear):
             linear += 1
             names[index] = "output" if position == last_linear else f"hidden{linear}"
         else:
@@ -199,4 +281,6 @@ def describe(architecture: dict[str, Any]) -> str:
     inputs = len(features) if features else math.prod(architecture["input_shape"])
     widths = [inputs, *architecture["hidden"], architecture["num_outputs"]]
     shape = "-".join(str(w) for w in widths)
-    return f"{architecture['kind']} {shape}" + (f" {architecture['activation']}" if architecture["hidden"] else "")
+    members = architecture.get("members", 1)
+    return (f"{architecture['kind']} {shape}" + (f" {architecture['activation']}" if architecture["hidden"] else "")
+            + (f" x {members} members" if members > 1 else ""))

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 import torch
+from torch import nn
 
 
 def _fastest(optimizer_class: type, params: Iterable, **options) -> torch.optim.Optimizer:
@@ -46,7 +47,8 @@ SCHEDULERS: dict[str, tuple[Callable | None, bool]] = {
     "cosine": (lambda opt, cfg, epochs, steps: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs), False),
     "onecycle": (
         lambda opt, cfg, epochs, steps: torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=cfg.max_lr or 10 * opt.param_groups[0]["lr"], epochs=epochs, steps_per_epoch=steps),
+            opt, max_lr=cfg.max_lr or [10 * group["lr"] for group in opt.param_groups], epochs=epochs,
+            steps_per_epoch=steps),
         True,
     ),
     "plateau": (
@@ -56,8 +58,28 @@ SCHEDULERS: dict[str, tuple[Callable | None, bool]] = {
 }
 
 
-def build_optimizer(params: Iterable, optimizer_config) -> torch.optim.Optimizer:
-    return OPTIMIZERS[optimizer_config.name](params, optimizer_config)
+def build_optimizer(model: nn.Module, member_configs: list) -> tuple[torch.optim.Optimizer, Callable[[], None]]:
+    """One optimizer for a pack (member_configs: each member's optimizer section) and the function to call after
+    backward. Members that share lr, momentum and weight decay (always, when only their seeds differ) are
+    stepped as the packed tensors themselves. Otherwise each member's slice of every packed tensor (a view: no
+    copy) is a param group with its own values, and the returned function hands each slice its part of the
+    packed gradient."""
+    first = member_configs[0]
+    packed = list(model.parameters())
+    if len({(c.lr, c.momentum, c.weight_decay) for c in member_configs}) == 1:
+        return OPTIMIZERS[first.name](packed, first), lambda: None
+    slices = [[p.detach()[k].requires_grad_() for p in packed] for k in range(len(member_configs))]
+    takes_momentum = first.name in ("sgd", "rmsprop")
+    groups = [{"params": member_slices, "lr": c.lr, "weight_decay": c.weight_decay,
+               **({"momentum": c.momentum} if takes_momentum else {})}
+              for member_slices, c in zip(slices, member_configs)]
+
+    def share_gradients() -> None:
+        for member, member_slices in enumerate(slices):
+            for part, whole in zip(member_slices, packed):
+                part.grad = None if whole.grad is None else whole.grad[member]
+
+    return OPTIMIZERS[first.name](groups, first), share_gradients
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, scheduler_config, epochs: int, steps_per_epoch: int):

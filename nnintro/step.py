@@ -1,6 +1,7 @@
-"""One optimizer step, as every training command takes it: forward under the configured precision, the
-task's loss plus the L1 penalty, backward (through the gradient scaler for fp16), optimizer step. Wraps the
-model for DDP and torch.compile. The trainer's epochs and the learning-rate range test both step with it."""
+"""One optimizer step, as every training command takes it: forward under the configured precision, each
+member's loss plus its L1 penalty, backward (through the gradient scaler for fp16), optimizer step, then the
+frozen members put back. Wraps the model for DDP and torch.compile. The trainer's epochs and the
+learning-rate range test both step with it."""
 from __future__ import annotations
 
 import time
@@ -11,21 +12,49 @@ from torch import nn
 from nnintro.config import Config
 from nnintro.datasets.base import Split
 from nnintro.distributed import Distributed
+from nnintro.evaluate import member_losses
+from nnintro.models import PackedLinear
 from nnintro.optim import build_optimizer
 from nnintro.tasks import Task
+
+
+class FrozenMembers:
+    """Members that stopped (early stopping, divergence) keep their weights: their rows of every packed tensor
+    are put back after each step (their optimizer state may move; they never train again)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.parameters = list(model.parameters())
+        self.index: torch.Tensor | None = None
+        self.rows: list[torch.Tensor] = []
+
+    def freeze(self, members: list[int]) -> None:
+        """Freeze these members (all frozen ones, not only new ones) at their current weights."""
+        if not members:
+            self.index, self.rows = None, []
+            return
+        self.index = torch.tensor(sorted(members), device=self.parameters[0].device)
+        self.rows = [p.detach().index_select(0, self.index) for p in self.parameters]
+
+    def restore(self) -> None:
+        if self.index is not None:
+            with torch.no_grad():
+                for parameter, rows in zip(self.parameters, self.rows):
+                    parameter.index_copy_(0, self.index, rows)
 
 
 class Stepper:
     def __init__(self, model: nn.Module, task: Task, config: Config, dist: Distributed) -> None:
         self.model, self.dist = model, dist
         self.loss_fn = task.per_sample_loss(config.loss)
-        self.train_loss = task.batch_mean_loss(config.loss)
-        self.l1 = config.regularization.l1
+        members = config.member_configs()
         self.device = next(model.parameters()).device
+        l1 = [member.regularization.l1 for member in members]
+        self.l1 = torch.tensor(l1, device=self.device) if any(l1) else None
         precision = config.train.precision
         self.autocast_dtype = {"bf16": torch.bfloat16, "16": torch.float16}.get(precision)
         self.scaler = torch.amp.GradScaler(self.device.type) if precision == "16" else None
-        self.optimizer = build_optimizer(model.parameters(), config.optimizer)
+        self.optimizer, self.share_gradients = build_optimizer(model, [member.optimizer for member in members])
+        self.frozen = FrozenMembers(model)
         self.compile_seconds = 0.0
         self.train_model = model
         if dist.enabled:  # gradients averaged across ranks; each rank trains on its share of every batch
@@ -37,37 +66,46 @@ class Stepper:
             self.train_model = torch.compile(self.train_model)
 
     def forward_loss(self, x: torch.Tensor, y: torch.Tensor, global_batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The pack's outputs (K, B, width) and each member's loss (K,): their sum is what backward takes,
+        so every member gets exactly its own gradient."""
         if self.autocast_dtype is None:  # entering a disabled autocast still costs ~10% of a small step
             outputs = self.train_model(x)
         else:
             with torch.autocast(self.device.type, dtype=self.autocast_dtype):
                 outputs = self.train_model(x).float()
-        penalty = self._l1_penalty()
+        losses = member_losses(self.loss_fn, outputs, y)
         if self.dist.enabled:
             # DDP averages gradients over ranks; scaling each rank's sum this way makes that average the
             # global batch's mean even when the ranks' shares differ in size (the last batch)
-            return outputs, self.loss_fn(outputs, y).sum() * (self.dist.world_size / global_batch) + penalty
-        return outputs, self.train_loss(outputs, y) + penalty
+            losses = losses.sum(-1) * (self.dist.world_size / global_batch)
+        else:
+            losses = losses.mean(-1)
+        return outputs, losses + self._l1_penalty()
 
     def step(self, x: torch.Tensor, y: torch.Tensor, global_batch: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """One optimizer step; returns the outputs and the (detached) loss."""
-        outputs, loss = self.forward_loss(x, y, global_batch)
+        """One optimizer step; returns the outputs and each member's (detached) loss."""
+        outputs, losses = self.forward_loss(x, y, global_batch)
+        self.model.zero_grad(set_to_none=True)
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
-            self.scaler.scale(loss).backward()
+            self.scaler.scale(losses.sum()).backward()
+            self.share_gradients()
             self.scaler.step(self.optimizer)
             self.scaler.update()
         else:
-            loss.backward()
+            losses.sum().backward()
+            self.share_gradients()
             self.optimizer.step()
-        return outputs.detach(), loss.detach()
+        self.frozen.restore()
+        return outputs.detach(), losses.detach()
 
     def _l1_penalty(self) -> torch.Tensor | float:
-        """regularization.l1 times the sum of |weights| (biases are not penalized, as in the Playground)."""
-        if not self.l1:
+        """Each member's regularization.l1 times the sum of its |weights| (biases are not penalized, as in the
+        Playground)."""
+        if self.l1 is None:
             return 0.0
-        weights = [m.weight for m in self.model.modules() if isinstance(m, nn.Linear)]
-        return self.l1 * sum(w.abs().sum() for w in weights)
+        return self.l1 * sum(m.weight.abs().flatten(1).sum(1) for m in self.model.modules()
+                             if isinstance(m, PackedLinear))
 
     def warm_up_compiled(self, train: Split, batch: int, steps: int) -> None:
         """Compile for both batch shapes before timing starts; no weights change, no RNG is consumed."""
@@ -75,8 +113,8 @@ class Stepper:
         n = len(train)
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             for size in {min(batch, n), n - batch * (steps - 1)}:
-                self.forward_loss(train.x[:size], train.y[:size], size)[1].backward()
-        self.optimizer.zero_grad(set_to_none=True)
+                self.forward_loss(train.x[:size], train.y[:size], size)[1].sum().backward()
+        self.model.zero_grad(set_to_none=True)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         self.compile_seconds = time.perf_counter() - started

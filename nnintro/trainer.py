@@ -5,7 +5,6 @@ accumulated in device tensors and read only when the progress display refreshes 
 """
 from __future__ import annotations
 
-import math
 import random
 import time
 from collections.abc import Callable
@@ -24,11 +23,13 @@ from nnintro.datasets.batches import steps_per_epoch, train_batches
 from nnintro.distributed import Distributed, all_reduce_sum, any_rank
 from nnintro.errors import NnintroError
 from nnintro.evaluate import run_split
-from nnintro.models import architecture_for, build_model, check_memory
+from nnintro.members import DIVERGED, STOPPED_EARLY, TRAINING, Members
+from nnintro.models import architecture_for, build_model, check_memory, member_count
 from nnintro.optim import build_scheduler
 from nnintro.step import Stepper
 
 REFRESH_SECONDS = 0.25  # how often live numbers are read back from the device
+COMPLETED = "completed"
 
 
 class Diverged(NnintroError):
@@ -49,47 +50,11 @@ class FitResult:
     history: list[dict[str, float]]
     best_epoch: int
     stopped_early: bool
-    status: str  # completed | stopped_early | interrupted | diverged
+    status: str  # completed | stopped_early | interrupted | diverged (every member diverged)
     train_seconds: float
     samples_trained: int
     message: str = ""
-
-
-@dataclass
-class EarlyStopping:
-    monitor: str  # a metric of the task: loss, accuracy, mae, r2, ...
-    higher_is_better: bool
-    min_delta: float
-    patience: int | None
-    best: float = math.nan
-    best_epoch: int = 0
-    bad_epochs: int = 0
-
-    def improved(self, value: float) -> bool:
-        if math.isnan(self.best):
-            return not math.isnan(value)
-        if self.higher_is_better:
-            return value > self.best + self.min_delta
-        return value < self.best - self.min_delta
-
-    def update(self, epoch: int, value: float) -> bool:
-        """Record an epoch's monitored value; True if it is the new best."""
-        if self.improved(value):
-            self.best, self.best_epoch, self.bad_epochs = value, epoch, 0
-            return True
-        self.bad_epochs += 1
-        return False
-
-    @property
-    def should_stop(self) -> bool:
-        return self.patience is not None and self.bad_epochs >= self.patience
-
-    def reason(self, epoch: int, restore_best: bool) -> str:
-        kept = f"kept epoch {self.best_epoch}'s weights" if restore_best else "kept the last epoch's weights"
-        return f"stopped after epoch {epoch}: val {self.monitor} did not improve for {self.patience} epochs; {kept}"
-
-    def state(self) -> dict[str, Any]:
-        return {"best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs}
+    members: list[dict[str, Any]] = field(default_factory=list)  # each member's status, message and best epoch
 
 
 def seed_everything(seed: int) -> None:
@@ -105,25 +70,17 @@ def prepare(config: Config) -> tuple[DatasetBundle, torch.nn.Module]:
     data.task.loss_name(config.loss)  # settings that must fit the task are checked before any run folder exists
     data.task.check_monitor(config.train.early_stopping.monitor)
     architecture = architecture_for(config.model, data.input_shape, data.task.width, data.normalization,
-                                    data.task.output_scale())
+                                    data.task.output_scale(), config.train.members)
     check_memory(architecture)
-    model = build_model(architecture)
+    model = build_model(architecture, [member.seed for member in config.member_configs()])
     return data, model
-
-
-def check_finite(losses: torch.Tensor, epoch: int, lr: float) -> None:
-    finite = torch.isfinite(losses)
-    if not bool(finite.all()):
-        step = int((~finite).nonzero()[0]) + 1
-        raise Diverged(f"loss became {float(losses[step - 1])} at epoch {epoch}, step {step}; "
-                       f"try a lower optimizer.lr (now {lr:g})")
 
 
 @dataclass
 class Trainer:
     config: Config
     data: DatasetBundle  # already on the device
-    model: nn.Module
+    model: nn.Module  # a pack: outputs (K, B, width)
     run_folder: RunFolder | None  # where epochs are recorded (None: nowhere, e.g. torchrun's other ranks)
     observers: list[Observer] = field(default_factory=list)
     stop_requested: Callable[[], bool] = lambda: False
@@ -139,13 +96,10 @@ class Trainer:
                                                                    cfg.train.epochs, self.steps)
         es = cfg.train.early_stopping
         monitor = self.task.check_monitor(es.monitor)
-        self.early = EarlyStopping(monitor, self.task.higher_is_better[monitor], es.min_delta, es.patience)
+        self.members = Members(self.model, self.stepper.frozen, member_count(self.model), monitor,
+                               self.task.higher_is_better[monitor], es.min_delta, es.patience, es.restore_best)
         self.history: list[dict[str, float]] = []
         self.start_epoch = 1
-        self.best_state = self._copy_state()
-
-    def _copy_state(self) -> dict[str, torch.Tensor]:
-        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
 
     def _notify(self, method: str, *args: Any) -> None:
         for observer in self.observers:
@@ -155,58 +109,79 @@ class Trainer:
     def resume(self, checkpoint: Path) -> None:
         """Continue after the checkpoint's last completed epoch."""
         progress, best_state = load_training_state(checkpoint, self.model, self.optimizer, self.scheduler)
-        self.best_state = {k: v.to(self.device) for k, v in best_state.items()}
+        self.members.load_state(progress["members"], {k: v.to(self.device) for k, v in best_state.items()})
         self.history = progress["history"]
         self.start_epoch = progress["epoch"] + 1
-        for key, value in progress["early_stopping"].items():
-            setattr(self.early, key, value)
 
-    def _train_epoch(self, epoch: int) -> dict[str, float]:
+    def _lrs(self) -> list[float]:
+        groups = self.optimizer.param_groups
+        return [group["lr"] for group in groups] if len(groups) == len(self.members) else [groups[0]["lr"]] * len(self.members)
+
+    def _train_epoch(self, epoch: int) -> dict[str, torch.Tensor]:
+        """Each member's training loss and running metric over the epoch, (K,) tensors ({} if interrupted)."""
         cfg = self.config
         self.stepper.train_model.train()
         device = self.data.train.x.device
         n = len(self.data.train)
-        step_losses = torch.zeros(self.steps, device=device)
-        batch_sizes = torch.full((self.steps,), float(cfg.data.batch_size), device=device)
+        step_losses = torch.zeros(self.steps, len(self.members), device=device)
+        batch_sizes = torch.full((self.steps, 1), float(cfg.data.batch_size), device=device)
         batch_sizes[-1] = n - cfg.data.batch_size * (self.steps - 1)
-        running = torch.zeros((), device=device)  # the task's running metric, summed over samples
+        running = torch.zeros(len(self.members), device=device)  # the task's running metric, summed over samples
         last_refresh = time.perf_counter()
         solo = not self.dist.enabled  # under DDP, decisions wait for the epoch's collective numbers
         for step, (x, y) in enumerate(train_batches(self.data.train, cfg.data.batch_size, cfg.seed, epoch,
                                                     self.dist.rank, self.dist.world_size)):
-            outputs, loss = self.stepper.step(x, y, min(cfg.data.batch_size, n - step * cfg.data.batch_size))
+            outputs, losses = self.stepper.step(x, y, min(cfg.data.batch_size, n - step * cfg.data.batch_size))
             if self.scheduler_per_batch:
                 self.scheduler.step()
-            step_losses[step] = loss
+            step_losses[step] = losses
             running += self.task.running_sum(outputs, y)
             now = time.perf_counter()
             if now - last_refresh > REFRESH_SECONDS or step == self.steps - 1:
                 last_refresh = now
                 if solo:
-                    check_finite(step_losses[: step + 1], epoch, cfg.optimizer.lr)
-                self._notify("on_step", epoch, step + 1, self.steps, float(step_losses[step]))
+                    self._check_finite(step_losses[: step + 1], epoch)
+                self._notify("on_step", epoch, step + 1, self.steps, float(step_losses[step, self.members.alive].mean()))
             if solo and self.stop_requested():
                 return {}
         if not solo:
             # each rank averaged its own share of every batch; the epoch's numbers are over all of them
             step_losses = all_reduce_sum(step_losses) / self.dist.world_size
             running = all_reduce_sum(running)
-            check_finite(step_losses, epoch, cfg.optimizer.lr)
-        return {"train/loss": float((step_losses * batch_sizes).sum() / n),
-                f"train/{self.task.running_metric}": float(running) / n}
+            self._check_finite(step_losses, epoch)
+        return {"train/loss": (step_losses * batch_sizes).sum(0) / n, f"train/{self.task.running_metric}": running / n}
 
-    def _validate(self) -> dict[str, float]:
-        """The task's metrics on the whole validation split (under DDP every rank scores it all: the same
-        numbers everywhere, and validation sets are small)."""
+    def _check_finite(self, step_losses: torch.Tensor, epoch: int) -> None:
+        self.members.check_finite(step_losses, epoch, self._lrs())
+        if not self.members.alive:
+            raise Diverged(self.members[0].message)
+
+    def _validate(self) -> list[dict[str, float]]:
+        """Each member's task metrics on the whole validation split (under DDP every rank scores it all: the
+        same numbers everywhere, and validation sets are small)."""
         outputs = run_split(self.model, self.data.val, self.stepper.loss_fn, self.config.train.eval_batch_size)
-        return {f"val/{name}": value for name, value in self.task.metrics(outputs).items()}
+        return [self.task.metrics(member) for member in outputs.members]
+
+    def _row(self, epoch: int, train: dict[str, torch.Tensor], val: list[dict[str, float]], lr: float,
+             seconds: float) -> dict[str, float]:
+        """history.csv's row: the members' mean (over those that did not diverge); with several members, each
+        member's own numbers too (member<k>/train/loss, ...)."""
+        per_member = [{**{key: float(values[k]) for key, values in train.items()},
+                       **{f"val/{name}": value for name, value in val[k].items()}} for k in range(len(self.members))]
+        alive = self.members.alive or list(range(len(self.members)))
+        row = {"epoch": epoch, **{key: sum(per_member[k][key] for k in alive) / len(alive) for key in per_member[0]}}
+        row.update(lr=lr, epoch_seconds=seconds)
+        if len(self.members) > 1:
+            row.update({f"member{k}/{key}": value for k, numbers in enumerate(per_member) for key, value in numbers.items()})
+        return row
 
     def _save_epoch(self, epoch: int, improved: bool) -> None:
         """After every epoch, and once before the first (so a run stopped during epoch 1 can be resumed)."""
         if self.run_folder is not None:
-            progress = {"epoch": epoch, "history": self.history, "early_stopping": self.early.state(),
+            progress = {"epoch": epoch, "history": self.history, "members": self.members.state(),
                         "config": self.config.model_dump(mode="json")}
-            self.run_folder.save_epoch(self.model, self.best_state, self.optimizer, self.scheduler, progress, improved)
+            self.run_folder.save_epoch(self.model, self.members.best_state, self.optimizer, self.scheduler, progress,
+                                       improved)
 
     def fit(self) -> FitResult:
         # tiny values late in training become denormal floats, which run many times slower on x86 CPUs
@@ -218,22 +193,20 @@ class Trainer:
 
     def _fit(self) -> FitResult:
         cfg = self.config
-        status, message = "completed", ""
-        restore_best = cfg.train.early_stopping.restore_best
-        if self.history and self.early.should_stop:  # a resumed run that had already stopped early
-            status, message = "stopped_early", self.early.reason(len(self.history), restore_best)
-            self.start_epoch = cfg.train.epochs + 1
+        status = "completed"
         if cfg.train.compile and self.start_epoch <= cfg.train.epochs:
             self.stepper.warm_up_compiled(self.data.train, cfg.data.batch_size, self.steps)
         if not self.history:
             self._save_epoch(0, improved=True)
         for epoch in range(self.start_epoch, cfg.train.epochs + 1):
+            if not self.members.training:  # a resumed run whose members had all stopped
+                break
             lr = self.optimizer.param_groups[0]["lr"]
             started = time.perf_counter()
             try:
                 train_metrics = self._train_epoch(epoch)
-            except Diverged as err:
-                status, message = "diverged", str(err)
+            except Diverged:
+                status = "diverged"
                 break
             if not train_metrics:
                 status = "interrupted"
@@ -242,31 +215,40 @@ class Trainer:
                 torch.cuda.synchronize(self.device)
             epoch_seconds = time.perf_counter() - started
             val_metrics = self._validate()
-            monitored = val_metrics[f"val/{self.early.monitor}"]
-            improved = self.early.update(epoch, monitored)
-            if improved:
-                self.best_state = self._copy_state()
+            improved = self.members.end_epoch(epoch, [m[self.members[0].early.monitor] for m in val_metrics],
+                                              epoch == cfg.train.epochs)
             if self.scheduler is not None and not self.scheduler_per_batch:
-                if cfg.scheduler.name == "plateau":
-                    self.scheduler.step(val_metrics["val/loss"])
+                if cfg.scheduler.name == "plateau":  # a pack's members share it: their mean val loss
+                    self.scheduler.step(sum(val_metrics[k]["loss"] for k in self.members.alive) / len(self.members.alive))
                 else:
                     self.scheduler.step()
-            row = {"epoch": epoch, **train_metrics, **val_metrics, "lr": lr, "epoch_seconds": epoch_seconds}
+            row = self._row(epoch, train_metrics, val_metrics, lr, epoch_seconds)
             self.history.append(row)
             self._save_epoch(epoch, improved)
             self._notify("on_epoch_end", row)
-            if self.early.should_stop and epoch < cfg.train.epochs:
-                status, message = "stopped_early", self.early.reason(epoch, restore_best)
-                break
             stop = self.stop_requested()
             if any_rank(stop, self.device) if self.dist.enabled else stop:
                 status = "interrupted"
                 break
-        if restore_best or status in ("diverged", "interrupted"):
-            self.model.load_state_dict(self.best_state)
+        return self._finish(status)
+
+    def _finish(self, status: str) -> FitResult:
+        self.members.finish(restore_all=status == "interrupted")
         if self.run_folder is not None:
             self.run_folder.save_weights(self.model)
+        statuses = [self.members[k].status for k in range(len(self.members))]
+        if status == "completed" and all(s == STOPPED_EARLY for s in statuses if s != DIVERGED) and self.members.alive:
+            status = "stopped_early"
+        message = self.members[0].message if len(self.members) == 1 else _pack_message(self.members)
+        members = [{"status": COMPLETED if m.status == TRAINING else m.status, "message": m.message,
+                    "best_epoch": m.early.best_epoch} for m in self.members.members]
         train_seconds = sum(row["epoch_seconds"] for row in self.history)
-        return FitResult(self.history, self.early.best_epoch, status == "stopped_early", status, train_seconds,
-                         len(self.history) * len(self.data.train), message)
+        return FitResult(self.history, self.members.best_epoch, status == "stopped_early", status, train_seconds,
+                         len(self.history) * len(self.data.train), message, members)
 
+
+def _pack_message(members: Members) -> str:
+    """One line about a pack's members that stopped early or diverged."""
+    parts = [f"member {k} {m.status.replace('_', ' ')} (best epoch {m.early.best_epoch})"
+             for k, m in enumerate(members.members) if m.status != TRAINING]
+    return "; ".join(parts)

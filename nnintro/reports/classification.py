@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from nnintro.datasets.base import DatasetBundle
+from nnintro.models import PackedLinear
 from nnintro.reports import plots
 from nnintro.reports.sink import FigureSink
 from nnintro.reports.tables import Column, TableSpec
@@ -66,9 +67,9 @@ def decision_boundary(model: nn.Module, data: DatasetBundle, title: str):
 
 
 def write_learned_weights(sink: FigureSink, model: nn.Module, data: DatasetBundle, architecture: dict) -> None:
-    """linear: one template per class; mlp: the first layer's strongest units, as images."""
-    first = next(m for m in model if isinstance(m, nn.Linear))
-    weights = first.weight.detach().float().cpu().numpy()
+    """linear: one template per class; mlp: the first layer's strongest units, as images (a pack: member 0's)."""
+    first = next(m for m in model.modules() if isinstance(m, PackedLinear))
+    weights = first.weight[0].detach().float().cpu().numpy()
     shape = data.input_shape
     if architecture["kind"] == "linear":
         sink("templates", plots.weight_images_figure(weights, shape, data.task.classes,

@@ -8,7 +8,7 @@ from typing import Any
 from torch import nn
 
 from nnintro.datasets.base import DatasetBundle
-from nnintro.models import readable_names
+from nnintro.models import readable_names, user_model
 
 
 def flatten(prefix: str, value: Any) -> dict[str, Any]:
@@ -48,6 +48,7 @@ class TensorBoardObserver:
 
         self.writer = SummaryWriter(log_dir=str(run_dir))
         self.model, self.data, self.histograms = model, data, histograms
+        self.view = user_model(model, data.task.combine)  # the ensemble, for a pack
         self.boundary_epochs = chosen_epochs(epochs)
         self.boundary_frames: list[tuple[int, Any]] = []  # (epoch, image): also drawn as a strip in the run folder
         self.names = readable_names(model)
@@ -60,7 +61,7 @@ class TensorBoardObserver:
         if self.data.kind == "points" and epoch in self.boundary_epochs:  # scrub through it in the Images tab
             from nnintro.reports.classification import boundary_image
 
-            frame = boundary_image(self.model, self.data)
+            frame = boundary_image(self.view, self.data)
             self.boundary_frames.append((epoch, frame))
             self.writer.add_image("decision_boundary/epoch", frame, epoch, dataformats="HWC")
         if self.histograms:

@@ -28,7 +28,12 @@ class SplitOutputs:
 
     @property
     def loss(self) -> float:
-        return float(self.losses.mean()) if len(self.losses) else float("nan")
+        return float(self.losses.mean()) if self.losses.numel() else float("nan")
+
+    @property
+    def members(self) -> list[SplitOutputs]:
+        """A pack's outputs (K, N, width) as each member's own SplitOutputs."""
+        return [SplitOutputs(outputs, self.targets, losses) for outputs, losses in zip(self.outputs, self.losses)]
 
 
 class Task(ABC):
@@ -59,18 +64,18 @@ class Task(ABC):
     @abstractmethod
     def per_sample_loss(self, loss_config: Any) -> LossFn: ...
 
-    def batch_mean_loss(self, loss_config: Any) -> LossFn:
-        """The loss the trainer minimises: the batch mean of the per-sample loss."""
-        per_sample = self.per_sample_loss(loss_config)
-        return lambda out, y: per_sample(out, y).mean()
-
     @abstractmethod
     def running_sum(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """A batch's contribution to the running metric (a device scalar: summed, then divided by N)."""
+        """A batch's contribution to the running metric, per member: out (K, B, width) -> (K,) sums over the
+        batch (then divided by N)."""
 
     @abstractmethod
     def metrics(self, outputs: SplitOutputs) -> dict[str, float]:
         """The split's numbers; 'loss' and the running metric always among them."""
+
+    @abstractmethod
+    def combine(self, outputs: torch.Tensor) -> torch.Tensor:
+        """A pack's outputs (K, B, width) -> the ensemble's (B, width), in the form a single model's take."""
 
     def finish(self, outputs: torch.Tensor) -> torch.Tensor:
         """The model's outputs as a user reads them (probabilities for classes); what export ends in."""

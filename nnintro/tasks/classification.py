@@ -5,6 +5,7 @@ mse/l1 on softmax probabilities, kl_div on log-softmax, bce on per-class sigmoid
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -54,13 +55,13 @@ class Classification(Task):
     def per_sample_loss(self, loss_config: Any) -> LossFn:
         return LOSSES[self.loss_name(loss_config)](loss_config.label_smoothing)
 
-    def batch_mean_loss(self, loss_config: Any) -> LossFn:
-        if self.loss_name(loss_config) == "cross_entropy":  # its own fused mean is faster
-            return lambda logits, y: F.cross_entropy(logits, y, label_smoothing=loss_config.label_smoothing)
-        return super().batch_mean_loss(loss_config)
-
     def running_sum(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return (out.argmax(1) == y).sum()
+        return (out.argmax(-1) == y).sum(-1)
+
+    def combine(self, outputs: torch.Tensor) -> torch.Tensor:
+        # log of the members' mean probabilities: softmax of it is that mean, argmax its vote, and the
+        # losses read it as they read logits
+        return torch.logsumexp(F.log_softmax(outputs.float(), -1), 0) - math.log(len(outputs))
 
     def metrics(self, outputs: SplitOutputs) -> dict[str, float]:
         correct = (outputs.outputs.argmax(1) == outputs.targets).float()

@@ -55,10 +55,13 @@ class Regression(Task):
 
     def per_sample_loss(self, loss_config: Any) -> LossFn:
         elementwise = LOSSES[self.loss_name(loss_config)]
-        return lambda out, y: elementwise((out - y) / self._std(out.device)).mean(1)
+        return lambda out, y: elementwise((out - y) / self._std(out.device)).mean(-1)
 
     def running_sum(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return (out - y).abs().mean(1).sum()
+        return (out - y).abs().mean(-1).sum(-1)
+
+    def combine(self, outputs: torch.Tensor) -> torch.Tensor:
+        return outputs.float().mean(0)
 
     def metrics(self, outputs: SplitOutputs) -> dict[str, float]:
         if not len(outputs):

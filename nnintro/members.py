@@ -1,0 +1,145 @@
+"""Per-member training state of a pack, in one place: each member's early stopping, whether it diverged,
+its best weights (its rows of the packed tensors) and which members are frozen. A single model is a pack of
+one, so this is also the single model's early stopping and divergence guard."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from nnintro.step import FrozenMembers
+
+TRAINING, STOPPED_EARLY, DIVERGED = "training", "stopped_early", "diverged"
+
+
+@dataclass
+class EarlyStopping:
+    monitor: str  # a metric of the task: loss, accuracy, mae, r2, ...
+    higher_is_better: bool
+    min_delta: float
+    patience: int | None
+    best: float = math.nan
+    best_epoch: int = 0
+    bad_epochs: int = 0
+
+    def improved(self, value: float) -> bool:
+        if math.isnan(self.best):
+            return not math.isnan(value)
+        if self.higher_is_better:
+            return value > self.best + self.min_delta
+        return value < self.best - self.min_delta
+
+    def update(self, epoch: int, value: float) -> bool:
+        """Record an epoch's monitored value; True if it is the new best."""
+        if self.improved(value):
+            self.best, self.best_epoch, self.bad_epochs = value, epoch, 0
+            return True
+        self.bad_epochs += 1
+        return False
+
+    @property
+    def should_stop(self) -> bool:
+        return self.patience is not None and self.bad_epochs >= self.patience
+
+    def reason(self, epoch: int, restore_best: bool) -> str:
+        kept = f"kept epoch {self.best_epoch}'s weights" if restore_best else "kept the last epoch's weights"
+        return f"stopped after epoch {epoch}: val {self.monitor} did not improve for {self.patience} epochs; {kept}"
+
+    def state(self) -> dict[str, Any]:
+        return {"best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs}
+
+
+@dataclass
+class Member:
+    early: EarlyStopping
+    status: str = TRAINING
+    message: str = ""
+
+    def state(self) -> dict[str, Any]:
+        return {**self.early.state(), "status": self.status, "message": self.message}
+
+
+class Members:
+    def __init__(self, model: nn.Module, frozen: FrozenMembers, count: int, monitor: str, higher_is_better: bool,
+                 min_delta: float, patience: int | None, restore_best: bool) -> None:
+        self.model, self.frozen, self.restore_best = model, frozen, restore_best
+        self.members = [Member(EarlyStopping(monitor, higher_is_better, min_delta, patience)) for _ in range(count)]
+        self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        self.packed = {name for name, _ in model.named_parameters()}  # leading dimension: the member
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def __getitem__(self, index: int) -> Member:
+        return self.members[index]
+
+    @property
+    def training(self) -> list[int]:
+        return [k for k, member in enumerate(self.members) if member.status == TRAINING]
+
+    @property
+    def alive(self) -> list[int]:
+        """The members that did not diverge: the ones averaged in history and the summary."""
+        return [k for k, member in enumerate(self.members) if member.status != DIVERGED]
+
+    def _copy_rows(self, source: dict[str, torch.Tensor], target: dict[str, torch.Tensor], members: list[int]) -> None:
+        with torch.no_grad():
+            for name in self.packed:
+                target[name][members] = source[name][members]
+
+    def _freeze(self) -> None:
+        self.frozen.freeze([k for k, member in enumerate(self.members) if member.status != TRAINING])
+
+    def check_finite(self, step_losses: torch.Tensor, epoch: int, lrs: list[float]) -> None:
+        """step_losses (steps, K): a training member whose loss became NaN/inf is marked diverged, put back to
+        its best weights and frozen, while the others go on."""
+        finite = torch.isfinite(step_losses).all(0).tolist()
+        diverged = [k for k in self.training if not finite[k]]
+        for k in diverged:
+            step = int((~torch.isfinite(step_losses[:, k])).nonzero()[0]) + 1
+            self.members[k].status = DIVERGED
+            self.members[k].message = (f"loss became {float(step_losses[step - 1, k])} at epoch {epoch}, step {step}; "
+                                       f"try a lower optimizer.lr (now {lrs[k]:g})")
+        if diverged:
+            self._copy_rows(self.best_state, self.model.state_dict(), diverged)
+            self._freeze()
+
+    def end_epoch(self, epoch: int, monitored: list[float], last_epoch: bool) -> bool:
+        """Each training member's monitored val metric; True if any member improved (new best weights). A member
+        whose patience ran out before the last epoch stops: best weights back (restore_best), frozen."""
+        state = self.model.state_dict()
+        improved = [k for k in self.training if self.members[k].early.update(epoch, monitored[k])]
+        self._copy_rows(state, self.best_state, improved)
+        stopping = [k for k in self.training if self.members[k].early.should_stop and not last_epoch]
+        for k in stopping:
+            self.members[k].status = STOPPED_EARLY
+            self.members[k].message = self.members[k].early.reason(epoch, self.restore_best)
+        if stopping:
+            if self.restore_best:
+                self._copy_rows(self.best_state, state, stopping)
+            self._freeze()
+        return bool(improved)
+
+    def finish(self, restore_all: bool) -> None:
+        """The weights the run keeps: best rows for every member under restore_best (or restore_all, after an
+        interruption); diverged members already hold theirs."""
+        if self.restore_best or restore_all:
+            self._copy_rows(self.best_state, self.model.state_dict(), self.alive)
+
+    @property
+    def best_epoch(self) -> int:
+        return max((self.members[k].early.best_epoch for k in self.alive), default=0)
+
+    def state(self) -> list[dict[str, Any]]:
+        return [member.state() for member in self.members]
+
+    def load_state(self, states: list[dict[str, Any]], best_state: dict[str, torch.Tensor]) -> None:
+        for member, saved in zip(self.members, states):
+            member.status, member.message = saved.get("status", TRAINING), saved.get("message", "")
+            for key in ("best", "best_epoch", "bad_epochs"):
+                setattr(member.early, key, saved[key])
+        self.best_state = best_state
+        self._freeze()
