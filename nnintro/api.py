@@ -201,8 +201,9 @@ def _train_locked(config: Config, data: DatasetBundle, model: torch.nn.Module, i
         if config.report.plots:
             from nnintro.reports.run_report import write_run_report  # matplotlib: only when drawing
 
+            ensemble = user_model(model, data.task.combine, ensemble=trainer.members.alive)
             metrics.update(write_run_report(
-                run_dir, user_model(model, data.task.combine), data, test_outputs, fit.history, fit.best_epoch, fit.stopped_early,
+                run_dir, ensemble, data, test_outputs, fit.history, fit.best_epoch, fit.stopped_early,
                 info["architecture"], config.report.examples, run_dir.name, board.writer, board.boundary_frames))
         board.write_hparams(config.model_dump(mode="json"), metrics)
     finally:
@@ -217,8 +218,9 @@ def final_metrics(trainer: Trainer, fit: FitResult, info: dict, wall_seconds: fl
     config, task = trainer.config, trainer.task
     pack = {split: run_split(trainer.model, trainer.data.split(split), trainer.stepper.loss_fn,
                              config.train.eval_batch_size) for split in ("val", "test")}
-    outputs = {split: ensemble_outputs(result, task.combine, trainer.stepper.loss_fn) if len(fit.members) > 1
-               else result.members[0] for split, result in pack.items()}
+    alive = trainer.members.alive or list(range(len(fit.members)))  # the ensemble leaves diverged members out
+    outputs = {split: ensemble_outputs(result, lambda out: task.combine(out[alive]), trainer.stepper.loss_fn)
+               if len(fit.members) > 1 else result.members[0] for split, result in pack.items()}
     metrics_of = {split: task.metrics(result) for split, result in outputs.items()}
     metrics = {
         "status": fit.status,
@@ -249,20 +251,13 @@ def pack_metrics(config: Config, fit: FitResult, pack: dict[str, SplitOutputs], 
     metrics), the summary of the members that did not diverge (mean, std, min, max) and the ensemble."""
     members = []
     for k, (member_config, fitted) in enumerate(zip(config.member_configs(), fit.members)):
-        varied = {key: _dotted(member_config, key) for key in config.train.vary if key != "seed"}
+        varied = {key: member_config.value(key) for key in config.train.vary if key != "seed"}
         members.append({"member": k, "seed": member_config.seed, **varied, **fitted,
                         **{split: task.metrics(result.members[k]) for split, result in pack.items()}})
     alive = [m for m in members if m["status"] != "diverged"]
     summary = {split: {metric: spread([m[split][metric] for m in alive]) for metric in task.higher_is_better}
                for split in pack} if alive else {}
     return {"members": members, "summary": summary, "ensemble": ensemble}
-
-
-def _dotted(config: Config, key: str) -> Any:
-    value: Any = config
-    for part in key.split("."):
-        value = getattr(value, part)
-    return value
 
 
 def teaching_hints(history: list[dict[str, float]], task: Task, val: dict[str, float], lr: float) -> list[str]:

@@ -18,7 +18,7 @@ from torch import nn
 
 from nnintro.errors import InputError, RunError
 from nnintro.models import architecture_problems, build_model, member_count, planned_parameters, user_model
-from nnintro.runs import CHECKPOINT_FILE, HISTORY_FILE, WEIGHTS_FILE, Run, write_atomic, write_csv
+from nnintro.runs import CHECKPOINT_FILE, HISTORY_FILE, METRICS_FILE, WEIGHTS_FILE, Run, read_json, write_atomic, write_csv
 
 
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
@@ -100,7 +100,11 @@ def load_model(run: Run, member: int | None = None) -> nn.Module:
     if member is not None and not 0 <= member < members:
         raise InputError(f"--member {member}: this run has {members} member{'s' if members > 1 else ''} "
                          f"(valid: 0{f' to {members - 1}' if members > 1 else ''})")
-    return user_model(pack, run.task.combine, member).eval()
+    metrics = run.path / METRICS_FILE
+    recorded = read_json(metrics).get("members", []) if metrics.is_file() else []
+    alive = [m["member"] for m in recorded if isinstance(m, dict) and m.get("status") != "diverged"
+             and isinstance(m.get("member"), int) and 0 <= m["member"] < members]
+    return user_model(pack, run.task.combine, member, alive).eval()
 
 
 # ---------------------------------------------------------------- full training state (resume)

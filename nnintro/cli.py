@@ -264,6 +264,9 @@ def compare(
                                           "finished run with the same config under --runs-dir, or trains one.")] = False,
     md: Annotated[Optional[Path], typer.Option("--md", help="Also write the table as markdown to this file.")] = None,
     set_: SetOption = None,
+    repeat: Annotated[int, typer.Option("--repeat", min=1, max=1024, help="With --configs: train each config with "
+                                        "this many seeds at once (a pack); the table shows mean ± std and how far "
+                                        "the first row is ahead, with a 95% confidence interval.")] = 1,
     runs_dir: RunsDirOption = Path("runs"),
     force: ForceOption = False,
 ) -> None:
@@ -274,13 +277,13 @@ def compare(
 
     if md is not None:
         output_file(md, "--md", force)
-    if set_ and not configs:
-        raise typer.BadParameter("--set applies to --configs (trained runs keep their own config)")
+    if (set_ or repeat > 1) and not configs:
+        raise typer.BadParameter("--set and --repeat apply to --configs (trained runs keep their own config)")
     if configs:
         from nnintro import api
 
         paths = runs_for_configs(items, runs_dir, lambda config: api.train(config, runs_dir, console).run_dir,
-                                 list(set_ or []))
+                                 list(set_ or []), repeat)
     else:
         paths = [Path(item) for item in items if not is_report_folder(Path(item))]
         if len(paths) < len(items):
@@ -344,6 +347,9 @@ def sweep(
     name: Annotated[Optional[str], typer.Option("--name", help="Sweep folder under --runs-dir. "
                                                 "Default: sweep-<config name>.")] = None,
     set_: SetOption = None,
+    no_pack: Annotated[bool, typer.Option("--no-pack", metavar="", help="Train every grid point and seed as a run of "
+                                          "its own, instead of packing those that differ only in seed, lr, momentum, "
+                                          "weight decay or L1 into one run.")] = False,
     runs_dir: RunsDirOption = Path("runs"),
 ) -> None:
     """Train every combination of a grid and rank them; a restarted sweep skips finished runs."""
@@ -352,7 +358,7 @@ def sweep(
 
     result = run_sweep(config, list(grid or []), repeat, name, runs_dir, list(set_ or []),
                        lambda cfg, folder: api.train(cfg, folder, console).run_dir,
-                       progress=lambda line: console.rule(line, style="dim"))
+                       progress=lambda line: console.rule(line, style="dim"), pack=not no_pack)
     console.print(result.table.to_rich())
     console.print(f"wrote {result.folder}/summary.md, summary.csv, summary.png; "
                   f"tensorboard --logdir {result.folder} compares them in the HParams tab", highlight=False)

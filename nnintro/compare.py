@@ -21,6 +21,7 @@ from nnintro.runs import (
     write_atomic,
     write_csv,
 )
+from nnintro.stats import difference, spread
 from nnintro.tasks import Task
 
 
@@ -35,15 +36,32 @@ class RunSummary:
     history: list[dict[str, float]]
 
     @property
+    def members(self) -> list[dict[str, Any]]:
+        """A pack's members that did not diverge ([] for a single model)."""
+        return [m for m in self.metrics.get("members", []) if m["status"] != "diverged"]
+
+    def member_values(self, split: str) -> dict[int, float]:
+        """seed -> the headline metric of the member trained with it."""
+        metric = self.run.task.headline
+        return {m["seed"]: m[split][metric] for m in self.members}
+
+    @property
     def row(self) -> dict[str, Any]:
         task, m = self.run.task, self.metrics
         metric = task.headline
+        row = {"run": self.run.path.name, "dataset": self.run.model_info.get("dataset", ""),
+               "model": describe(self.run.architecture), "params": m["params"], "status": m["status"],
+               "epochs": m["epochs_run"], "train_seconds": m["train_seconds"], "test_loss": m["test"]["loss"]}
+        if self.members:  # members' mean (ranked by) and spread; the ensemble beside them
+            for split in ("val", "test"):
+                numbers = spread(list(self.member_values(split).values()))
+                row[f"{split}_{metric}_text"] = f"{numbers['mean']:.4f} ± {numbers['std']:.4f}"
+            return {**row, "members": len(self.members), f"best_val_{metric}": m["summary"]["val"][metric]["mean"],
+                    f"test_{metric}": m["summary"]["test"][metric]["mean"], f"ensemble_test_{metric}": m["test"][metric]}
         val_values = [r[f"val/{metric}"] for r in self.history if f"val/{metric}" in r]
         best_val = best(val_values, task.higher_is_better[metric]) if val_values else m["val"][metric]
-        return {"run": self.run.path.name, "dataset": self.run.model_info.get("dataset", ""),
-                "model": describe(self.run.architecture), "params": m["params"], "status": m["status"],
-                "epochs": m["epochs_run"], "train_seconds": m["train_seconds"], f"best_val_{metric}": best_val,
-                f"test_{metric}": m["test"][metric], "test_loss": m["test"]["loss"]}
+        return {**row, "members": 1, f"best_val_{metric}": best_val, f"test_{metric}": m["test"][metric],
+                f"val_{metric}_text": f"{best_val:.4f}", f"test_{metric}_text": f"{m['test'][metric]:.4f}"}
 
 
 def summarize(path: str | Path) -> RunSummary:
@@ -57,11 +75,13 @@ def summarize(path: str | Path) -> RunSummary:
 
 
 def runs_for_configs(specs: list[str], runs_root: Path, train: Callable[[Config], Path],
-                     overrides: list[str] | None = None) -> list[Path]:
-    """A finished run for every config (with the same --set overrides), training those that have none yet."""
+                     overrides: list[str] | None = None, repeat: int = 1) -> list[Path]:
+    """A finished run for every config (with the same --set overrides), training those that have none yet.
+    repeat > 1: each config as a pack of that many members (seeds seed, seed+1, ...), trained in one pass."""
     paths = []
-    for spec in specs:
-        config = load_config(spec, overrides or [])
+    configs = [load_config(spec, [*(overrides or []), *([f"train.members={repeat}"] if repeat > 1 else [])])
+               for spec in specs]  # every config is checked before anything trains
+    for config in configs:
         paths.append(find_finished_run(config.model_dump(mode="json"), runs_root) or train(config))
     return paths
 
@@ -74,17 +94,45 @@ def comparison_table(summaries: list[RunSummary]) -> TableSpec:
         raise RunError(f"compare: runs of different tasks cannot be ranked together: {listed}")
     metric = tasks[0].headline
     sign = -1 if tasks[0].higher_is_better[metric] else 1
-    rows = sorted((s.row for s in summaries), key=lambda r: sign * r[f"best_val_{metric}"])
+    ranked = sorted(summaries, key=lambda s: sign * s.row[f"best_val_{metric}"])
+    rows = [s.row for s in ranked]
     for rank, row in enumerate(rows, 1):
         row["rank"] = rank
-    return TableSpec("comparison, best validation first", [
-        Column("rank", "rank"), Column("run", "run", left=True), Column("dataset", "dataset", left=True),
-        Column("model", "model", left=True),
-        Column("params", "params", "{:,}"), Column("epochs", "epochs"),
-        Column("train_seconds", "train time (s)", "{:.1f}"),
-        Column(f"best_val_{metric}", f"best val {metric}", "{:.4f}"),
-        Column(f"test_{metric}", f"test {metric}", "{:.4f}"),
-        Column("test_loss", "test loss", "{:.4f}")], rows)
+    packed = any(row["members"] > 1 for row in rows)
+    spread_of = " (members' mean ± std)" if packed else ""
+    columns = [Column("rank", "rank"), Column("run", "run", left=True), Column("dataset", "dataset", left=True),
+               Column("model", "model", left=True), Column("params", "params", "{:,}"), Column("epochs", "epochs"),
+               Column("train_seconds", "train time (s)", "{:.1f}"),
+               Column(f"val_{metric}_text", f"{'' if packed else 'best '}val {metric}{spread_of}"),
+               Column(f"test_{metric}_text", f"test {metric}{spread_of}")]
+    if packed:
+        columns += [Column("members", "members"), Column(f"ensemble_test_{metric}", f"ensemble test {metric}", "{:.4f}")]
+    columns.append(Column("test_loss", "test loss", "{:.4f}"))
+    notes = [differs(ranked[0], other, tasks[0]) for other in ranked[1:] if ranked[0].members and other.members]
+    return TableSpec("comparison, best validation first", columns, rows, notes=notes)
+
+
+def differs(better: RunSummary, other: RunSummary, task: Task) -> str:
+    """One sentence a student can read: how far the first row is ahead of another on the test split, with the
+    95% confidence interval over seeds (paired seed by seed when both were trained on the same seeds)."""
+    metric = task.headline
+    mine, theirs = better.member_values("test"), other.member_values("test")
+    paired = sorted(mine) == sorted(theirs) and len(mine) > 1
+    seeds = sorted(mine)
+    a, b = ([mine[s] for s in seeds], [theirs[s] for s in seeds]) if paired else (list(mine.values()), list(theirs.values()))
+    if not task.higher_is_better[metric]:  # "ahead" means lower error
+        a, b = [-v for v in a], [-v for v in b]
+    result = difference(a, b, paired)
+    scale, unit = (100, " points") if metric == "accuracy" else (1, f" {metric}")
+    interval = (f" (95% CI {result.low * scale:.1f} to {result.high * scale:.1f})" if result.low == result.low
+                else " (no interval from a single seed)")
+    verb = "beats" if result.mean > 0 else "does not beat"
+    if paired:
+        where = "on every seed" if result.wins == result.count else f"on {result.wins} of {result.count} seeds"
+    else:
+        where = f"over {len(a)} and {len(b)} seeds (not the same seeds: unpaired)"
+    return (f"{better.run.path.name} {verb} {other.run.path.name} by {result.mean * scale:.{1 if scale == 100 else 3}f}"
+            f" ± {result.std * scale:.{1 if scale == 100 else 3}f}{unit}{interval} {where}")
 
 
 def write_comparison(summaries: list[RunSummary], runs_root: Path, md_file: Path | None) -> tuple[Path, TableSpec]:

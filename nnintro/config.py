@@ -241,7 +241,7 @@ class TrainConfig(Section):
     compile: bool = Field(False, description="torch.compile the model (warm-up reported separately)")
     members: int = Field(1, ge=1, le=1024, description="train this many models as one pack, member k from seed + k, "
                                                        "over the same batches; eval and predict use their ensemble")
-    vary: dict[str, list[float]] = Field({}, description="per-member values, one per member, of: "
+    vary: dict[str, list[int | float]] = Field({}, description="per-member values, one per member, of: "
                                                          "seed, optimizer.lr, optimizer.momentum, "
                                                          "optimizer.weight_decay, regularization.l1 (sweep packs)")
 
@@ -320,6 +320,13 @@ class Config(Section):
                 problem = _describe(err.errors(include_url=False)[0], Config)
                 raise ValueError(f"train.vary: member {member}: {problem}") from None
         return configs
+
+    def value(self, key: str) -> Any:
+        """A field by its dotted name: config.value("optimizer.lr")."""
+        node: Any = self
+        for part in key.split("."):
+            node = getattr(node, part)
+        return node
 
     @property
     def run_name(self) -> str:

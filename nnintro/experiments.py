@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import re
 import statistics
@@ -12,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from nnintro.config import Config, load_config, override_text
+from nnintro.config import PER_MEMBER, Config, load_config, override_text, validate
 from nnintro.errors import ConfigError
 from nnintro.reports.tables import Column, TableSpec
 from nnintro.runs import (
@@ -26,6 +27,7 @@ from nnintro.runs import (
     write_atomic,
     write_csv,
 )
+from nnintro.stats import spread
 
 
 def parse_grid(assignment: str) -> tuple[str, list[Any]]:
@@ -63,9 +65,11 @@ def _seeded_points(points: list[list[str]], base_seed: int, repeat: int) -> list
 
 def run_sweep(spec: str | None, grid: list[str], repeat: int, name: str | None, runs_root: Path,
               overrides: list[str], train: Callable[[Config, Path], Path],
-              progress: Callable[[str], None] = print) -> SweepResult:
-    """Every combination of the grid (x repeat seeds) as a normal run under runs/<sweep-name>/; finished
-    runs with the same config are reused, so a restarted sweep only runs what is missing."""
+              progress: Callable[[str], None] = print, pack: bool = True) -> SweepResult:
+    """Every combination of the grid (x repeat seeds) trained under runs/<sweep-name>/. Packed (the default):
+    the combinations whose models differ only in per-member values (seed, lr, momentum, weight decay, L1) train
+    together as the members of one run; otherwise (pack=False) each is a normal run of its own. Finished runs
+    with the same config are reused, so a restarted sweep only trains what is missing."""
     axes = [parse_grid(item) for item in grid]
     base = load_config(spec, overrides)
     sweep_name = name or f"sweep-{base.run_name}"
@@ -75,30 +79,74 @@ def run_sweep(spec: str | None, grid: list[str], repeat: int, name: str | None, 
     points = [[override_text(key, value) for key, value in zip((k for k, _ in axes), combo)]
               for combo in itertools.product(*(values for _, values in axes))]
     # validate the whole grid before training anything
-    configs = [[load_config(spec, [*overrides, *repeat_point, f"name={_slug(point) or base.run_name}"])
-                for repeat_point in repeats] for point, repeats in zip(points, _seeded_points(points, base.seed, repeat))]
+    configs = [load_config(spec, [*overrides, *repeat_point, f"name={_slug(point) or base.run_name}"])
+               for point, repeats in zip(points, _seeded_points(points, base.seed, repeat)) for repeat_point in repeats]
+    if pack and base.train.members == 1 and not base.train.vary:
+        jobs = [(_pack_config([configs[i] for i in group], f"{base.run_name}-pack{k + 1}"), group)
+                for k, group in enumerate(_pack_groups(configs))]
+    else:
+        jobs = [(config, [i]) for i, config in enumerate(configs)]
     trained = skipped = 0
-    rows = []
-    for point, repeats in zip(points, configs):
-        runs = []
-        for config in repeats:
-            run = find_finished_run(config.model_dump(mode="json"), folder)
-            if run is None:
-                progress(f"sweep {sweep_name}: {' '.join(point) or 'base config'} (seed {config.seed})")
-                run = train(config, folder)
-                trained += 1
-            else:
-                skipped += 1
-            runs.append(run)
-        rows.append(_summarize(point, runs))
-    task = open_run(runs[0]).task
+    records: list[dict[str, Any]] = [{}] * len(configs)
+    for job, indices in jobs:
+        run = find_finished_run(job.model_dump(mode="json"), folder)
+        if run is None:
+            what = (f"{len(indices)} models packed ({', '.join(sorted(job.train.vary))} per member)"
+                    if len(indices) > 1 else f"{' '.join(points[indices[0] // repeat]) or 'base config'} (seed {job.seed})")
+            progress(f"sweep {sweep_name}: {what}")
+            run = train(job, folder)
+            trained += 1
+        else:
+            skipped += 1
+        for index, record in zip(indices, member_records(run)):
+            records[index] = record
+    rows = [_summarize(point, records[i * repeat:(i + 1) * repeat]) for i, point in enumerate(points)]
+    task = open_run(run).task
     metric, sign = task.headline, -1 if task.higher_is_better[task.headline] else 1
-    rows.sort(key=lambda row: sign * row[f"val_{metric}_mean"])
+    rows.sort(key=lambda row: (row["diverged"] == row["runs"], sign * row[f"val_{metric}_mean"]))
     for rank, row in enumerate(rows, 1):
         row["rank"] = rank
     table = _summary_table(rows, metric, f"{folder}: {trained} trained, {skipped} already finished")
     _write_summary(folder, rows, table, metric)
     return SweepResult(folder, rows, trained, skipped, table)
+
+
+def _pack_groups(configs: list[Config]) -> list[list[int]]:
+    """Indices of the configs that can train as one pack: equal in everything but the per-member values."""
+    groups: dict[str, list[int]] = {}
+    for index, config in enumerate(configs):
+        document = config.model_dump(mode="json")
+        document.pop("name")
+        for key in PER_MEMBER:
+            section, _, field = key.rpartition(".")
+            (document[section] if section else document).pop(field)
+        groups.setdefault(json.dumps(document, sort_keys=True), []).append(index)
+    return list(groups.values())
+
+
+def _pack_config(configs: list[Config], name: str) -> Config:
+    """One run training these configs as its members (member k = configs[k]); a single config as it is."""
+    if len(configs) == 1:
+        return configs[0]
+    vary = {key: [config.value(key) for config in configs] for key in PER_MEMBER}
+    document = configs[0].model_dump(mode="json")
+    document["name"] = name
+    document["train"].update(members=len(configs), vary={k: v for k, v in vary.items() if k == "seed" or len(set(v)) > 1})
+    return validate(document)
+
+
+def member_records(run: Path) -> list[dict[str, Any]]:
+    """What a run gives each model it trained: status, seed, val and test metrics, parameters and training time
+    (a pack's shared time divided among its members), and where it lives (RUN, or RUN#k for member k)."""
+    metrics = read_json(run / METRICS_FILE)
+    members = metrics.get("members")
+    if not members:
+        return [{"status": metrics["status"], "seed": read_config_seed(run), "val": metrics["val"],
+                 "test": metrics["test"], "params": metrics["params"], "train_seconds": metrics["train_seconds"],
+                 "run": run.name}]
+    share = len(members)
+    return [{**member, "params": metrics["params"] // share, "train_seconds": metrics["train_seconds"] / share,
+             "run": f"{run.name}#{member['member']}"} for member in members]
 
 
 def _slug(point: list[str]) -> str:
@@ -110,18 +158,20 @@ def _slug(point: list[str]) -> str:
     return "_".join(parts)[:60].strip("-._")
 
 
-def _summarize(point: list[str], runs: list[Path]) -> dict[str, Any]:
-    """Mean and spread over the repeats of every val and test metric the runs' task reports."""
-    metrics = [read_json(run / METRICS_FILE) for run in runs]
-    row: dict[str, Any] = {"setting": " ".join(point) or "(base config)", "runs": len(runs)}
+def _summarize(point: list[str], records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and spread over the repeats that did not diverge, of every val and test metric their task reports."""
+    alive = [r for r in records if r["status"] != "diverged"] or records
+    row: dict[str, Any] = {"setting": " ".join(point) or "(base config)", "runs": len(records),
+                           "diverged": sum(r["status"] == "diverged" for r in records)}
+    if row["diverged"] == len(records):
+        row["setting"] += " (diverged)"
     for split in ("val", "test"):
-        for metric in metrics[0][split]:
-            values = [m[split][metric] for m in metrics]
-            row[f"{split}_{metric}_mean"] = statistics.fmean(values)
-            row[f"{split}_{metric}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
-    row.update({"seeds": " ".join(str(read_config_seed(run)) for run in runs), "params": metrics[0]["params"],
-                "train_seconds_mean": statistics.fmean(m["train_seconds"] for m in metrics),
-                "run_dirs": " ".join(run.name for run in runs)})
+        for metric in records[0][split]:
+            numbers = spread([math.nan if row["diverged"] == len(records) else r[split][metric] for r in alive])
+            row[f"{split}_{metric}_mean"], row[f"{split}_{metric}_std"] = numbers["mean"], numbers["std"]
+    row.update({"seeds": " ".join(str(r["seed"]) for r in records), "params": records[0]["params"],
+                "train_seconds_mean": statistics.fmean(r["train_seconds"] for r in records),
+                "run_dirs": " ".join(r["run"] for r in records)})
     return row
 
 
@@ -131,15 +181,18 @@ def read_config_seed(run: Path) -> int:
 
 
 def _summary_table(rows: list[dict[str, Any]], metric: str, title: str) -> TableSpec:
-    columns = [Column("rank", "rank"), Column("setting", "setting", left=True), Column("runs", "runs"),
+    for row in rows:
+        row["runs_text"] = f"{row['runs']}" + (f" ({row['diverged']} diverged)" if row["diverged"] else "")
+    columns = [Column("rank", "rank"), Column("setting", "setting", left=True), Column("runs_text", "runs"),
                Column("seeds", "seeds", left=True)]
     for split in ("val", "test"):
         key = f"{split}_{metric}"
         columns.append(Column(f"{key}_text", f"{split} {metric} (mean ± std)"))
         for row in rows:
-            row[f"{key}_text"] = f"{row[key + '_mean']:.4g} ± {row[key + '_std']:.2g}"
+            row[f"{key}_text"] = (f"{row[key + '_mean']:.4g} ± {row[key + '_std']:.2g}" if math.isfinite(row[key + "_mean"])
+                                  else "diverged")
     columns += [Column("val_loss_mean", "val loss", "{:.4f}"), Column("params", "params", "{:,}"),
-                Column("train_seconds_mean", "train s", "{:.1f}")]
+                Column("train_seconds_mean", "train s/model", "{:.1f}")]
     return TableSpec(title, columns, rows)
 
 

@@ -113,21 +113,29 @@ def member_count(model: nn.Module) -> int:
 
 
 class MemberView(nn.Module):
-    """One member of a pack (member: its index), or the ensemble (member None: the task's combination of all
-    members' outputs), as a model with the usual (B, outputs) output: what eval, predict and export use."""
+    """One member of a pack (member: its index), or the ensemble (member None: the task's combination of the
+    outputs of the members listed in `ensemble`), as a model with the usual (B, outputs) output: what eval,
+    predict and export use."""
 
-    def __init__(self, pack: nn.Module, combine: Any, member: int | None) -> None:
+    def __init__(self, pack: nn.Module, combine: Any, member: int | None, ensemble: list[int]) -> None:
         super().__init__()
         self.pack, self.combine, self.member = pack, combine, member
+        self.ensemble = None if len(ensemble) == member_count(pack) else ensemble
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         outputs = self.pack(x)
-        return self.combine(outputs) if self.member is None else outputs[self.member]
+        if self.member is not None:
+            return outputs[self.member]
+        return self.combine(outputs if self.ensemble is None else outputs[self.ensemble])
 
 
-def user_model(pack: nn.Module, combine: Any, member: int | None = None) -> MemberView:
-    """What a user runs: the ensemble by default; a pack of one is its only member, outputs unchanged."""
-    return MemberView(pack, combine, 0 if member is None and member_count(pack) == 1 else member)
+def user_model(pack: nn.Module, combine: Any, member: int | None = None,
+               ensemble: list[int] | None = None) -> MemberView:
+    """What a user runs: the ensemble of the members listed (default: all; diverged members are left out) or one
+    member; a pack of one is its only member, outputs unchanged."""
+    members = member_count(pack)
+    ensemble = ensemble or list(range(members))
+    return MemberView(pack, combine, ensemble[0] if member is None and len(ensemble) == 1 else member, ensemble)
 
 
 def plain_model(pack: nn.Sequential, member: int = 0) -> nn.Sequential:

@@ -1,5 +1,5 @@
-"""The statistics reports quote: the spread of a metric over members or seeds, and the confidence interval of
-a difference between two configs trained on the same seeds (scipy's Student t)."""
+"""The statistics reports quote: the spread of a metric over members or seeds, and the 95% confidence interval
+of the difference between two configs (scipy's t tests: paired when both were trained on the same seeds)."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 
 def spread(values: list[float]) -> dict[str, float]:
-    """mean, std (sample, n - 1; 0 for one value), min and max."""
+    """mean, std (sample, n - 1; 0 for one value), min and max of the finite values."""
     finite = [v for v in values if v is not None and math.isfinite(v)]
     if not finite:
         return {"mean": math.nan, "std": math.nan, "min": math.nan, "max": math.nan}
@@ -18,26 +18,34 @@ def spread(values: list[float]) -> dict[str, float]:
 
 @dataclass
 class Difference:
-    mean: float
-    std: float
-    low: float  # the 95% confidence interval of the mean difference
+    mean: float  # mean of a - b
+    std: float  # std of the per-seed differences (paired), or of the two groups' difference (unpaired)
+    low: float  # the 95% confidence interval of the mean difference (nan when it cannot be computed)
     high: float
-    wins: int  # seeds on which the difference is > 0
+    wins: int  # paired: seeds on which a > b
     count: int
+    paired: bool
 
 
-def paired_difference(a: list[float], b: list[float], confidence: float = 0.95) -> Difference:
-    """a[i] - b[i] over seeds i (both configs trained with the same seeds): mean, std and the t interval of the
-    mean (a single pair has no interval: nan)."""
+def difference(a: list[float], b: list[float], paired: bool) -> Difference:
+    """a - b: paired over seeds (a[i] and b[i] trained with the same seed), else Welch's unequal variances."""
     from scipy import stats
 
-    differences = [x - y for x, y in zip(a, b)]
-    summary = spread(differences)
-    n = len(differences)
-    if n > 1 and summary["std"] > 0:
-        low, high = stats.t.interval(confidence, n - 1, loc=summary["mean"], scale=summary["std"] / math.sqrt(n))
-    elif n > 1:  # every seed gave the same difference
+    if paired:
+        per_seed = [x - y for x, y in zip(a, b)]
+        summary = spread(per_seed)
+        test = stats.ttest_rel(a, b) if len(a) > 1 and summary["std"] > 0 else None
+        wins = sum(d > 0 for d in per_seed)
+    else:
+        summary = {"mean": statistics.fmean(a) - statistics.fmean(b),
+                   "std": math.sqrt(spread(a)["std"] ** 2 / len(a) + spread(b)["std"] ** 2 / len(b))}
+        test = stats.ttest_ind(a, b, equal_var=False) if min(len(a), len(b)) > 1 and summary["std"] > 0 else None
+        wins = 0
+    if test is not None:
+        interval = test.confidence_interval(0.95)
+        low, high = float(interval.low), float(interval.high)
+    elif len(a) > 1 and len(b) > 1:  # every seed gave the same difference: no spread to widen it
         low = high = summary["mean"]
     else:
         low = high = math.nan
-    return Difference(summary["mean"], summary["std"], float(low), float(high), sum(d > 0 for d in differences), n)
+    return Difference(summary["mean"], summary["std"], low, high, wins, len(a), paired)

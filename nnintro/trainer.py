@@ -249,6 +249,6 @@ class Trainer:
 
 def _pack_message(members: Members) -> str:
     """One line about a pack's members that stopped early or diverged."""
-    parts = [f"member {k} {m.status.replace('_', ' ')} (best epoch {m.early.best_epoch})"
+    parts = [f"member {k} diverged: {m.message}" if m.status == DIVERGED else f"member {k} {m.message}"
              for k, m in enumerate(members.members) if m.status != TRAINING]
     return "; ".join(parts)

@@ -148,12 +148,21 @@ def image_grid_figure(images: np.ndarray, scale: float, captions: list[str], tit
 
 def curves_figure(history: list[dict], best_epoch: int, stopped_early: bool, title: str,
                   metric_name: str = "accuracy") -> Figure:
-    """Loss and the task's running metric (accuracy, mae) per epoch, for training and validation."""
+    """Loss and the task's running metric (accuracy, mae) per epoch, for training and validation. A pack's
+    history (member<k>/... columns) also shows each member as a thin line and the members' mean +/- std band."""
     epochs = [row["epoch"] for row in history]
+    members = sorted({key.split("/", 1)[0] for key in history[0] if key.startswith("member")})
     figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 3.8))
     for axis, metric, label in ((loss_axis, "loss", "loss"), (accuracy_axis, metric_name, metric_name)):
-        axis.plot(epochs, [row[f"train/{metric}"] for row in history], "o-", ms=3, label="train")
-        axis.plot(epochs, [row[f"val/{metric}"] for row in history], "o-", ms=3, label="validation")
+        for split, colour, name in (("train", "C0", "train"), ("val", "C1", "validation")):
+            mean = [row[f"{split}/{metric}"] for row in history]
+            axis.plot(epochs, mean, "o-", ms=3, color=colour, label=f"{name} (members' mean)" if members else name)
+            if members:
+                values = np.array([[row[f"{m}/{split}/{metric}"] for m in members] for row in history], dtype=float)
+                axis.plot(epochs, values, "-", lw=0.6, alpha=0.35, color=colour)
+                std = np.nanstd(values, axis=1, ddof=1)
+                axis.fill_between(epochs, np.array(mean) - std, np.array(mean) + std, color=colour, alpha=0.15,
+                                  label=f"{name} ± std over {len(members)} members")
         if best_epoch:
             axis.axvline(best_epoch, color="#1e8449", ls="--", lw=1, label=f"best epoch ({best_epoch})")
         if stopped_early:
@@ -299,7 +308,7 @@ def sweep_figure(rows: list[dict], metric: str = "accuracy") -> Figure:
     axis.set_yticks(range(len(rows)), labels, fontsize=8)
     axis.invert_yaxis()
     if metric == "accuracy":
-        low = min(m - s for m, s in zip(means, stds))
+        low = min((m - s for m, s in zip(means, stds) if m == m), default=0.0)
         axis.set_xlim(max(0.0, low - 0.05), 1.0)
     axis.set_xlabel(f"validation {metric} (mean ± std over repeats)")
     axis.set_title("sweep, best first")

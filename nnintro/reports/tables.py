@@ -29,12 +29,14 @@ class TableSpec:
     rows: list[dict[str, Any]] = field(default_factory=list)
     show_header: bool = True
     section_after: set[int] = field(default_factory=set)  # row indices followed by a rule
+    notes: list[str] = field(default_factory=list)  # sentences under the table
 
     def to_rich(self) -> Any:
         from rich.markup import escape
         from rich.table import Table
 
-        table = Table(title=escape(self.title), title_justify="left", show_header=self.show_header)
+        table = Table(title=escape(self.title), title_justify="left", show_header=self.show_header,
+                      caption=escape("\n".join(self.notes)) or None, caption_justify="left")
         for column in self.columns:
             table.add_column(column.header, justify="left" if column.left else "right",
                              no_wrap=column.key == "run")
@@ -47,7 +49,7 @@ class TableSpec:
         lines = ["| " + " | ".join(c.header for c in self.columns) + " |",
                  "|" + "|".join("---" if c.left else "---:" for c in self.columns) + "|"]
         lines += ["| " + " | ".join(c.text(row).replace("|", "\\|") for c in self.columns) + " |" for row in self.rows]
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines) + "\n" + "".join(f"\n{note}\n" for note in self.notes)
 
     def csv_rows(self) -> list[dict[str, Any]]:
         """Raw values (not the formatted text), one column per key, for runs.write_csv: the file loads back as

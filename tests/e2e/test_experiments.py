@@ -22,7 +22,7 @@ def test_grid_values_are_yaml():
     assert parse_grid("model.hidden=[128],[256,256]") == ("model.hidden", [[128], [256, 256]])
 
 
-def test_sweep_ranks_four_runs_and_a_restart_trains_nothing():
+def test_sweep_ranks_four_points_packed_by_shape_and_a_restart_trains_nothing():
     result = runner.invoke(app, SWEEP)
     assert result.exit_code == 0, result.output
     folder = Path("runs/sweep-digits_mlp")
@@ -30,16 +30,41 @@ def test_sweep_ranks_four_runs_and_a_restart_trains_nothing():
     assert [int(r["rank"]) for r in rows] == [1, 2, 3, 4]
     accuracies = [float(r["val_accuracy_mean"]) for r in rows]
     assert accuracies == sorted(accuracies, reverse=True)
+    for row in rows:  # each point is a member of the pack holding its shape, with its own lr
+        run, member = row["run_dirs"].split("#")
+        record = json.loads((folder / run / "metrics.json").read_text())["members"][int(member)]
+        assert float(row["val_accuracy_mean"]) == pytest.approx(record["val"]["accuracy"])
+        assert float(row["test_accuracy_mean"]) == pytest.approx(record["test"]["accuracy"])
+        assert row["setting"].startswith(f"optimizer.lr={record['optimizer.lr']} ")
+    packs = {row["run_dirs"].split("#")[0] for row in rows}
+    assert len(packs) == 2  # hidden [16] and [32, 32]: two shapes, two packs of two learning rates
+    assert (folder / "summary.md").read_text().count("\n") == 6 and (folder / "summary.png").is_file()
+    again = runner.invoke(app, SWEEP)
+    assert again.exit_code == 0 and "0 trained, 2 already finished" in again.output
+    assert len([p for p in folder.iterdir() if p.is_dir()]) == 2
+
+
+def test_unpacked_sweep_trains_each_point_as_its_own_run():
+    result = runner.invoke(app, [*SWEEP, "--no-pack"])
+    assert result.exit_code == 0, result.output
+    folder = Path("runs/sweep-digits_mlp")
+    rows = list(csv.DictReader((folder / "summary.csv").open()))
     for row in rows:
         metrics = json.loads((folder / row["run_dirs"] / "metrics.json").read_text())
         assert float(row["val_accuracy_mean"]) == pytest.approx(metrics["val"]["accuracy"])
-        assert float(row["test_accuracy_mean"]) == pytest.approx(metrics["test"]["accuracy"])
     assert {r["run_dirs"].rsplit("-", 2)[0] for r in rows} == {"lr-0.01_hidden-16", "lr-0.01_hidden-32-32",
                                                               "lr-0.001_hidden-16", "lr-0.001_hidden-32-32"}
-    assert (folder / "summary.md").read_text().count("\n") == 6 and (folder / "summary.png").is_file()
-    again = runner.invoke(app, SWEEP)
-    assert again.exit_code == 0 and "0 trained, 4 already finished" in again.output
-    assert len([p for p in folder.iterdir() if p.is_dir()]) == 4
+
+
+def test_a_packed_sweep_with_a_diverging_lr_ranks_the_rest():
+    result = runner.invoke(app, ["sweep", "--grid", "optimizer.lr=0.05,1e6", "--repeat", "2", "--set", "optimizer=sgd",
+                                 "--set", "model.activation=identity", "--set", "train.epochs=2", "--set",
+                                 "report.plots=false", "--name", "wild"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(Path("runs/wild/summary.csv").open()))
+    assert [r["setting"] for r in rows] == ["optimizer.lr=0.05", "optimizer.lr=1e6 (diverged)"]
+    assert rows[1]["diverged"] == "2" and float(rows[0]["val_accuracy_mean"]) > 0.5
+    assert len(list(Path("runs/wild").iterdir())) > 0 and "diverged" in result.output
 
 
 def test_sweep_repeats_give_mean_and_spread():
@@ -47,7 +72,8 @@ def test_sweep_repeats_give_mean_and_spread():
                                  "--set", "report.plots=false", "--name", "twice"])
     assert result.exit_code == 0, result.output
     (row,) = list(csv.DictReader(Path("runs/twice/summary.csv").open()))
-    assert row["runs"] == "2" and len(row["run_dirs"].split()) == 2
+    assert row["runs"] == "2" and len(row["run_dirs"].split()) == 2 and row["seeds"] == "0 1"
+    assert float(row["val_accuracy_std"]) > 0  # two seeds, two different models
 
 
 def test_bad_grid_is_one_line():

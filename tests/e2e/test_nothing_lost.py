@@ -142,8 +142,10 @@ def test_ctrl_c_in_the_first_epoch_can_be_resumed():
 def test_sweep_trains_the_seeds_it_reports():
     result = invoke("sweep", "--grid", "seed=1,2", "--set", "train.epochs=1", "--set", "report.plots=false")
     assert result.exit_code == 0, result.output
-    seeds = sorted(yaml.safe_load(p.read_text())["seed"] for p in Path("runs").glob("sweep-*/*/config.yaml"))
-    assert seeds == [1, 2]
+    (config,) = [yaml.safe_load(p.read_text()) for p in Path("runs").glob("sweep-*/*/config.yaml")]  # one pack
+    assert config["train"]["vary"]["seed"] == [1, 2]
+    (metrics,) = [json.loads(p.read_text()) for p in Path("runs").glob("sweep-*/*/metrics.json")]
+    assert [member["seed"] for member in metrics["members"]] == [1, 2]
 
 
 def test_json_output_is_strict():
