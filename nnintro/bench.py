@@ -69,10 +69,10 @@ def training_flops_per_sample(widths: list[int]) -> int:
 def bench_data(dataset: str, data_root: str | None) -> tuple[Split, Split, list[str], str]:
     """The official train/test splits: real files when data_root has them, else synthetic data in the real shapes."""
     if data_root:
-        config = load_config(None, [f"data.dataset={dataset}", f"data.root={data_root}", "data.val_size=1"])
+        config = load_config(None, [f"data.dataset={dataset}", f"data.root={data_root}", "data.val_size=2"])  # both go back into train
         bundle = load_dataset(config.data, 0)
         train = Split(torch.cat([bundle.train.x, bundle.val.x]), torch.cat([bundle.train.y, bundle.val.y]))
-        return train, bundle.test, bundle.classes, f"real {dataset} files from {data_root}"
+        return train, bundle.test, bundle.task.classes, f"real {dataset} files from {data_root}"
     generator = torch.Generator().manual_seed(0)
     splits = []
     for n in (60_000 if dataset == "mnist" else 50_000, 10_000):

@@ -11,14 +11,22 @@ from nnintro.cli import app
 
 
 def test_bench_times_each_loop_and_writes_its_reports(tmp_path):
-    result = CliRunner().invoke(app, ["bench", "--epochs", "1", "--batch-size", "2048", "--hidden", "8",
-                                      "--workers", "0", "--baseline-steps", "2", "--out", str(tmp_path)])
+    from conftest import make_idx_dataset
+
+    make_idx_dataset(tmp_path / "data")  # real MNIST files (IDX, gzip), small
+    result = CliRunner().invoke(app, ["bench", "--data-root", str(tmp_path / "data"), "--epochs", "1", "--batch-size",
+                                      "64", "--hidden", "8", "--workers", "0", "--baseline-steps", "2", "--members", "4",
+                                      "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    (report_json,) = tmp_path.glob("bench-mnist-b2048-*.json")
+    (report_json,) = tmp_path.glob("bench-mnist-b64-*.json")
     report = json.loads(report_json.read_text())
+    assert report["data"].startswith("real mnist files")
     loops = {loop["loop"]: loop for loop in report["loops"]}
-    assert set(loops) >= {"nnintro", "course loop (DataLoader, 0 workers)"}
+    assert set(loops) >= {"nnintro", "nnintro, 4 members packed", "course loop (DataLoader, 0 workers)"}
     assert loops["nnintro"]["ratio_to_nnintro"] == 1.0 and report["model"] == "784-8-10"
+    pack = loops["nnintro, 4 members packed"]  # model-samples: four models' worth per epoch, bound x 4
+    assert pack["samples_per_second"] == 4 * 600 / pack["seconds_per_epoch"]
+    assert pack["ratio_to_bound"] == pack["seconds_per_epoch"] / (4 * report["bound_seconds_per_epoch"])
     for loop in loops.values():
         assert loop["seconds_per_epoch"] > 0 and 0 <= loop["test_accuracy"] <= 1
     markdown = Path(str(report_json)[:-5] + ".md").read_text()

@@ -1,4 +1,5 @@
-"""torchrun with two gloo processes on the CPU: one run folder, the same weights as one process."""
+"""torchrun with two gloo processes on the CPU: one run folder, the same weights as one process (a pack of two
+members with their own learning rates, so DDP is checked with members and per-member hyperparameters)."""
 from __future__ import annotations
 
 import json
@@ -10,7 +11,8 @@ import torch
 from safetensors.torch import load_file
 
 ARGS = ["train", "--set", "train.epochs=3", "--set", "train.early_stopping.restore_best=false",
-        "--set", "report.plots=false", "--set", "scheduler=cosine", "--set", "model.hidden=[32,16]"]
+        "--set", "report.plots=false", "--set", "scheduler=cosine", "--set", "model.hidden=[32,16]",
+        "--set", "train.members=2", "--set", "train.vary={optimizer.lr: [0.001, 0.003]}"]
 
 
 def run(command: list[str], runs_dir: Path) -> Path:
@@ -31,5 +33,6 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     ddp_metrics = json.loads((ddp / "metrics.json").read_text())
     assert ddp_metrics["processes"] == 2 and single_metrics["processes"] == 1
     assert abs(ddp_metrics["test"]["accuracy"] - single_metrics["test"]["accuracy"]) <= 1 / 360
+    assert [m["optimizer.lr"] for m in ddp_metrics["members"]] == [0.001, 0.003]
     history = (ddp / "history.csv").read_text().splitlines()
     assert len(history) == 4

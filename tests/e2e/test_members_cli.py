@@ -45,7 +45,7 @@ def test_members_train_at_once_and_their_ensemble_is_the_default():
 
 
 def test_a_resumed_pack_continues_every_member_and_keeps_its_member_count():
-    assert invoke("train", "--members", "2", "--set", "train.epochs=2").exit_code == 0
+    assert invoke("train", "--members", "2", "--set", "train.epochs=2", "--set", "report.plots=false").exit_code == 0
     run = newest_run()
     resumed = invoke("train", "--resume", str(run), "--set", "train.epochs=3")
     assert resumed.exit_code == 0, resumed.output
@@ -60,7 +60,7 @@ def test_a_resumed_pack_continues_every_member_and_keeps_its_member_count():
 
 
 def test_runs_saved_before_packs_still_load():
-    assert invoke("train", "--set", "train.epochs=1").exit_code == 0
+    assert invoke("train", "--set", "train.epochs=1", "--set", "report.plots=false").exit_code == 0
     run = newest_run()
     expected = json.loads(invoke("eval", str(run), "--json").output)
     # the weights as 0.2.0 wrote them: torch.nn.Linear shapes (out, in), no member dimension, none in model.json
@@ -75,7 +75,8 @@ def test_runs_saved_before_packs_still_load():
 
 
 def test_compare_repeat_gives_mean_std_and_a_confidence_interval():
-    result = invoke("compare", "--configs", "digits_mlp", "digits_linear", "--repeat", "3", "--set", "train.epochs=3")
+    result = invoke("compare", "--configs", "digits_mlp", "digits_linear", "--repeat", "3", "--set", "train.epochs=3",
+                    "--set", "report.plots=false")
     assert result.exit_code == 0, result.output
     assert "±" in result.output and "95% CI" in result.output and "on every seed" in result.output
     markdown = next(Path("runs").glob("compare-*/compare.md")).read_text()
