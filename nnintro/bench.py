@@ -69,7 +69,8 @@ def training_flops_per_sample(widths: list[int]) -> int:
 def bench_data(dataset: str, data_root: str | None) -> tuple[Split, Split, list[str], str]:
     """The official train/test splits: real files when data_root has them, else synthetic data in the real shapes."""
     if data_root:
-        config = load_config(None, [f"data.dataset={dataset}", f"data.root={data_root}", "data.val_size=2"])  # both go back into train
+        # the smallest validation split there can be: it goes back into the training split below
+        config = load_config(None, [f"data.dataset={dataset}", f"data.root={data_root}", "data.val_size=2"])
         bundle = load_dataset(config.data, 0)
         train = Split(torch.cat([bundle.train.x, bundle.val.x]), torch.cat([bundle.train.y, bundle.val.y]))
         return train, bundle.test, bundle.task.classes, f"real {dataset} files from {data_root}"

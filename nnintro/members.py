@@ -12,7 +12,7 @@ from torch import nn
 
 from nnintro.step import FrozenMembers
 
-TRAINING, STOPPED_EARLY, DIVERGED = "training", "stopped_early", "diverged"
+TRAINING, STOPPED_EARLY, DIVERGED, COMPLETED = "training", "stopped_early", "diverged", "completed"
 
 
 @dataclass
@@ -128,6 +128,35 @@ class Members:
         interruption); diverged members already hold theirs."""
         if self.restore_best or restore_all:
             self._copy_rows(self.best_state, self.model.state_dict(), self.alive)
+
+    def history_row(self, epoch: int, train: dict[str, torch.Tensor], val: list[dict[str, float]], lr: float,
+                    seconds: float) -> dict[str, float]:
+        """history.csv's row: the members' mean (over those that did not diverge); with several members, each
+        member's own numbers too (member<k>/train/loss, ...). train: (K,) tensors; val: each member's metrics."""
+        per_member = [{**{key: float(values[k]) for key, values in train.items()},
+                       **{f"val/{name}": value for name, value in val[k].items()}} for k in range(len(self))]
+        alive = self.alive or list(range(len(self)))
+        row = {"epoch": epoch, **{key: sum(per_member[k][key] for k in alive) / len(alive) for key in per_member[0]}}
+        row.update(lr=lr, epoch_seconds=seconds)
+        if len(self) > 1:
+            row.update({f"member{k}/{key}": value for k, numbers in enumerate(per_member) for key, value in numbers.items()})
+        return row
+
+    def outcome(self, status: str) -> tuple[str, str]:
+        """The run's status and message from the loop's: stopped early when every member that did not diverge
+        stopped early; one member's message, or a line about each member that stopped or diverged."""
+        if status == COMPLETED and self.alive and all(self.members[k].status == STOPPED_EARLY for k in self.alive):
+            status = STOPPED_EARLY
+        if len(self) == 1:
+            return status, self.members[0].message
+        parts = [f"member {k} diverged: {m.message}" if m.status == DIVERGED else f"member {k} {m.message}"
+                 for k, m in enumerate(self.members) if m.status != TRAINING]
+        return status, "; ".join(parts)
+
+    def records(self) -> list[dict[str, Any]]:
+        """Each member's status (completed, stopped_early, diverged), message and best epoch."""
+        return [{"status": COMPLETED if m.status == TRAINING else m.status, "message": m.message,
+                 "best_epoch": m.early.best_epoch} for m in self.members]
 
     @property
     def best_epoch(self) -> int:

@@ -23,13 +23,12 @@ from nnintro.datasets.batches import steps_per_epoch, train_batches
 from nnintro.distributed import Distributed, all_reduce_sum, any_rank
 from nnintro.errors import NnintroError
 from nnintro.evaluate import run_split
-from nnintro.members import DIVERGED, STOPPED_EARLY, TRAINING, Members
+from nnintro.members import Members
 from nnintro.models import architecture_for, build_model, check_memory, member_count
 from nnintro.optim import build_scheduler
 from nnintro.step import Stepper
 
 REFRESH_SECONDS = 0.25  # how often live numbers are read back from the device
-COMPLETED = "completed"
 
 
 class Diverged(NnintroError):
@@ -162,19 +161,6 @@ class Trainer:
         outputs = run_split(self.model, self.data.val, self.stepper.loss_fn, self.config.train.eval_batch_size)
         return [self.task.metrics(member) for member in outputs.members]
 
-    def _row(self, epoch: int, train: dict[str, torch.Tensor], val: list[dict[str, float]], lr: float,
-             seconds: float) -> dict[str, float]:
-        """history.csv's row: the members' mean (over those that did not diverge); with several members, each
-        member's own numbers too (member<k>/train/loss, ...)."""
-        per_member = [{**{key: float(values[k]) for key, values in train.items()},
-                       **{f"val/{name}": value for name, value in val[k].items()}} for k in range(len(self.members))]
-        alive = self.members.alive or list(range(len(self.members)))
-        row = {"epoch": epoch, **{key: sum(per_member[k][key] for k in alive) / len(alive) for key in per_member[0]}}
-        row.update(lr=lr, epoch_seconds=seconds)
-        if len(self.members) > 1:
-            row.update({f"member{k}/{key}": value for k, numbers in enumerate(per_member) for key, value in numbers.items()})
-        return row
-
     def _save_epoch(self, epoch: int, improved: bool) -> None:
         """After every epoch, and once before the first (so a run stopped during epoch 1 can be resumed)."""
         if self.run_folder is not None:
@@ -222,7 +208,7 @@ class Trainer:
                     self.scheduler.step(sum(val_metrics[k]["loss"] for k in self.members.alive) / len(self.members.alive))
                 else:
                     self.scheduler.step()
-            row = self._row(epoch, train_metrics, val_metrics, lr, epoch_seconds)
+            row = self.members.history_row(epoch, train_metrics, val_metrics, lr, epoch_seconds)
             self.history.append(row)
             self._save_epoch(epoch, improved)
             self._notify("on_epoch_end", row)
@@ -236,19 +222,7 @@ class Trainer:
         self.members.finish(restore_all=status == "interrupted")
         if self.run_folder is not None:
             self.run_folder.save_weights(self.model)
-        statuses = [self.members[k].status for k in range(len(self.members))]
-        if status == "completed" and all(s == STOPPED_EARLY for s in statuses if s != DIVERGED) and self.members.alive:
-            status = "stopped_early"
-        message = self.members[0].message if len(self.members) == 1 else _pack_message(self.members)
-        members = [{"status": COMPLETED if m.status == TRAINING else m.status, "message": m.message,
-                    "best_epoch": m.early.best_epoch} for m in self.members.members]
+        status, message = self.members.outcome(status)
         train_seconds = sum(row["epoch_seconds"] for row in self.history)
         return FitResult(self.history, self.members.best_epoch, status == "stopped_early", status, train_seconds,
-                         len(self.history) * len(self.data.train), message, members)
-
-
-def _pack_message(members: Members) -> str:
-    """One line about a pack's members that stopped early or diverged."""
-    parts = [f"member {k} diverged: {m.message}" if m.status == DIVERGED else f"member {k} {m.message}"
-             for k, m in enumerate(members.members) if m.status != TRAINING]
-    return "; ".join(parts)
+                         len(self.history) * len(self.data.train), message, self.members.records())
