@@ -44,6 +44,27 @@ def _check_choice(value: str, choices: dict | tuple) -> str:
     return value
 
 
+class AugmentConfig(Section):
+    """Training-split augmentation, on the batch's device (image datasets only; everything off by default)."""
+
+    shift: int = Field(0, ge=0, le=64, description="random translation by up to this many pixels, zero padding "
+                                                   "(the random crop with padding; 4 for CIFAR, 2 for digits)")
+    flip: bool = Field(False, description="random horizontal flip (photos; never for digits or text)")
+    rotate: float = Field(0.0, ge=0, le=180, description="random rotation within +/- this many degrees")
+    scale: float = Field(0.0, ge=0, le=0.5, description="random zoom within +/- this fraction")
+    shear: float = Field(0.0, ge=0, le=45, description="random shear within +/- this many degrees")
+    elastic: float = Field(0.0, ge=0, le=16, description="elastic distortion: largest displacement in pixels "
+                                                        "(Simard et al. 2003; about 2 for 28x28 digits)")
+    elastic_sigma: float = Field(4.0, gt=0, le=16, description="smoothness of the elastic field, in pixels")
+    cutout: int = Field(0, ge=0, le=256, description="a square of this many pixels per image set to the mean")
+    mixup: float = Field(0.0, ge=0, le=10, description="mixup's Beta(a, a) parameter a (0: off); the loss mixes "
+                                                      "the two targets' losses with the same weight")
+
+    @property
+    def enabled(self) -> bool:
+        return any((self.shift, self.flip, self.rotate, self.scale, self.shear, self.elastic, self.cutout, self.mixup))
+
+
 class DataConfig(Section):
     dataset: str = Field("digits", description="mnist, fashion_mnist, cifar10, digits, xor, circles, gaussians, "
                                                "spiral, folder (your images), csv (your table), diabetes, "
@@ -79,6 +100,7 @@ class DataConfig(Section):
                                                              "image has colour)")
     bad_files: Literal["error", "skip"] = Field("error", description="folder: an image that cannot be decoded "
                                                                      "stops the run, or is skipped and listed")
+    augment: AugmentConfig = AugmentConfig()
 
     @field_validator("dataset")
     @classmethod
@@ -134,7 +156,10 @@ class ModelConfig(Section):
     kind: Literal["linear", "mlp"] = Field("mlp", description="linear (softmax regression) or mlp")  # models.MODEL_KINDS
     hidden: list[int] = Field([128], description="mlp hidden layer widths")
     activation: str = Field("relu", description="activation between mlp layers")
-    dropout: float = Field(0.0, ge=0, lt=1, description="dropout after each hidden activation")
+    dropout: float | list[float] = Field(0.0, description="dropout after each hidden activation: one rate, or one "
+                                                           "per hidden layer")
+    norm: Literal["none", "batch", "layer"] = Field("none", description="normalization between each hidden layer "
+                                                                        "and its activation")
     bias: bool = Field(True, description="false: layers without bias terms (the lecture's pure templates)")
 
     @field_validator("hidden")
@@ -156,10 +181,21 @@ class ModelConfig(Section):
 
         return _check_choice(value, ACTIVATIONS)
 
+    @field_validator("dropout")
+    @classmethod
+    def _rates(cls, value: float | list[float]) -> float | list[float]:
+        for index, rate in enumerate(value if isinstance(value, list) else [value]):
+            if not 0 <= rate < 1:
+                where = f"[{index}] " if isinstance(value, list) else ""
+                raise ValueError(f"{where}must be >= 0 and < 1, got {rate}")
+        return value
+
     @model_validator(mode="after")
     def _mlp_needs_layers(self) -> ModelConfig:
         if self.kind == "mlp" and not self.hidden:
             raise ValueError("hidden: an mlp needs at least one hidden width (or use kind: linear)")
+        if isinstance(self.dropout, list) and self.kind == "mlp" and len(self.dropout) != len(self.hidden):
+            raise ValueError(f"dropout: one rate per hidden layer ({len(self.hidden)}), got {len(self.dropout)}")
         return self
 
 

@@ -25,7 +25,7 @@ def layer_table(model: nn.Module, input_shape: list[int]) -> TableSpec:
             x = module(x)
             packed = x.dim() == 3 and any(isinstance(m, PackedLinear) for m in model[: int(index) + 1])
             shape = str(list(x.shape[2:] if packed else x.shape[1:]))  # without the member and sample dimensions
-            rows.append({"layer": names[index], "kind": type(module).__name__.removeprefix("Packed"),
+            rows.append({"layer": names[index], "kind": getattr(module, "title", type(module).__name__.removeprefix("Packed")),
                          "output": f"{members} x {shape}" if packed and members > 1 else shape,
                          "params": sum(p.numel() for p in module.parameters())})
     rows.append({"layer": "total", "kind": "", "output": "", "params": sum(r["params"] for r in rows)})

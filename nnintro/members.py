@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from nnintro.models import member_tensors
 from nnintro.step import FrozenMembers
 
 TRAINING, STOPPED_EARLY, DIVERGED, COMPLETED = "training", "stopped_early", "diverged", "completed"
@@ -68,7 +69,7 @@ class Members:
         self.model, self.frozen, self.restore_best = model, frozen, restore_best
         self.members = [Member(EarlyStopping(monitor, higher_is_better, min_delta, patience)) for _ in range(count)]
         self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        self.packed = {name for name, _ in model.named_parameters()}  # leading dimension: the member
+        self.packed = member_tensors(model)  # leading dimension: the member
 
     def __len__(self) -> int:
         return len(self.members)

@@ -108,6 +108,42 @@ class PackedLinear(nn.Module):
         return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
 
 
+class PackedNorm(nn.Module):
+    """Batch or layer normalization of each member's hidden units (K, B, H), with each member's own scale and
+    shift (K, H) and, for batch norm, its own running statistics."""
+
+    def __init__(self, kind: str, members: int, width: int, momentum: float = 0.1, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.kind, self.momentum, self.eps = kind, momentum, eps
+        self.label, self.title = f"{kind}norm", f"{kind.capitalize()}Norm"  # names in layer tables
+        self.weight = nn.Parameter(torch.ones(members, width))
+        self.bias = nn.Parameter(torch.zeros(members, width))
+        if kind == "batch":
+            self.register_buffer("running_mean", torch.zeros(members, width))
+            self.register_buffer("running_var", torch.ones(members, width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        members, batch, width = x.shape
+        if self.kind == "layer":
+            return torch.addcmul(self.bias.unsqueeze(1), F.layer_norm(x, (width,), eps=self.eps),
+                                 self.weight.unsqueeze(1))
+        # every (member, unit) is one batch-norm channel: statistics over the batch only
+        flat = x.transpose(0, 1).reshape(batch, members * width)
+        out = F.batch_norm(flat, self.running_mean.view(-1), self.running_var.view(-1), self.weight.view(-1),
+                           self.bias.view(-1), self.training, self.momentum, self.eps)
+        return out.view(batch, members, width).transpose(0, 1)
+
+
+MEMBER_LAYERS = (PackedLinear, PackedNorm)  # their every tensor has the member dimension first
+
+
+def member_tensors(model: nn.Module) -> list[str]:
+    """The state_dict names of every tensor with a leading member dimension (weights, running statistics)."""
+    return [f"{prefix}.{name}" if prefix else name for prefix, module in model.named_modules()
+            if isinstance(module, MEMBER_LAYERS) for name, _ in [*module.named_parameters(recurse=False),
+                                                                    *module.named_buffers(recurse=False)]]
+
+
 def member_count(model: nn.Module) -> int:
     return next(m for m in model.modules() if isinstance(m, PackedLinear)).weight.shape[0]
 
@@ -166,10 +202,15 @@ def build_model(architecture: dict[str, Any], seeds: list[int] | None = None) ->
     bias = architecture.get("bias", True)  # runs from before the switch have biases
     members = architecture.get("members", 1)
     if architecture["kind"] == "mlp":
-        for hidden in architecture["hidden"]:
-            layers += [PackedLinear(members, width, hidden, bias=bias), ACTIVATIONS[architecture["activation"]]()]
-            if architecture["dropout"] > 0:
-                layers.append(nn.Dropout(architecture["dropout"]))
+        norm = architecture.get("norm", "none")
+        for index, hidden in enumerate(architecture["hidden"]):
+            layers.append(PackedLinear(members, width, hidden, bias=bias))
+            if norm != "none":
+                layers.append(PackedNorm(norm, members, hidden))
+            layers.append(ACTIVATIONS[architecture["activation"]]())
+            rate = dropout_rates(architecture)[index]
+            if rate > 0:
+                layers.append(nn.Dropout(rate))
             width = hidden
     layers.append(PackedLinear(members, width, architecture["num_outputs"], bias=bias))
     target_scale = architecture.get("target_scale")
@@ -184,6 +225,12 @@ def build_model(architecture: dict[str, Any], seeds: list[int] | None = None) ->
     return model
 
 
+def dropout_rates(architecture: dict[str, Any]) -> list[float]:
+    """model.dropout as one rate per hidden layer (a single number applies to every layer)."""
+    dropout = architecture["dropout"]
+    return list(dropout) if isinstance(dropout, list) else [dropout] * len(architecture["hidden"])
+
+
 def architecture_for(model_config: Any, input_shape: list[int], num_outputs: int, normalization: dict,
                      target_scale: dict[str, list[float]] | None = None, members: int = 1) -> dict[str, Any]:
     """The JSON-able description of a model: everything build_model needs."""
@@ -192,6 +239,7 @@ def architecture_for(model_config: Any, input_shape: list[int], num_outputs: int
         "hidden": list(model_config.hidden) if model_config.kind == "mlp" else [],
         "activation": model_config.activation,
         "dropout": model_config.dropout,
+        "norm": model_config.norm,
         "bias": model_config.bias,
         "input_shape": list(input_shape),
         "num_outputs": num_outputs,
@@ -203,6 +251,7 @@ def architecture_for(model_config: Any, input_shape: list[int], num_outputs: int
 
 MODEL_KINDS = ("linear", "mlp")
 MAX_MEMBERS = 1024
+NORMS = ("none", "batch", "layer")
 
 
 def architecture_problems(arch: Any, num_outputs: int) -> list[str]:
@@ -223,6 +272,8 @@ def architecture_problems(arch: Any, num_outputs: int) -> list[str]:
         problems.append("normalization needs scale, mean and std")
     if not isinstance(arch.get("num_outputs"), int) or arch["num_outputs"] != num_outputs:
         problems.append("num_outputs must match the number of classes or targets")
+    if arch.get("norm", "none") not in NORMS:
+        problems.append(f"norm {arch.get('norm')!r} must be one of {', '.join(NORMS)}")
     if not isinstance(arch.get("members", 1), int) or not 1 <= arch.get("members", 1) <= MAX_MEMBERS:
         problems.append(f"members must be a whole number from 1 to {MAX_MEMBERS}")
     return problems
@@ -242,7 +293,8 @@ def planned_parameters(architecture: dict[str, Any]) -> int:
     widths = [len(features) if features else math.prod(architecture["input_shape"]), *architecture["hidden"],
               architecture["num_outputs"]]
     bias = 1 if architecture.get("bias", True) else 0
-    return architecture.get("members", 1) * sum(a * b + b * bias for a, b in zip(widths, widths[1:]))
+    norm = 2 * sum(architecture["hidden"]) if architecture.get("norm", "none") != "none" else 0
+    return architecture.get("members", 1) * (sum(a * b + b * bias for a, b in zip(widths, widths[1:])) + norm)
 
 
 def check_memory(architecture: dict[str, Any]) -> None:
@@ -275,7 +327,7 @@ def readable_names(model: nn.Module) -> dict[str, str]:
             linear += 1
             names[index] = "output" if position == last_linear else f"hidden{linear}"
         else:
-            names[index] = f"{type(module).__name__.lower()}{linear or ''}"
+            names[index] = f"{getattr(module, 'label', type(module).__name__.lower())}{linear or ''}"
     return names
 
 

@@ -13,7 +13,7 @@ from nnintro.config import Config
 from nnintro.datasets.base import Split
 from nnintro.distributed import Distributed
 from nnintro.evaluate import member_losses
-from nnintro.models import PackedLinear
+from nnintro.models import PackedLinear, member_tensors
 from nnintro.optim import build_optimizer
 from nnintro.tasks import Task
 
@@ -23,7 +23,8 @@ class FrozenMembers:
     are put back after each step (their optimizer state may move; they never train again)."""
 
     def __init__(self, model: nn.Module) -> None:
-        self.parameters = list(model.parameters())
+        state = model.state_dict()  # views of the live tensors: weights and running statistics
+        self.parameters = [state[name] for name in member_tensors(model)]
         self.index: torch.Tensor | None = None
         self.rows: list[torch.Tensor] = []
 
@@ -65,15 +66,19 @@ class Stepper:
         if config.train.compile:
             self.train_model = torch.compile(self.train_model)
 
-    def forward_loss(self, x: torch.Tensor, y: torch.Tensor, global_batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward_loss(self, x: torch.Tensor, y: torch.Tensor, global_batch: int,
+                     mix: tuple[torch.Tensor, float] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The pack's outputs (K, B, width) and each member's loss (K,): their sum is what backward takes,
-        so every member gets exactly its own gradient."""
+        so every member gets exactly its own gradient. mix: mixup's (partner of each sample, lambda)."""
         if self.autocast_dtype is None:  # entering a disabled autocast still costs ~10% of a small step
             outputs = self.train_model(x)
         else:
             with torch.autocast(self.device.type, dtype=self.autocast_dtype):
                 outputs = self.train_model(x).float()
         losses = member_losses(self.loss_fn, outputs, y)
+        if mix is not None:
+            partner, mixing = mix
+            losses = losses * mixing + member_losses(self.loss_fn, outputs, y[partner]) * (1 - mixing)
         if self.dist.enabled:
             # DDP averages gradients over ranks; scaling each rank's sum this way makes that average the
             # global batch's mean even when the ranks' shares differ in size (the last batch)
@@ -82,9 +87,10 @@ class Stepper:
             losses = losses.mean(-1)
         return outputs, losses + self._l1_penalty()
 
-    def step(self, x: torch.Tensor, y: torch.Tensor, global_batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def step(self, x: torch.Tensor, y: torch.Tensor, global_batch: int,
+             mix: tuple[torch.Tensor, float] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimizer step; returns the outputs and each member's (detached) loss."""
-        outputs, losses = self.forward_loss(x, y, global_batch)
+        outputs, losses = self.forward_loss(x, y, global_batch, mix)
         self.model.zero_grad(set_to_none=True)
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:

@@ -16,12 +16,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from nnintro.augment import Augmenter
 from nnintro.checkpoint import RunFolder, load_training_state
 from nnintro.config import Config
 from nnintro.datasets import DatasetBundle, load_dataset
 from nnintro.datasets.batches import steps_per_epoch, train_batches
 from nnintro.distributed import Distributed, all_reduce_sum, any_rank
-from nnintro.errors import NnintroError
+from nnintro.errors import ConfigError, NnintroError
 from nnintro.evaluate import run_split
 from nnintro.members import Members
 from nnintro.models import architecture_for, build_model, check_memory, member_count
@@ -68,6 +69,8 @@ def prepare(config: Config) -> tuple[DatasetBundle, torch.nn.Module]:
     data = load_dataset(config.data, config.seed)
     data.task.loss_name(config.loss)  # settings that must fit the task are checked before any run folder exists
     data.task.check_monitor(config.train.early_stopping.monitor)
+    if config.data.augment.enabled and data.kind != "image":
+        raise ConfigError(f"data.augment: only images can be augmented; {data.name} holds {data.kind}")
     architecture = architecture_for(config.model, data.input_shape, data.task.width, data.normalization,
                                     data.task.output_scale(), config.train.members)
     check_memory(architecture)
@@ -97,6 +100,9 @@ class Trainer:
         monitor = self.task.check_monitor(es.monitor)
         self.members = Members(self.model, self.stepper.frozen, member_count(self.model), monitor,
                                self.task.higher_is_better[monitor], es.min_delta, es.patience, es.restore_best)
+        norm = self.data.normalization
+        self.augment = Augmenter(cfg.data.augment, [m / norm["scale"] for m in norm["mean"]]) \
+            if cfg.data.augment.enabled else None
         self.history: list[dict[str, float]] = []
         self.start_epoch = 1
 
@@ -130,7 +136,12 @@ class Trainer:
         solo = not self.dist.enabled  # under DDP, decisions wait for the epoch's collective numbers
         for step, (x, y) in enumerate(train_batches(self.data.train, cfg.data.batch_size, cfg.seed, epoch,
                                                     self.dist.rank, self.dist.world_size)):
-            outputs, losses = self.stepper.step(x, y, min(cfg.data.batch_size, n - step * cfg.data.batch_size))
+            mix = None
+            if self.augment is not None:  # the training split only
+                x = self.augment(x)
+                if mixed := self.augment.mix(x):
+                    x, mix = mixed[0], mixed[1:]
+            outputs, losses = self.stepper.step(x, y, min(cfg.data.batch_size, n - step * cfg.data.batch_size), mix)
             if self.scheduler_per_batch:
                 self.scheduler.step()
             step_losses[step] = losses

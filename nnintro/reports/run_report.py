@@ -19,15 +19,31 @@ TASK_REPORTS = {"classification": classification, "regression": regression}  # e
 def write_run_report(run_dir: Path, model: nn.Module, data: DatasetBundle, test: SplitOutputs,
                      history: list[dict], best_epoch: int, stopped_early: bool, architecture: dict,
                      examples: int, run_name: str, writer: Any = None,
-                     frames: list[tuple[int, Any]] | None = None) -> dict[str, Any]:
+                     frames: list[tuple[int, Any]] | None = None, augmenter: Any = None) -> dict[str, Any]:
     """Every picture for a finished run; returns what the task adds to metrics.json (most-confused pairs).
-    frames: (epoch, image) pictures taken during training (the 2-D sets' boundary), drawn as one strip."""
+    frames: (epoch, image) pictures taken during training (the 2-D sets' boundary), drawn as one strip;
+    augmenter: the training split's augmentation, drawn on a few training images."""
     sink = FigureSink(run_dir, writer, len(history))
+    if augmenter is not None:
+        sink("augmented_samples", augmented_figure(augmenter, data, run_name))
     if history:
         sink("curves", plots.curves_figure(history, best_epoch, stopped_early, run_name, data.task.running_metric))
     if frames:
         sink("decision_boundary_epochs", plots.frames_figure(frames, f"{run_name}: the decision boundary as it forms"))
     return TASK_REPORTS[data.task.name].run_report(sink, model, data, test, examples, architecture, run_name)
+
+
+def augmented_figure(augmenter: Any, data: DatasetBundle, title: str, count: int = 6, variants: int = 5) -> Any:
+    """Training images (first column) and augmented versions of each, as the network sees them."""
+    from nnintro.augment import augmented_examples
+    from nnintro.reports.classification import spread_over_classes
+
+    labels = data.train.y.cpu().numpy()
+    chosen = spread_over_classes(labels, count) if data.task.name == "classification" else list(range(count))
+    images = augmented_examples(augmenter, data.train.x[chosen], variants).cpu().numpy()
+    captions = [("original" if i % (variants + 1) == 0 else "augmented") for i in range(len(images))]
+    return plots.image_grid_figure(images, data.normalization["scale"], captions,
+                                   f"{title}: what the network sees (data.augment)", columns=variants + 1)
 
 
 def write_split_report(folder: Path, task: Task, outputs: SplitOutputs, title: str) -> dict[str, Any]:

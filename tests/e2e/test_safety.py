@@ -17,8 +17,11 @@ from nnintro.cli import app
 from nnintro.runs import create_run_dir
 
 runner = CliRunner()
+# dropout, augmentation with mixup (random draws), batch norm (running statistics) and two members: everything a
+# resumed run must restore exactly
 TRAIN = ["train", "--set", "train.epochs=60", "--set", "train.early_stopping.patience=null", "--set", "model.dropout=0.2",
-         "--set", "scheduler=cosine", "--set", "report.plots=false"]
+         "--set", "scheduler=cosine", "--set", "report.plots=false", "--set", "model.norm=batch", "--members", "2",
+         "--set", "data.augment={shift: 1, rotate: 8, elastic: 1, cutout: 2, mixup: 0.2}"]
 
 
 def comparable(metrics: dict) -> dict:
