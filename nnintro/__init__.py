@@ -2,7 +2,7 @@
 images and tables. From Python: `nnintro.train(...)` and `nnintro.load(run_dir)` (see nnintro.notebook)."""
 from typing import Any
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 
 def __getattr__(name: str) -> Any:

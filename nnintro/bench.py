@@ -315,7 +315,7 @@ def bench_table(report: dict[str, Any]) -> TableSpec:
         [*report["loops"], bound])
 
 
-def to_markdown(report: dict[str, Any]) -> str:
+def loops_markdown(report: dict[str, Any]) -> str:
     return (f"# nnintro bench: {report['dataset']} {report['model']}, batch {report['batch_size']}, "
             f"{report['epochs']} epochs, {report['optimizer']}\n\n"
             f"Data: {report['data']}. torch {report['torch']}, {report['threads']} threads. Measured fp32 GEMM rate "
@@ -325,12 +325,67 @@ def to_markdown(report: dict[str, Any]) -> str:
             f"after each loop (cumulative, loops run in the order shown).\n\n" + bench_table(report).to_markdown())
 
 
-def write_report(report: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
+def write_report(report: dict[str, Any], out_dir: Path, table: TableSpec, stem: str) -> tuple[Path, Path]:
+    """STEM-<time>.md (the loops' page, or the table) and STEM-<time>.json."""
     from nnintro.runs import dumps_json, write_atomic
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"bench-{report['dataset']}-b{report['batch_size']}-{time.strftime('%Y%m%d-%H%M%S')}"
+    stem = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     md_path, json_path = out_dir / f"{stem}.md", out_dir / f"{stem}.json"
-    write_atomic(md_path, to_markdown(report))
+    write_atomic(md_path, loops_markdown(report) if "loops" in report else f"# {table.title}\n\n{table.to_markdown()}")
     write_atomic(json_path, dumps_json(report))
     return md_path, json_path
+
+
+# ---------------------------------------------------------------- time to accuracy
+
+
+class _TestAccuracyClock:
+    """After every epoch: the test accuracy of the model so far, and the wall time since the start with this
+    measurement's own time taken out; asks the trainer to stop once the target is reached."""
+
+    def __init__(self, model: nn.Module, test: Split, task: Classification, started: float, target: float) -> None:
+        self.view, self.test, self.task = user_model(model, task.combine), test, task
+        self.started, self.target, self.excluded = started, target, 0.0
+        self.epochs: list[dict[str, float]] = []
+
+    def on_epoch_end(self, row: dict[str, float]) -> None:
+        measuring = time.perf_counter()
+        wall = measuring - self.started - self.excluded
+        outputs = run_split(self.view, self.test, self.task.per_sample_loss(load_config().loss), 4096)
+        self.epochs.append({"epoch": row["epoch"], "wall_seconds": wall, "test_accuracy": self.task.metrics(outputs)["accuracy"]})
+        self.excluded += time.perf_counter() - measuring
+
+    def reached(self) -> bool:
+        return bool(self.epochs) and self.epochs[-1]["test_accuracy"] >= self.target
+
+
+def time_to_accuracy(config: Any, target: float, progress: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train a config until its test accuracy reaches target (or its epochs run out); the wall time from the
+    start (data loading and model building included, the bench's own test evaluations excluded)."""
+    from nnintro.device import select_device
+    from nnintro.trainer import prepare
+
+    started = time.perf_counter()
+    data, model = prepare(config)
+    if data.task.name != "classification":
+        raise DataError(f"bench --target: {data.name} is a regression table; the target is a test accuracy")
+    device = select_device(config.train.device)
+    data, model = data.to(device), model.to(device)
+    clock = _TestAccuracyClock(model, data.test, data.task, started, target)
+    progress(f"training {config.run_name} until test accuracy {target:g} (at most {config.train.epochs} epochs)")
+    Trainer(config, data, model, None, [clock], clock.reached).fit()
+    reached = next((e for e in clock.epochs if e["test_accuracy"] >= target), None)
+    return {"config": config.run_name, "dataset": data.name, "target": target, "device": str(device),
+            "threads": torch.get_num_threads(), "torch": torch.__version__, "reached": reached is not None,
+            "epoch": reached["epoch"] if reached else None,
+            "seconds": reached["wall_seconds"] if reached else None, "epochs": clock.epochs}
+
+
+def time_to_accuracy_table(report: dict[str, Any]) -> TableSpec:
+    outcome = (f"reached at epoch {report['epoch']} after {report['seconds']:.1f} s" if report["reached"]
+               else f"not reached in {len(report['epochs'])} epochs")
+    return TableSpec(f"{report['config']}: time to {report['target']:g} test accuracy on {report['device']} "
+                     f"({report['threads']} threads): {outcome}", [
+        Column("epoch", "epoch", "{:.0f}"), Column("wall_seconds", "wall s since start", "{:.1f}"),
+        Column("test_accuracy", "test accuracy", "{:.4f}")], report["epochs"])

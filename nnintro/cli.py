@@ -320,19 +320,38 @@ def bench(
                                                           "on this many steps per epoch and extrapolate.")] = None,
     members: Annotated[int, typer.Option("--members", min=1, max=1024, help="Also time nnintro training this many "
                                          "models packed (1: skip).")] = 8,
+    target: Annotated[Optional[float], typer.Option("--target", min=0, max=1, help="Time to accuracy instead: train "
+                                                    "--config until its test accuracy reaches this, e.g. 0.98.")] = None,
+    config: ConfigOption = None,
+    set_: SetOption = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for the markdown and JSON reports.")] = Path("bench/results"),
 ) -> None:
-    """Time nnintro's trainer against the classic DataLoader loop and Lightning, next to the arithmetic bound."""
+    """Time nnintro's trainer against the classic DataLoader loop and Lightning, next to the arithmetic bound;
+    with --target, the wall time a config takes to reach a test accuracy."""
     from nnintro.bench import bench_table, run_bench, write_report
     from nnintro.runs import output_folder
 
     output_folder(out, "--out")
+    if target is not None or config or set_:
+        if target is None:
+            raise typer.BadParameter("--config and --set go with --target (time to accuracy)")
+        from nnintro.bench import time_to_accuracy, time_to_accuracy_table
+        from nnintro.config import load_config
+
+        report = time_to_accuracy(load_config(config, list(set_ or [])), target,
+                                  progress=lambda line: err_console.print(line, highlight=False))
+        table = time_to_accuracy_table(report)
+        console.print(table.to_rich())
+        md_path, json_path = write_report(report, out, table, f"time-to-{target:g}-{report['config']}")
+        console.print(f"wrote {md_path} and {json_path}", highlight=False)
+        return
 
     widths = [int(w) for w in hidden.split(",")] if hidden else None
     report = run_bench(dataset, data_root, epochs, batch_size, widths, workers=workers, baseline_steps=baseline_steps,
                        members=members, progress=lambda line: err_console.print(line, highlight=False))
-    console.print(bench_table(report).to_rich())
-    md_path, json_path = write_report(report, out)
+    table = bench_table(report)
+    console.print(table.to_rich())
+    md_path, json_path = write_report(report, out, table, f"bench-{report['dataset']}-b{report['batch_size']}")
     console.print(f"wrote {md_path} and {json_path}", highlight=False)
 
 
