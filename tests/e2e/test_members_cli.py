@@ -24,7 +24,7 @@ def newest_run() -> Path:
 
 
 def test_members_train_at_once_and_their_ensemble_is_the_default():
-    result = invoke("train", "--members", "3", "--set", "train.epochs=4")
+    result = invoke("train", "--members", "3", "--set", "train.epochs=4", "--set", "report.plots=false")
     assert result.exit_code == 0, result.output
     assert "members' test accuracy" in result.output
     run = newest_run()
