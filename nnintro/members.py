@@ -168,8 +168,10 @@ class Members:
 
     def load_state(self, states: list[dict[str, Any]], best_state: dict[str, torch.Tensor]) -> None:
         for member, saved in zip(self.members, states):
-            member.status, member.message = saved.get("status", TRAINING), saved.get("message", "")
             for key in ("best", "best_epoch", "bad_epochs"):
                 setattr(member.early, key, saved[key])
+            # checkpoints written before members recorded no status: one that had run out of patience had stopped
+            stopped = STOPPED_EARLY if member.early.should_stop else TRAINING
+            member.status, member.message = saved.get("status", stopped), saved.get("message", "")
         self.best_state = best_state
         self._freeze()
