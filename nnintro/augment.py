@@ -19,6 +19,19 @@ class Augmenter:
         self.fill = torch.tensor(fill, dtype=torch.float32).view(1, -1, 1, 1)
         self.geometric = bool(config.shift or config.rotate or config.scale or config.shear or config.elastic)
 
+    @classmethod
+    def for_data(cls, config: Any, normalization: dict[str, Any]) -> Augmenter | None:
+        """The training split's augmenter (None when data.augment is all off); cutout fills with the raw value
+        the model's standardization maps to 0, the training mean."""
+        fill = [mean / normalization["scale"] for mean in normalization["mean"]]
+        return cls(config, fill) if config.enabled else None
+
+    def batch(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, float] | None]:
+        """A training batch as the network sees it, and mixup's (partner of each sample, lambda) or None."""
+        x = self(x)
+        mixed = self.mix(x)
+        return (x, None) if mixed is None else (mixed[0], mixed[1:])
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """A batch of images (B, C, H, W), uint8 or float, -> the augmented batch (float, the same raw scale)."""
         c = self.config

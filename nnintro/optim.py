@@ -82,6 +82,12 @@ def build_optimizer(model: nn.Module, member_configs: list) -> tuple[torch.optim
     return OPTIMIZERS[first.name](groups, first), share_gradients
 
 
+def member_lrs(optimizer: torch.optim.Optimizer, members: int) -> list[float]:
+    """Each member's current learning rate (one param group per member, or one group for all)."""
+    groups = optimizer.param_groups
+    return [group["lr"] for group in groups] if len(groups) == members else [groups[0]["lr"]] * members
+
+
 def build_scheduler(optimizer: torch.optim.Optimizer, scheduler_config, epochs: int, steps_per_epoch: int):
     """Return (scheduler or None, whether it steps every batch)."""
     builder, per_batch = SCHEDULERS[scheduler_config.name]

@@ -26,7 +26,7 @@ from nnintro.errors import ConfigError, NnintroError
 from nnintro.evaluate import run_split
 from nnintro.members import Members
 from nnintro.models import architecture_for, build_model, check_memory, member_count
-from nnintro.optim import build_scheduler
+from nnintro.optim import build_scheduler, member_lrs
 from nnintro.step import Stepper
 
 REFRESH_SECONDS = 0.25  # how often live numbers are read back from the device
@@ -100,9 +100,7 @@ class Trainer:
         monitor = self.task.check_monitor(es.monitor)
         self.members = Members(self.model, self.stepper.frozen, member_count(self.model), monitor,
                                self.task.higher_is_better[monitor], es.min_delta, es.patience, es.restore_best)
-        norm = self.data.normalization
-        self.augment = Augmenter(cfg.data.augment, [m / norm["scale"] for m in norm["mean"]]) \
-            if cfg.data.augment.enabled else None
+        self.augment = Augmenter.for_data(cfg.data.augment, self.data.normalization)
         self.history: list[dict[str, float]] = []
         self.start_epoch = 1
 
@@ -118,10 +116,6 @@ class Trainer:
         self.history = progress["history"]
         self.start_epoch = progress["epoch"] + 1
 
-    def _lrs(self) -> list[float]:
-        groups = self.optimizer.param_groups
-        return [group["lr"] for group in groups] if len(groups) == len(self.members) else [groups[0]["lr"]] * len(self.members)
-
     def _train_epoch(self, epoch: int) -> dict[str, torch.Tensor]:
         """Each member's training loss and running metric over the epoch, (K,) tensors ({} if interrupted)."""
         cfg = self.config
@@ -136,11 +130,7 @@ class Trainer:
         solo = not self.dist.enabled  # under DDP, decisions wait for the epoch's collective numbers
         for step, (x, y) in enumerate(train_batches(self.data.train, cfg.data.batch_size, cfg.seed, epoch,
                                                     self.dist.rank, self.dist.world_size)):
-            mix = None
-            if self.augment is not None:  # the training split only
-                x = self.augment(x)
-                if mixed := self.augment.mix(x):
-                    x, mix = mixed[0], mixed[1:]
+            x, mix = self.augment.batch(x) if self.augment is not None else (x, None)  # the training split only
             outputs, losses = self.stepper.step(x, y, min(cfg.data.batch_size, n - step * cfg.data.batch_size), mix)
             if self.scheduler_per_batch:
                 self.scheduler.step()
@@ -162,7 +152,7 @@ class Trainer:
         return {"train/loss": (step_losses * batch_sizes).sum(0) / n, f"train/{self.task.running_metric}": running / n}
 
     def _check_finite(self, step_losses: torch.Tensor, epoch: int) -> None:
-        self.members.check_finite(step_losses, epoch, self._lrs())
+        self.members.check_finite(step_losses, epoch, member_lrs(self.optimizer, len(self.members)))
         if not self.members.alive:
             raise Diverged(self.members[0].message)
 
