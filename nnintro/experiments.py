@@ -108,7 +108,29 @@ def run_sweep(spec: str | None, grid: list[str], repeat: int, name: str | None, 
         row["rank"] = rank
     table = _summary_table(rows, metric, f"{folder}: {trained} trained, {skipped} already finished")
     _write_summary(folder, rows, table, metric)
+    if open_run(run).model_info.get("data_kind") == "points":
+        _write_boundaries(folder, rows)
     return SweepResult(folder, rows, trained, skipped, table)
+
+
+def _write_boundaries(folder: Path, rows: list[dict[str, Any]]) -> None:
+    """2-D sets: every grid point's decision boundary (its first seed's model) in one picture, best first: the
+    lecture's slides of one knob (L2 strength, width) turned across its values."""
+    from nnintro.checkpoint import load_model
+    from nnintro.datasets import load_dataset
+    from nnintro.reports.classification import boundary_image
+    from nnintro.reports.plots import frames_figure, save_figure
+
+    frames = []
+    for row in rows:
+        name, _, member = row["run_dirs"].split()[0].partition("#")
+        run = open_run(folder / name)
+        config = load_config(str(run.path / CONFIG_FILE))
+        model = load_model(run, int(member) if member else None)
+        caption = f"#{row['rank']} " + row["setting"].replace(" ", "\n")  # one knob per line
+        frames.append((caption, boundary_image(model, load_dataset(config.data, config.seed))))
+    save_figure(frames_figure(frames, f"{folder.name}: decision boundaries, best validation first",
+                              columns=min(len(frames), 4)), folder / "boundaries.png")
 
 
 def _pack_groups(configs: list[Config]) -> list[list[int]]:

@@ -427,15 +427,15 @@ def compare_probabilities_figure(images: np.ndarray, scale: float, probabilities
     return figure
 
 
-def frames_figure(frames: list[tuple[int, np.ndarray]], title: str, columns: int = 5) -> Figure:
-    """Pictures taken at chosen epochs (RGB arrays), side by side, each titled with its epoch."""
+def frames_figure(frames: list[tuple[str, np.ndarray]], title: str, columns: int = 5) -> Figure:
+    """Pictures (RGB arrays) side by side, each with its caption: chosen epochs, or a sweep's grid points."""
     rows = max(1, math.ceil(len(frames) / columns))
     figure, axes = plt.subplots(rows, columns, figsize=(2.4 * columns, 2.5 * rows + 0.4), squeeze=False)
     for axis in axes.flat:
         axis.axis("off")
-    for axis, (epoch, image) in zip(axes.flat, frames):
+    for axis, (caption, image) in zip(axes.flat, frames):
         axis.imshow(image)
-        axis.set_title(f"epoch {epoch}", fontsize=9)
+        axis.set_title(caption, fontsize=8)
     figure.suptitle(title, fontsize=10)
     figure.tight_layout()
     return figure

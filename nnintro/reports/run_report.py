@@ -29,7 +29,8 @@ def write_run_report(run_dir: Path, model: nn.Module, data: DatasetBundle, test:
     if history:
         sink("curves", plots.curves_figure(history, best_epoch, stopped_early, run_name, data.task.running_metric))
     if frames:
-        sink("decision_boundary_epochs", plots.frames_figure(frames, f"{run_name}: the decision boundary as it forms"))
+        sink("decision_boundary_epochs", plots.frames_figure([(f"epoch {epoch}", image) for epoch, image in frames],
+                                                             f"{run_name}: the decision boundary as it forms"))
     return TASK_REPORTS[data.task.name].run_report(sink, model, data, test, examples, architecture, run_name)
 
 

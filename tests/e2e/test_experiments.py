@@ -131,3 +131,12 @@ def test_lecture_pictures_never_replace_a_file(picture):
     result = runner.invoke(app, ["plot", picture])
     assert result.exit_code == 0 and f"{picture}-2.png" in result.output
     assert Path(f"{picture}.png").read_text() == "mine" and Image.open(f"{picture}-2.png").size[0] > 300
+
+
+def test_a_sweep_over_a_2d_set_draws_every_boundary_side_by_side():
+    result = runner.invoke(app, ["sweep", "-c", "xor_mlp", "--grid", "model.hidden=[2],[8]", "--grid",
+                                 "optimizer.weight_decay=0,0.1", "--set", "train.epochs=3", "--set",
+                                 "report.plots=false", "--name", "knobs"])
+    assert result.exit_code == 0, result.output
+    picture = Image.open("runs/knobs/boundaries.png")
+    assert picture.width > 1000  # four panels, one per grid point (two packs: one per width)
