@@ -144,7 +144,9 @@ def train(config: Config | None = None, runs_root: str | Path = "runs", console:
         resume = run_dir
     config = config or validate({})
     dist = distributed.from_environment()
-    device = distributed.rank_device(dist, select_device(config.train.device))
+    if dist.enabled and config.train.engine == "numpy":
+        raise ConfigError("train.engine: numpy trains in one process; run it without torchrun")
+    device = distributed.rank_device(dist, select_device("cpu" if config.train.engine == "numpy" else config.train.device))
     check_precision(device, config.train.precision)
     with distributed.process_group(dist, device):
         return _train(config, dist, device, runs_root, console if dist.is_main else Console(quiet=True), resume)

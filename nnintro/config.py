@@ -275,6 +275,8 @@ class TrainConfig(Section):
     eval_batch_size: int = Field(4096, gt=0, le=2**24)
     precision: Literal["32", "bf16", "16"] = Field("32", description="32 (fp32), bf16 autocast, 16 (fp16 + grad scaler, CUDA)")
     compile: bool = Field(False, description="torch.compile the model (warm-up reported separately)")
+    engine: Literal["torch", "numpy"] = Field("torch", description="numpy: gradients from the lecture's from-scratch "
+                                                                 "numpy backpropagation (nnintro/scratch.py) on the CPU")
     members: int = Field(1, ge=1, le=1024, description="train this many models as one pack, member k from seed + k, "
                                                        "over the same batches; eval and predict use their ensemble")
     vary: dict[str, list[int | float]] = Field({}, description="per-member values, one per member, of: "
@@ -318,6 +320,16 @@ class Config(Section):
         if value is not None and not re.fullmatch(NAME_PATTERN, value):
             raise ValueError(f"must be letters, digits, '.', '_' or '-' (it names a folder), got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _engine_fits(self) -> Config:
+        if self.train.engine == "numpy":
+            from nnintro.numpy_engine import engine_problems
+
+            problems = engine_problems(self)
+            if problems:
+                raise ValueError(f"train.engine: numpy trains plain MLPs only: {'; '.join(problems)}")
+        return self
 
     @model_validator(mode="after")
     def _members_fit(self) -> Config:

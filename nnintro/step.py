@@ -14,6 +14,7 @@ from nnintro.datasets.base import Split
 from nnintro.distributed import Distributed
 from nnintro.evaluate import member_losses
 from nnintro.models import PackedLinear, member_tensors
+from nnintro.numpy_engine import NumpyEngine
 from nnintro.optim import build_optimizer
 from nnintro.tasks import Task
 
@@ -58,6 +59,7 @@ class Stepper:
         self.frozen = FrozenMembers(model)
         self.compile_seconds = 0.0
         self.train_model = model
+        self.numpy_engine = NumpyEngine(model, task, config.loss) if config.train.engine == "numpy" else None
         if dist.enabled:  # gradients averaged across ranks; each rank trains on its share of every batch
             from torch.nn.parallel import DistributedDataParallel
 
@@ -90,9 +92,13 @@ class Stepper:
     def step(self, x: torch.Tensor, y: torch.Tensor, global_batch: int,
              mix: tuple[torch.Tensor, float] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimizer step; returns the outputs and each member's (detached) loss."""
-        outputs, losses = self.forward_loss(x, y, global_batch, mix)
         self.model.zero_grad(set_to_none=True)
         self.optimizer.zero_grad(set_to_none=True)
+        if self.numpy_engine is not None:  # the from-scratch backpropagation sets the gradients
+            outputs, losses = self.numpy_engine.forward_backward(x, y)
+            self.optimizer.step()
+            return outputs, losses
+        outputs, losses = self.forward_loss(x, y, global_batch, mix)
         if self.scaler is not None:
             self.scaler.scale(losses.sum()).backward()
             self.share_gradients()

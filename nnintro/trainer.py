@@ -26,6 +26,7 @@ from nnintro.errors import ConfigError, NnintroError
 from nnintro.evaluate import run_split
 from nnintro.members import Members
 from nnintro.models import architecture_for, build_model, check_memory, member_count
+from nnintro.numpy_engine import check_task
 from nnintro.optim import build_scheduler, member_lrs
 from nnintro.step import Stepper
 
@@ -69,6 +70,8 @@ def prepare(config: Config) -> tuple[DatasetBundle, torch.nn.Module]:
     data = load_dataset(config.data, config.seed)
     data.task.loss_name(config.loss)  # settings that must fit the task are checked before any run folder exists
     data.task.check_monitor(config.train.early_stopping.monitor)
+    if config.train.engine == "numpy":
+        check_task(data.task, config.loss)
     if config.data.augment.enabled and data.kind != "image":
         raise ConfigError(f"data.augment: only images can be augmented; {data.name} holds {data.kind}")
     architecture = architecture_for(config.model, data.input_shape, data.task.width, data.normalization,
