@@ -453,6 +453,23 @@ def show(
 
 
 @app.command()
+@user_errors
+def backprop(
+    network: Annotated[str, typer.Argument(help="A built-in example (neuron, xor) or a YAML file with input, "
+                                                "target and layers (weight, bias, activation).")] = "xor",
+    inputs: Annotated[Optional[str], typer.Option("--input", help="Replace the input, e.g. 1,1.")] = None,
+    target: Annotated[Optional[str], typer.Option("--target", help="Replace the target, e.g. 0.")] = None,
+) -> None:
+    """A tiny network's forward pass and every gradient, node by node (the lecture's board work)."""
+    from nnintro.backprop import describe, load_network, trace
+
+    chosen = load_network(network, _numbers(inputs, "--input") if inputs else None,
+                          _numbers(target, "--target") if target else None)
+    for line in describe(trace(chosen), chosen):
+        console.print(line, highlight=False, markup=False)
+
+
+@app.command()
 def configs() -> None:
     """List the packaged configs (use one with --config NAME; copy one from configs/ to change it)."""
     from nnintro.config import packaged_config_summaries

@@ -1,0 +1,201 @@
+"""Backpropagation made visible: a tiny network with given weights, its forward pass and every gradient,
+node by node, as the first lecture works it on the board. The arithmetic is nnintro.scratch's (the same layers
+`train.engine: numpy` trains with); torch's autograd checks it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from nnintro import scratch
+from nnintro.errors import ConfigError
+from nnintro.safe_yaml import load_yaml
+
+
+class Layer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    weight: list[list[float]]  # (units, inputs)
+    bias: list[float] | None = None
+    activation: str = "sigmoid"
+
+    @model_validator(mode="after")
+    def _fits(self) -> Layer:
+        if not self.weight or len({len(row) for row in self.weight}) != 1 or not self.weight[0]:
+            raise ValueError("weight: one row per unit, every row as long (one number per input)")
+        if self.bias is not None and len(self.bias) != len(self.weight):
+            raise ValueError(f"bias: one per unit ({len(self.weight)}), got {len(self.bias)}")
+        if self.activation not in scratch.ACTIVATIONS:
+            raise ValueError(f"activation: '{self.activation}' (valid: {', '.join(scratch.ACTIVATIONS)})")
+        return self
+
+
+class TinyNetwork(BaseModel):
+    """What a backprop file holds: the input, an optional target, and the layers."""
+    model_config = ConfigDict(extra="forbid")
+    input: list[float]
+    target: list[float] | None = None
+    layers: list[Layer]
+
+    @model_validator(mode="after")
+    def _chained(self) -> TinyNetwork:
+        width = len(self.input)
+        if not self.layers or len(self.layers) > 8 or max(len(layer.weight) for layer in self.layers) > 16:
+            raise ValueError("layers: 1 to 8 layers of at most 16 units (this is for reading by eye)")
+        for index, layer in enumerate(self.layers):
+            if len(layer.weight[0]) != width:
+                raise ValueError(f"layers[{index}].weight: rows need {width} numbers (the inputs it gets), "
+                                 f"got {len(layer.weight[0])}")
+            width = len(layer.weight)
+        if self.target is not None and len(self.target) != width:
+            raise ValueError(f"target: one number per output ({width}), got {len(self.target)}")
+        return self
+
+
+EXAMPLES = {
+    # the lecture's graph: one sigmoid neuron, f = sigmoid(w0*x0 + w1*x1 + w2)
+    "neuron": {"input": [-1, -2], "layers": [{"weight": [[2, -3]], "bias": [-3]}]},
+    # XOR by a 2-2-1 sigmoid network with untrained weights: for (1, 0) it answers 0.29, far from the target 1
+    "xor": {"input": [1, 0], "target": [1],
+            "layers": [{"weight": [[0.5, -1.0], [-0.5, 1.0]], "bias": [0.0, 0.5]},
+                       {"weight": [[-1.0, -0.5]], "bias": [0.0]}]},
+}
+
+
+def load_network(spec: str, inputs: list[float] | None = None, target: list[float] | None = None) -> TinyNetwork:
+    """A built-in example (neuron, xor) or a YAML file; --input / --target replace the file's."""
+    if spec in EXAMPLES:
+        document, source = dict(EXAMPLES[spec]), spec
+    else:
+        path = Path(spec)
+        if not path.is_file():
+            raise ConfigError(f"{spec}: neither a built-in example ({', '.join(EXAMPLES)}) nor a file")
+        document, source = load_yaml(path.read_text(encoding="utf-8", errors="replace")), str(path)
+        if not isinstance(document, dict):
+            raise ConfigError(f"{source}: expected a mapping with input, layers and optionally target")
+    document.update({k: v for k, v in (("input", inputs), ("target", target)) if v is not None})
+    try:
+        return TinyNetwork.model_validate(document)
+    except ValidationError as err:
+        first = err.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(f"{source}: {where + ': ' if where else ''}{first['msg'].removeprefix('Value error, ')}") from err
+
+
+@dataclass
+class LayerTrace:
+    name: str
+    activation: str
+    inputs: np.ndarray  # what the layer received
+    weight: np.ndarray
+    bias: np.ndarray | None
+    z: np.ndarray  # weighted sums
+    a: np.ndarray  # activations
+    grad_a: np.ndarray  # dL/da (or df/da without a target)
+    grad_z: np.ndarray
+    grad_weight: np.ndarray
+    grad_bias: np.ndarray | None
+    grad_inputs: np.ndarray
+
+
+@dataclass
+class Trace:
+    layers: list[LayerTrace]
+    output: np.ndarray
+    loss: float | None  # mean squared error against the target; None: the gradients are of the output itself
+    autograd_difference: float  # the largest gap between these gradients and torch autograd's
+
+
+def trace(network: TinyNetwork) -> Trace:
+    x = np.array([network.input], dtype=np.float64)
+    linears = [scratch.Linear(np.array(layer.weight, dtype=np.float64),
+                              np.array(layer.bias, dtype=np.float64) if layer.bias is not None else None)
+               for layer in network.layers]
+    activations = [scratch.ACTIVATIONS[layer.activation]() for layer in network.layers]
+    inputs, sums, outs = [], [], []
+    for linear, activation in zip(linears, activations):
+        inputs.append(x)
+        sums.append(linear.forward(x))
+        x = activation.forward(sums[-1])
+        outs.append(x)
+    loss = None
+    if network.target is not None:
+        mse = scratch.MSE()
+        loss = float(mse.forward(x, np.array([network.target]))[0])
+        grad = mse.backward()
+    else:
+        grad = np.ones_like(x)  # d output / d output
+    grads_a, grads_z = [None] * len(linears), [None] * len(linears)
+    for index in reversed(range(len(linears))):
+        grads_a[index] = grad
+        grads_z[index] = activations[index].backward(grad)
+        grad = linears[index].backward(grads_z[index])
+    layers = [LayerTrace("output" if i == len(linears) - 1 else f"hidden{i + 1}", network.layers[i].activation,
+                         inputs[i][0], linears[i].weight, linears[i].bias, sums[i][0], outs[i][0], grads_a[i][0],
+                         grads_z[i][0], linears[i].grad_weight, None if linears[i].grad_bias is None else
+                         linears[i].grad_bias, (grads_z[i] @ linears[i].weight)[0]) for i in range(len(linears))]
+    return Trace(layers, outs[-1][0], loss, _autograd_difference(network, layers))
+
+
+def _autograd_difference(network: TinyNetwork, layers: list[LayerTrace]) -> float:
+    x = torch.tensor([network.input], dtype=torch.float64, requires_grad=True)
+    weights = [torch.tensor(layer.weight, dtype=torch.float64, requires_grad=True) for layer in network.layers]
+    biases = [torch.tensor(layer.bias, dtype=torch.float64, requires_grad=True) if layer.bias is not None else None
+              for layer in network.layers]
+    functions = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu, "identity": lambda z: z}
+    out = x
+    for layer, weight, bias in zip(network.layers, weights, biases):
+        out = functions[layer.activation](out @ weight.T + (bias if bias is not None else 0))
+    target = torch.tensor([network.target], dtype=torch.float64) if network.target is not None else None
+    (out - target).square().mean().backward() if target is not None else out.sum().backward()
+    gaps = [np.abs(w.grad.numpy() - trace.grad_weight).max() for w, trace in zip(weights, layers)]
+    gaps += [np.abs(b.grad.numpy() - trace.grad_bias).max() for b, trace in zip(biases, layers) if b is not None]
+    gaps.append(np.abs(x.grad.numpy()[0] - layers[0].grad_inputs).max())
+    return float(max(gaps))
+
+
+SLOPES = {"sigmoid": "a(1-a)", "tanh": "1-a²", "relu": "1 if z>0 else 0", "identity": "1"}
+
+
+def _n(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _weighted_sum(weights: np.ndarray, names: list[str], bias: float | None) -> str:
+    terms = [(w, f"*{name}") for w, name in zip(weights, names)] + ([(bias, "")] if bias is not None else [])
+    text = f"{_n(terms[0][0])}{terms[0][1]}"
+    for value, name in terms[1:]:
+        text += f" {'-' if value < 0 else '+'} {_n(abs(value))}{name}"
+    return text
+
+
+def describe(result: Trace, network: TinyNetwork) -> list[str]:
+    """The board, line by line: forward, loss, backward."""
+    d = "dL" if result.loss is not None else "df"  # of the loss, or of the output f itself
+    lines = [f"forward, input x = ({', '.join(_n(v) for v in network.input)})"]
+    names = [f"x{i}" for i in range(len(network.input))]
+    for layer in result.layers:
+        for unit, row in enumerate(layer.weight):
+            bias = layer.bias[unit] if layer.bias is not None else None
+            lines.append(f"  {layer.name}[{unit}]  z = {_weighted_sum(row, names, bias)} = {_n(layer.z[unit])}   "
+                         f"a = {layer.activation}(z) = {_n(layer.a[unit])}")
+        names = [f"{layer.name}[{unit}]" for unit in range(len(layer.a))]
+    if result.loss is not None:
+        lines.append(f"loss  L = mean((a - target)²) = {_n(result.loss)}  (target "
+                     f"{', '.join(_n(t) for t in network.target)})")
+        lines.append("backward: dL/d(each node), from the loss back to the input")
+        lines.append(f"  (at the output, dL/da = 2(a - target)/{len(result.output)})")
+    else:
+        lines.append("backward: d(output)/d(each node), from the output back to the input (upstream gradient 1)")
+    for layer in reversed(result.layers):
+        for unit in range(len(layer.a)):
+            lines.append(f"  {layer.name}[{unit}]  {d}/da = {_n(layer.grad_a[unit])}   {d}/dz = {d}/da * "
+                         f"{SLOPES[layer.activation]} = {_n(layer.grad_z[unit])}")
+            weights = ", ".join(_n(g) for g in layer.grad_weight[unit])
+            bias = f"   {d}/db = {_n(layer.grad_bias[unit])}" if layer.grad_bias is not None else ""
+            lines.append(f"      {d}/dw = {d}/dz * inputs = ({weights}){bias}")
+    lines.append(f"  input  {d}/dx = ({', '.join(_n(g) for g in result.layers[0].grad_inputs)})")
+    lines.append(f"check: torch autograd's gradients differ from these by at most {result.autograd_difference:.1e}")
+    return lines

@@ -1,0 +1,44 @@
+"""nnintro backprop: the lecture's board work, node by node, checked against autograd."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from nnintro.backprop import load_network, trace
+from nnintro.cli import app
+from nnintro.errors import ConfigError
+
+runner = CliRunner()
+
+
+def test_the_sigmoid_neuron_graph_gives_the_textbook_gradients():
+    result = trace(load_network("neuron"))  # sigmoid(2*-1 + -3*-2 + -3) = sigmoid(1)
+    assert result.output == pytest.approx([0.7311], abs=1e-4) and result.loss is None
+    layer = result.layers[0]
+    assert np.allclose(layer.grad_weight, [[-0.1966, -0.3932]], atol=1e-4)
+    assert np.allclose(layer.grad_bias, [0.1966], atol=1e-4)
+    assert np.allclose(layer.grad_inputs, [0.3932, -0.5898], atol=1e-4)
+
+
+def test_a_network_from_a_file_is_traced_and_matches_autograd(tmp_path):
+    path = tmp_path / "net.yaml"
+    path.write_text("input: [1, 0]\ntarget: [1]\nlayers:\n"
+                    "  - {weight: [[1, -2], [0.5, 0.5], [-1, 1]], bias: [0, 0.1, 0.2], activation: tanh}\n"
+                    "  - {weight: [[1, 1, -1]], activation: relu}\n")
+    output = runner.invoke(app, ["backprop", str(path), "--input", "0.5,-1"])
+    assert output.exit_code == 0, output.output
+    assert "hidden1[2]  z = -1*x0 + 1*x1 + 0.2" in output.output and "dL/dx" in output.output
+    result = trace(load_network(str(path), [0.5, -1]))
+    assert result.autograd_difference < 1e-12 and len(result.layers[0].a) == 3
+
+
+def test_a_wrong_network_is_named_in_one_line(tmp_path):
+    path = tmp_path / "net.yaml"
+    path.write_text("input: [1, 0]\nlayers:\n  - {weight: [[1, 2, 3]]}\n")
+    result = runner.invoke(app, ["backprop", str(path)])
+    assert result.exit_code == 2
+    assert "rows need 2 numbers (the inputs it gets), got 3" in result.output
+    with pytest.raises(ConfigError, match="target: one number per output"):
+        load_network("xor", target=[1, 0])
+    assert runner.invoke(app, ["backprop", "nosuch"]).exit_code == 2
