@@ -1,5 +1,5 @@
 """`nnintro show`: look at the data before training (the lab's first step): a grid of training images with
-their class names, the 2-D points as a scatter, or a table's columns and targets."""
+their class names, the 2-D points over the untrained model's probabilities, or a table's columns and targets."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,8 +28,12 @@ def show_data(config: Config, out: Path, count: int = 30) -> tuple[Path | None, 
         figure = plots.image_grid_figure(x[chosen], data.normalization["scale"], [names[y[i]] for i in chosen],
                                          f"{data.name}: {len(chosen)} training images, classes taken in turn "
                                          f"(raw pixels, before the model standardizes them)", columns=6)
-    else:
-        figure = plots.points_figure(x, y, names, f"{data.name}: {len(x)} training points")
+    else:  # over the untrained model's probabilities: where training starts from (the notebook's pcolormesh)
+        from nnintro.models import user_model
+        from nnintro.reports.classification import decision_boundary
+
+        figure = decision_boundary(user_model(model, data.task.combine), data,
+                                   f"{data.name}: {len(x)} training points, over the untrained model's P(positive)")
     plots.save_figure(figure, out)
     return out, summary
 

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from nnintro.datasets.base import DatasetBundle
-from nnintro.models import PackedLinear
+from nnintro.models import ACTIVATIONS, PackedLinear, readable_names
 from nnintro.reports import plots
 from nnintro.reports.sink import FigureSink
 from nnintro.reports.tables import Column, TableSpec
@@ -44,6 +44,36 @@ def boundary_grid(model: nn.Module, device: torch.device) -> tuple[np.ndarray, n
     positive = torch.softmax(model(points).float(), 1)[:, 1].reshape(GRID_STEPS, GRID_STEPS).cpu().numpy()
     model.train(was_training)
     return grid_x.numpy(), grid_y.numpy(), positive
+
+
+@torch.inference_mode()
+def hidden_unit_maps(model: nn.Module, device: torch.device, limit: int = 12) -> list[tuple[str, np.ndarray]]:
+    """The Playground's neuron view: each hidden unit's output over the plane, layer by layer (a pack: its first
+    member), at most `limit` units per layer."""
+    pack = getattr(model, "pack", model)
+    names = readable_names(pack)
+    activations = [(index, module) for index, module in pack.named_children()
+                   if isinstance(module, tuple(ACTIVATIONS.values()))]
+    axis = torch.linspace(-GRID_LIMIT, GRID_LIMIT, GRID_STEPS)
+    grid_y, grid_x = torch.meshgrid(axis, axis, indexing="ij")
+    points = torch.stack([grid_x.reshape(-1), grid_y.reshape(-1)], 1).to(device)
+    outputs: dict[str, torch.Tensor] = {}
+    hooks = [module.register_forward_hook(lambda _m, _i, out, index=index: outputs.__setitem__(index, out[0]))
+             for index, module in activations]
+    was_training = pack.training
+    pack.eval()
+    try:
+        pack(points)
+    finally:
+        for hook in hooks:
+            hook.remove()
+        pack.train(was_training)
+    maps = []
+    for index, _ in activations:
+        values = outputs[index].float().cpu()
+        for unit in range(min(limit, values.shape[1])):
+            maps.append((f"{names[index]}[{unit}]", values[:, unit].reshape(GRID_STEPS, GRID_STEPS).numpy()))
+    return maps
 
 
 def boundary_image(model: nn.Module, data: DatasetBundle) -> np.ndarray:
@@ -147,6 +177,10 @@ def run_report(sink: FigureSink, model: nn.Module, data: DatasetBundle, test: Sp
         write_learned_weights(sink, model, data, architecture)
     elif data.kind == "points":
         sink("decision_boundary", decision_boundary(model, data, f"{run_name}: decision boundary"))
+        maps = hidden_unit_maps(model, data.train.x.device)
+        if maps:
+            sink("hidden_units", plots.unit_maps_figure(maps, GRID_LIMIT, f"{run_name}: what each hidden unit "
+                                                         f"computes over the plane (red < 0 < blue)"))
     if sink.writer is not None:
         for index, name in enumerate(classes):
             sink.writer.add_pr_curve(f"pr/{name}", test.targets == index, torch.from_numpy(probabilities[:, index]),

@@ -245,20 +245,6 @@ def weight_images_figure(weights: np.ndarray, input_shape: list[int], captions: 
     return figure
 
 
-def points_figure(points: np.ndarray, labels: np.ndarray, classes: list[str], title: str) -> Figure:
-    """2-D points coloured by class, on the Playground's square."""
-    figure, axis = plt.subplots(figsize=(5.2, 4.6))
-    for index, name in enumerate(classes):
-        chosen = labels == index
-        axis.scatter(points[chosen, 0], points[chosen, 1], s=14, lw=0.4, edgecolors="white", label=name,
-                     color=[WRONG, RIGHT][index % 2] if len(classes) == 2 else None)
-    axis.set_xlabel("x1")
-    axis.set_ylabel("x2")
-    axis.legend(fontsize=8)
-    axis.set_title(title, fontsize=10)
-    return figure
-
-
 def decision_boundary_figure(grid_x: np.ndarray, grid_y: np.ndarray, positive: np.ndarray,
                              train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
                              title: str) -> Figure:
@@ -439,3 +425,33 @@ def frames_figure(frames: list[tuple[str, np.ndarray]], title: str, columns: int
     figure.suptitle(title, fontsize=10)
     figure.tight_layout()
     return figure
+
+
+def unit_maps_figure(maps: list[tuple[str, np.ndarray]], limit: float, title: str, columns: int = 6) -> Figure:
+    """Small heat maps over the [-limit, limit] square, one per unit, each with its own symmetric colour scale."""
+    rows = math.ceil(len(maps) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(1.9 * columns, 2.0 * rows + 0.4), squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, (caption, values) in zip(axes.flat, maps):
+        bound = max(float(np.abs(values).max()), 1e-6)
+        axis.imshow(values, origin="lower", extent=(-limit, limit, -limit, limit), cmap="RdBu", vmin=-bound, vmax=bound)
+        axis.set_title(caption, fontsize=8)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def animation_gif(frames: list[tuple[str, np.ndarray]], milliseconds: int = 150, size: int = 360) -> bytes:
+    """Pictures (RGB arrays) as an animated GIF, each with its caption at the top; the last one lingers."""
+    from PIL import Image, ImageDraw
+
+    images = []
+    for caption, frame in frames:
+        image = Image.fromarray(frame).resize((size, size), Image.NEAREST)
+        ImageDraw.Draw(image).text((6, 4), caption, fill=(0, 0, 0))
+        images.append(image.convert("P", palette=Image.ADAPTIVE))
+    buffer = io.BytesIO()
+    durations = [milliseconds] * (len(images) - 1) + [milliseconds * 10]
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)
+    return buffer.getvalue()

@@ -11,6 +11,7 @@ from nnintro.datasets.base import DatasetBundle
 from nnintro.reports import classification, plots, regression
 from nnintro.reports.sink import FigureSink
 from nnintro.reports.tables import TableSpec
+from nnintro.runs import write_atomic
 from nnintro.tasks import SplitOutputs, Task
 
 TASK_REPORTS = {"classification": classification, "regression": regression}  # each: run_report, split_report, split_tables
@@ -19,9 +20,11 @@ TASK_REPORTS = {"classification": classification, "regression": regression}  # e
 def write_run_report(run_dir: Path, model: nn.Module, data: DatasetBundle, test: SplitOutputs,
                      history: list[dict], best_epoch: int, stopped_early: bool, architecture: dict,
                      examples: int, run_name: str, writer: Any = None,
-                     frames: list[tuple[int, Any]] | None = None, augmenter: Any = None) -> dict[str, Any]:
+                     frames: list[tuple[int, Any]] | None = None, strip_epochs: set[int] = frozenset(),
+                     augmenter: Any = None) -> dict[str, Any]:
     """Every picture for a finished run; returns what the task adds to metrics.json (most-confused pairs).
-    frames: (epoch, image) pictures taken during training (the 2-D sets' boundary), drawn as one strip;
+    frames: (epoch, image) pictures taken during training (the 2-D sets' boundary, epoch 0: untrained), drawn as
+    an animation and, for epoch 0 and strip_epochs, as one strip;
     augmenter: the training split's augmentation, drawn on a few training images."""
     sink = FigureSink(run_dir, writer, len(history))
     if augmenter is not None:
@@ -29,8 +32,10 @@ def write_run_report(run_dir: Path, model: nn.Module, data: DatasetBundle, test:
     if history:
         sink("curves", plots.curves_figure(history, best_epoch, stopped_early, run_name, data.task.running_metric))
     if frames:
-        sink("decision_boundary_epochs", plots.frames_figure([(f"epoch {epoch}", image) for epoch, image in frames],
-                                                             f"{run_name}: the decision boundary as it forms"))
+        captions = [("untrained" if epoch == 0 else f"epoch {epoch}", image) for epoch, image in frames]
+        strip = [frame for (epoch, _), frame in zip(frames, captions) if epoch in strip_epochs]
+        sink("decision_boundary_epochs", plots.frames_figure(strip, f"{run_name}: the decision boundary as it forms"))
+        write_atomic(run_dir / "decision_boundary.gif", plots.animation_gif(captions))
     return TASK_REPORTS[data.task.name].run_report(sink, model, data, test, examples, architecture, run_name)
 
 

@@ -19,12 +19,13 @@ def flatten(prefix: str, value: Any) -> dict[str, Any]:
     return {prefix: value if isinstance(value, (int, float, str, bool)) else str(value)}
 
 
+ANIMATION_FRAMES = 60  # the decision boundary's GIF: at most about this many epochs, dense at the start
 IMAGES_KEPT = 10  # TensorBoard shows at most this many images per tag unless started with --samples_per_plugin
 
 
-def chosen_epochs(epochs: int) -> set[int]:
-    """At most IMAGES_KEPT epochs, dense at the start where a boundary forms, spaced out later, and the last."""
-    return {max(1, round(epochs ** (i / (IMAGES_KEPT - 1)))) for i in range(IMAGES_KEPT)} | {epochs}
+def chosen_epochs(epochs: int, count: int = IMAGES_KEPT) -> set[int]:
+    """At most `count` epochs, dense at the start where a boundary forms, spaced out later, and the last."""
+    return {max(1, round(epochs ** (i / (count - 1)))) for i in range(count)} | {epochs}
 
 
 def hparams_that_matter(config: dict[str, Any]) -> dict[str, Any]:
@@ -49,21 +50,29 @@ class TensorBoardObserver:
         self.writer = SummaryWriter(log_dir=str(run_dir))
         self.model, self.data, self.histograms = model, data, histograms
         self.view = user_model(model, data.task.combine)  # the ensemble, for a pack
-        self.boundary_epochs = chosen_epochs(epochs)
-        self.boundary_frames: list[tuple[int, Any]] = []  # (epoch, image): also drawn as a strip in the run folder
+        self.boundary_epochs = chosen_epochs(epochs)  # in TensorBoard and the strip
+        self.animated_epochs = chosen_epochs(epochs, ANIMATION_FRAMES)
+        # (epoch, image), from the untrained model (epoch 0) on: the strip and the animation in the run folder
+        self.boundary_frames: list[tuple[int, Any]] = []
+        if data.kind == "points":
+            self._take_frame(0)
         self.names = readable_names(model)
+
+    def _take_frame(self, epoch: int) -> None:
+        from nnintro.reports.classification import boundary_image
+
+        frame = boundary_image(self.view, self.data)
+        self.boundary_frames.append((epoch, frame))
+        if epoch in self.boundary_epochs or epoch == 0:  # scrub through them in the Images tab
+            self.writer.add_image("decision_boundary/epoch", frame, epoch, dataformats="HWC")
 
     def on_epoch_end(self, row: dict[str, float]) -> None:
         epoch = int(row["epoch"])
         for key, value in row.items():
             if key != "epoch":
                 self.writer.add_scalar(key if "/" in key else f"train/{key}", value, epoch)
-        if self.data.kind == "points" and epoch in self.boundary_epochs:  # scrub through it in the Images tab
-            from nnintro.reports.classification import boundary_image
-
-            frame = boundary_image(self.view, self.data)
-            self.boundary_frames.append((epoch, frame))
-            self.writer.add_image("decision_boundary/epoch", frame, epoch, dataformats="HWC")
+        if self.data.kind == "points" and epoch in self.animated_epochs:
+            self._take_frame(epoch)
         if self.histograms:
             for name, parameter in self.model.named_parameters():
                 index, _, kind = name.partition(".")

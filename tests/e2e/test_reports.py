@@ -10,6 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
@@ -72,6 +73,13 @@ def test_image_runs_get_every_picture(runs):
 def test_playground_runs_get_a_decision_boundary(runs):
     assert png_size(runs["xor_mlp"] / "decision_boundary.png")[0] > 300
     assert png_size(runs["xor_mlp"] / "decision_boundary_epochs.png")[0] > 600  # the strip of chosen epochs
+    assert png_size(runs["xor_mlp"] / "hidden_units.png")[0] > 600  # one map per hidden unit (8)
+    with Image.open(runs["xor_mlp"] / "decision_boundary.gif") as animation:  # from the untrained model on
+        epochs = json.loads((runs["xor_mlp"] / "metrics.json").read_text())["epochs_run"]
+        assert min(epochs + 1, 10) <= animation.n_frames <= epochs + 1
+        first = np.asarray(animation.convert("RGB"))
+        animation.seek(animation.n_frames - 1)
+        assert np.abs(np.asarray(animation.convert("RGB")).astype(int) - first).mean() > 5  # it learned
     assert not (runs["xor_mlp"] / "probabilities.png").exists()
 
 
