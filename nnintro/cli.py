@@ -520,17 +520,34 @@ def plot_optimizers(
     force: ForceOption = False,
     lr: Annotated[float, typer.Option("--lr", min=1e-6, max=10, help="Learning rate for every optimizer.")] = 0.05,
     steps: Annotated[int, typer.Option("--steps", min=1, max=10_000, help="Steps per optimizer.")] = 120,
-    start: Annotated[str, typer.Option("--start", help="Start point x,y (the lecture's: anywhere near the "
-                                       "ridge y = 0).")] = "1.0,0.001",
+    start: Annotated[str, typer.Option("--start", help="Start point x,y, or random (seeded by --seed; the "
+                                       "lecture's).")] = "1.0,0.001",
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="Seed of --start random.")] = 0,
+    function: Annotated[str, typer.Option("--function", help="saddle (x² - y²), bowl (x² + 10y²) or rosenbrock.")]
+    = "saddle",
+    optimizer: Annotated[Optional[list[str]], typer.Option("--optimizer", help="Only these (repeatable): sgd "
+                                                           "(plain gradient descent), momentum, rmsprop, adam.")] = None,
+    animate: Annotated[bool, typer.Option("--animate", help="Also write a GIF of the paths growing (.gif beside "
+                                          "the PNG).")] = False,
 ) -> None:
-    """Gradient descent, with momentum, RMSprop and Adam from the same start on the saddle f(x, y) = x^2 - y^2."""
+    """Gradient descent, with momentum, RMSprop and Adam from the same start on a surface (default: the saddle
+    f(x, y) = x^2 - y^2)."""
+    from nnintro.lecture import FUNCTIONS, LIMIT, OPTIMIZERS, random_start
     from nnintro.lecture import plot_optimizers as draw
 
-    point = _numbers(start, "--start")
-    if len(point) != 2 or max(abs(v) for v in point) > 1.5:
-        raise typer.BadParameter("--start: give x,y inside the picture, each between -1.5 and 1.5")
-    path = draw(_picture_path(out, "optimizers.png", force), lr, steps, (point[0], point[1]))
-    console.print(f"wrote {path}", highlight=False)
+    if function not in FUNCTIONS:
+        raise typer.BadParameter(f"--function: '{function}' (valid: {', '.join(FUNCTIONS)})")
+    for name in optimizer or []:
+        if name not in OPTIMIZERS:
+            raise typer.BadParameter(f"--optimizer: '{name}' (valid: {', '.join(OPTIMIZERS)})")
+    point = random_start(seed) if start == "random" else _numbers(start, "--start")
+    if len(point) != 2 or max(abs(v) for v in point) > LIMIT:
+        raise typer.BadParameter(f"--start: give x,y inside the picture, each between -{LIMIT} and {LIMIT}, "
+                                 f"or random")
+    paths = draw(_picture_path(out, "optimizers.png", force), lr, steps, (point[0], point[1]), function,
+                 list(dict.fromkeys(optimizer or [])), animate)
+    for path in paths:
+        console.print(f"wrote {path}", highlight=False)
 
 
 @plot_app.command("softmax")

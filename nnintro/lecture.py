@@ -1,4 +1,5 @@
-"""The lecture's pictures: activations with their derivatives, optimizers on a saddle."""
+"""The lecture's pictures: activations with their derivatives, optimizers on a surface (as a picture or an
+animation), softmax of a logit vector."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,9 +8,31 @@ import numpy as np
 import torch
 
 from nnintro.models import ACTIVATIONS
-from nnintro.reports.plots import activations_figure, optimizers_figure, save_figure, softmax_figure
+from nnintro.reports.plots import (
+    activations_figure,
+    animation_gif,
+    figure_array,
+    optimizers_figure,
+    save_figure,
+    softmax_figure,
+)
+from nnintro.runs import write_atomic
 
 SADDLE_START = (1.0, 1e-3)  # on the ridge, nudged off it: escaping is the whole story
+LIMIT = 1.5  # the picture's square; a path that leaves it stops
+
+# name -> (formula as the picture shows it, f(x, y) on tensors)
+FUNCTIONS = {
+    "saddle": ("x² - y²", lambda x, y: x**2 - y**2),
+    "bowl": ("x² + 10y²", lambda x, y: x**2 + 10 * y**2),  # a long narrow valley: momentum's case
+    "rosenbrock": ("(1 - x)² + 100(y - x²)²", lambda x, y: (1 - x) ** 2 + 100 * (y - x**2) ** 2),
+}
+OPTIMIZERS = {
+    "sgd": ("gradient descent (SGD)", lambda p, lr: torch.optim.SGD(p, lr=lr)),
+    "momentum": ("SGD + momentum 0.9", lambda p, lr: torch.optim.SGD(p, lr=lr, momentum=0.9)),
+    "rmsprop": ("RMSprop", lambda p, lr: torch.optim.RMSprop(p, lr=lr)),
+    "adam": ("Adam", lambda p, lr: torch.optim.Adam(p, lr=lr)),
+}
 
 
 def activation_curves() -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -23,28 +46,24 @@ def activation_curves() -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     return curves
 
 
-def saddle_paths(steps: int = 120, lr: float = 0.05,
-                 start: tuple[float, float] = SADDLE_START) -> dict[str, np.ndarray]:
-    """The same start, the same lr, plain gradient descent and three optimizers, on f(x, y) = x^2 - y^2."""
-    makers = {
-        "gradient descent (SGD)": lambda p: torch.optim.SGD(p, lr=lr),
-        "SGD + momentum 0.9": lambda p: torch.optim.SGD(p, lr=lr, momentum=0.9),
-        "RMSprop": lambda p: torch.optim.RMSprop(p, lr=lr),
-        "Adam": lambda p: torch.optim.Adam(p, lr=lr),
-    }
+def optimizer_paths(steps: int = 120, lr: float = 0.05, start: tuple[float, float] = SADDLE_START,
+                    function: str = "saddle", optimizers: list[str] | None = None) -> dict[str, np.ndarray]:
+    """The same start, the same lr: each chosen optimizer's path on the function."""
+    f = FUNCTIONS[function][1]
     paths = {}
-    for name, make in makers.items():
-        point = torch.tensor(start, dtype=torch.float32, requires_grad=True)
-        optimizer = make([point])
+    for name in optimizers or list(OPTIMIZERS):
+        label, make = OPTIMIZERS[name]
+        point = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+        optimizer = make([point], lr)
         path = [point.detach().clone().numpy()]
         for _ in range(steps):
             optimizer.zero_grad()
-            (point[0] ** 2 - point[1] ** 2).backward()
+            f(point[0], point[1]).backward()
             optimizer.step()
             path.append(point.detach().clone().numpy())
-            if point.detach().abs().max() > 1.5:  # it has left the picture (and the saddle)
+            if not point.detach().abs().max() <= LIMIT:  # it has left the picture (or blown up)
                 break
-        paths[name] = np.stack(path)
+        paths[label] = np.stack(path)
     return paths
 
 
@@ -53,11 +72,41 @@ def plot_activations(path: Path) -> Path:
     return path
 
 
-def plot_optimizers(path: Path, lr: float = 0.05, steps: int = 120,
-                    start: tuple[float, float] = SADDLE_START) -> Path:
-    title = f"from {start} on the saddle x² - y², lr {lr:g}, {steps} steps: who escapes along y?"
-    save_figure(optimizers_figure(saddle_paths(steps, lr, start), title), path)
-    return path
+def random_start(seed: int) -> tuple[float, float]:
+    """The lecture's random start, inside the picture (seeded, so a class sees the same one)."""
+    x, y = np.random.default_rng(seed).uniform(-LIMIT * 0.8, LIMIT * 0.8, 2)
+    return float(x), float(y)
+
+
+def plot_optimizers(path: Path, lr: float = 0.05, steps: int = 120, start: tuple[float, float] = SADDLE_START,
+                    function: str = "saddle", optimizers: list[str] | None = None,
+                    animate: bool = False) -> list[Path]:
+    """The paths as a PNG and, with animate, as a GIF beside it (the same name, .gif) where they grow step by step."""
+    formula, f = FUNCTIONS[function]
+    paths = optimizer_paths(steps, lr, start, function, optimizers)
+    title = f"from ({start[0]:.3g}, {start[1]:.3g}) on f = {formula}, lr {lr:g}, {steps} steps"
+    surface = _surface(f)
+    save_figure(optimizers_figure(paths, title, surface, formula), path)
+    if not animate:
+        return [path]
+    longest = max(len(p) for p in paths.values())
+    frames = []
+    for shown in sorted({max(1, round(longest * (i + 1) / ANIMATION_FRAMES)) for i in range(ANIMATION_FRAMES)}):
+        figure = optimizers_figure({name: p[:shown] for name, p in paths.items()}, f"{title}: step {shown - 1}",
+                                   surface, formula)
+        frames.append(figure_array(figure))
+    gif = path.with_suffix(".gif")
+    write_atomic(gif, animation_gif([("", frame) for frame in frames], size=None))
+    return [path, gif]
+
+
+ANIMATION_FRAMES = 40
+
+
+def _surface(f) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    grid = torch.linspace(-LIMIT, LIMIT, 200, dtype=torch.float64)
+    gy, gx = torch.meshgrid(grid, grid, indexing="ij")
+    return gx.numpy(), gy.numpy(), f(gx, gy).numpy()
 
 
 def plot_softmax(path: Path, logits: list[float], temperature: float = 1.0) -> Path:

@@ -342,20 +342,25 @@ def activations_figure(curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarra
     return figure
 
 
-def optimizers_figure(paths: dict[str, np.ndarray], title: str) -> Figure:
-    """Optimizer trajectories over the contours of f(x, y) = x^2 - y^2."""
+def optimizers_figure(paths: dict[str, np.ndarray], title: str,
+                      surface: tuple[np.ndarray, np.ndarray, np.ndarray], formula: str) -> Figure:
+    """Optimizer trajectories over the contours of the surface f(x, y) (grid x, grid y, values)."""
     figure, axis = plt.subplots(figsize=(6.5, 5.5))
-    grid = np.linspace(-1.5, 1.5, 200)
-    gx, gy = np.meshgrid(grid, grid)
-    contours = axis.contourf(gx, gy, gx ** 2 - gy ** 2, levels=30, cmap="Greys", alpha=0.6)
-    figure.colorbar(contours, ax=axis, label="f(x, y) = x² - y²")
+    gx, gy, values = surface
+    if values.min() >= 0 and values.max() > 100 * max(np.median(values), 1e-9):  # a deep valley: log levels show it
+        levels = np.geomspace(max(values.min(), 1e-3), values.max(), 30)
+        contours = axis.contourf(gx, gy, values.clip(levels[0]), levels=levels, cmap="Greys", alpha=0.6,
+                                 norm=matplotlib.colors.LogNorm())
+    else:
+        contours = axis.contourf(gx, gy, values, levels=30, cmap="Greys", alpha=0.6)
+    figure.colorbar(contours, ax=axis, label=f"f(x, y) = {formula}")
     for index, (name, path) in enumerate(paths.items()):
         axis.plot(path[:, 0], path[:, 1], "-", color=f"C{index}", lw=1.6, label=name)
         axis.plot(path[-1, 0], path[-1, 1], "o", color=f"C{index}", ms=4)
     start = next(iter(paths.values()))[0]
     axis.plot(*start, "k*", ms=12, label="start")
-    axis.set_xlim(-1.5, 1.5)
-    axis.set_ylim(-1.5, 1.5)
+    axis.set_xlim(gx.min(), gx.max())
+    axis.set_ylim(gy.min(), gy.max())
     axis.set_xlabel("x")
     axis.set_ylabel("y")
     axis.set_title(title, fontsize=10)
@@ -442,13 +447,24 @@ def unit_maps_figure(maps: list[tuple[str, np.ndarray]], limit: float, title: st
     return figure
 
 
-def animation_gif(frames: list[tuple[str, np.ndarray]], milliseconds: int = 150, size: int = 360) -> bytes:
-    """Pictures (RGB arrays) as an animated GIF, each with its caption at the top; the last one lingers."""
+def figure_array(figure: Figure) -> np.ndarray:
+    """A figure as an RGB array (and closed)."""
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png_bytes(figure))).convert("RGB"))
+
+
+def animation_gif(frames: list[tuple[str, np.ndarray]], milliseconds: int = 150, size: int | None = 360) -> bytes:
+    """Pictures (RGB arrays) as an animated GIF, each with its caption at the top (size: scaled to a square of
+    that many pixels); the last one lingers."""
     from PIL import Image, ImageDraw
 
     images = []
     for caption, frame in frames:
-        image = Image.fromarray(frame).resize((size, size), Image.NEAREST)
+        image = Image.fromarray(frame)
+        shape = (size, size) if size is not None else images[0].size if images else image.size
+        if image.size != shape:  # every frame the first's size
+            image = image.resize(shape, Image.NEAREST)
         ImageDraw.Draw(image).text((6, 4), caption, fill=(0, 0, 0))
         images.append(image.convert("P", palette=Image.ADAPTIVE))
     buffer = io.BytesIO()

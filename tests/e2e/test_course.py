@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 from typer.testing import CliRunner
 
 from nnintro.cli import app
@@ -60,11 +61,23 @@ def test_lecture_plots_take_their_knobs(tmp_path):
     assert saddle.exit_code == 0 and (tmp_path / "o.png").is_file()
     assert runner.invoke(app, ["plot", "softmax", "--logits", "two,one"]).exit_code == 2
     assert runner.invoke(app, ["plot", "optimizers", "--start", "5,5"]).exit_code == 2
-    from nnintro.lecture import saddle_paths
+    assert runner.invoke(app, ["plot", "optimizers", "--function", "cubic"]).exit_code == 2
+    from nnintro.lecture import optimizer_paths
 
-    paths = saddle_paths(steps=100, lr=0.1, start=(0.8, 0.05))
+    paths = optimizer_paths(steps=100, lr=0.1, start=(0.8, 0.05))
     assert all(path[0].tolist() == pytest.approx([0.8, 0.05]) for path in paths.values())
     assert len(paths["gradient descent (SGD)"]) <= 101
+    # plain gradient descent on the bowl x² + 10y²: each step multiplies x by (1 - 2 lr) and y by (1 - 20 lr)
+    (descent,) = optimizer_paths(steps=3, lr=0.01, start=(1.0, 1.0), function="bowl", optimizers=["sgd"]).values()
+    assert descent[-1].tolist() == pytest.approx([0.98**3, 0.8**3])
+
+
+def test_the_optimizer_demo_starts_at_random_and_animates(tmp_path):
+    result = runner.invoke(app, ["plot", "optimizers", "--start", "random", "--seed", "3", "--steps", "5",
+                                 "--optimizer", "sgd", "--optimizer", "adam", "--animate", "--out", str(tmp_path / "o.png")])
+    assert result.exit_code == 0 and (tmp_path / "o.png").is_file() and "o.gif" in result.output
+    with Image.open(tmp_path / "o.gif") as animation:
+        assert animation.n_frames == 6  # the start, then one frame per step
 
 
 def test_layers_are_summarized_and_dead_units_found():
