@@ -20,7 +20,7 @@ def show_data(config: Config, out: Path, count: int = 30) -> tuple[Path | None, 
     data, model = prepare(config)
     summary = [_summary(data), layer_table(model, data.input_shape)]
     if data.kind == "table":
-        return None, summary
+        return None, [summary[0], first_rows(data), summary[1]]
     x, y = data.train.x.numpy(), data.train.y.numpy()
     names = data.task.classes
     if data.kind == "image":
@@ -38,6 +38,31 @@ def show_data(config: Config, out: Path, count: int = 30) -> tuple[Path | None, 
     return out, summary
 
 
+def column_blocks(data: DatasetBundle) -> list:
+    """The training split's inputs cut into one block per table column (a number: 1 wide; text: its one-hot)."""
+    x = data.train.x.numpy()
+    blocks, start = [], 0
+    for column in data.inputs.get("columns", []):
+        width = len(column["categories"]) if column["kind"] == "category" else 1
+        blocks.append(x[:, start:start + width])
+        start += width
+    return blocks
+
+
+def first_rows(data: DatasetBundle, count: int = 5) -> TableSpec:
+    """The first training rows as the table held them (text decoded from its one-hot columns), with the target."""
+    columns = data.inputs["columns"]
+    blocks = column_blocks(data)
+    targets = data.inputs.get("targets") or ["target"]
+    rows = []
+    for i in range(min(count, len(data.train))):
+        row = {c["name"]: (c["categories"][int(block[i].argmax())] if c["kind"] == "category" else f"{block[i, 0]:.4g}")
+               for c, block in zip(columns, blocks)}
+        rows.append({**row, **dict(zip(targets, data.task.target_text(data.train.y[i])))})
+    names = [c["name"] for c in columns] + targets
+    return TableSpec(f"the first {len(rows)} training rows", [Column(n, n, left=True) for n in names], rows)
+
+
 def _summary(data: DatasetBundle) -> TableSpec:
     task = data.task.describe()
     what = (f"{len(task['classes'])} classes: {', '.join(task['classes'][:12])}" + (" ..." if len(task["classes"]) > 12
@@ -45,8 +70,13 @@ def _summary(data: DatasetBundle) -> TableSpec:
     rows = [{"key": "task", "value": what},
             {"key": "splits", "value": f"{len(data.train)} train / {len(data.val)} val / {len(data.test)} test"},
             {"key": "input", "value": f"{data.kind} {list(data.train.x.shape[1:])}"}]
-    for column in data.inputs.get("columns", []):
-        kind = (f"text, {len(column['categories'])} categories" if column["kind"] == "category" else "number")
+    for column, values in zip(data.inputs.get("columns", []), column_blocks(data)):
+        if column["kind"] == "category":
+            counts = values.sum(0)
+            kind = (f"text, {len(column['categories'])} categories, most common "
+                    f"'{column['categories'][int(counts.argmax())]}' ({counts.max() / len(values):.0%})")
+        else:
+            kind = f"number, {values.min():.4g} to {values.max():.4g}, mean {values.mean():.4g}"
         rows.append({"key": f"column {column['name']}", "value": kind})
     rows += [{"key": "note", "value": note} for note in data.notes]
     return TableSpec(data.name, [Column("key", "", left=True), Column("value", "", left=True)], rows,

@@ -86,6 +86,10 @@ class Task(ABC):
         """One JSON-able object per row of model outputs."""
 
     @abstractmethod
+    def target_text(self, target: torch.Tensor) -> list[str]:
+        """One sample's target as a user reads it, one text per target column."""
+
+    @abstractmethod
     def format_prediction(self, item: dict[str, Any]) -> str:
         """The console text for one prediction object."""
 

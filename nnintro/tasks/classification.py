@@ -76,6 +76,9 @@ class Classification(Task):
     def finish(self, outputs: torch.Tensor) -> torch.Tensor:
         return torch.softmax(outputs.float(), 1)
 
+    def target_text(self, target: torch.Tensor) -> list[str]:
+        return [self.classes[int(target)]]
+
     def predictions(self, outputs: torch.Tensor, top_k: int) -> list[dict[str, Any]]:
         probabilities = self.finish(outputs)
         values, indices = probabilities.topk(max(1, min(top_k, self.width)), dim=1)

@@ -78,6 +78,9 @@ class Regression(Task):
             return f"R² {metrics['r2']:.3f}: no better than predicting the training mean"
         return None
 
+    def target_text(self, target: torch.Tensor) -> list[str]:
+        return [f"{float(value):.4g}" for value in target.reshape(-1)]
+
     def predictions(self, outputs: torch.Tensor, top_k: int) -> list[dict[str, Any]]:
         rows = outputs.double().tolist()
         if self.width == 1:

@@ -51,6 +51,14 @@ def test_show_draws_the_training_data(tmp_path):
     assert points.exit_code == 0 and (tmp_path / "xor.png").is_file()
     table = runner.invoke(app, ["show", "-c", "diabetes_mlp"])
     assert table.exit_code == 0 and "regression on target" in table.output and "column bmi" in table.output
+    from conftest import write_table
+
+    write_table(Path("houses.csv"), rows=60)
+    table = runner.invoke(app, ["show", "-c", "tabular_mlp", "--set", "data.path=houses.csv", "--set",
+                                "data.target=price", "--set", "data.ignore=[name]", "--set", "data.missing=drop"])
+    assert table.exit_code == 0, table.output
+    assert "the first 5 training rows" in table.output and "┃ area  ┃ rooms ┃ city ┃ price ┃" in table.output
+    assert "column city  │ text, 3 categories, most common" in table.output and "column area  │ number, " in table.output
 
 
 def test_lecture_plots_take_their_knobs(tmp_path):
