@@ -21,21 +21,29 @@ def show_data(config: Config, out: Path, count: int = 30) -> tuple[Path | None, 
     summary = [_summary(data), layer_table(model, data.input_shape)]
     if data.kind == "table":
         return None, [summary[0], first_rows(data), summary[1]]
-    x, y = data.train.x.numpy(), data.train.y.numpy()
-    names = data.task.classes
     if data.kind == "image":
-        chosen = spread_over_classes(y, count)
-        figure = plots.image_grid_figure(x[chosen], data.normalization["scale"], [names[y[i]] for i in chosen],
-                                         f"{data.name}: {len(chosen)} training images, classes taken in turn "
-                                         f"(raw pixels, before the model standardizes them)", columns=6)
+        figure = samples_figure(data, count)
     else:  # over the untrained model's probabilities: where training starts from (the notebook's pcolormesh)
         from nnintro.models import user_model
         from nnintro.reports.classification import decision_boundary
 
         figure = decision_boundary(user_model(model, data.task.combine), data,
-                                   f"{data.name}: {len(x)} training points, over the untrained model's P(positive)")
+                                   f"{data.name}: {len(data.train)} training points, over the untrained model's "
+                                   f"P(positive)")
     plots.save_figure(figure, out)
     return out, summary
+
+
+def samples_figure(data: DatasetBundle, count: int = 30):
+    """Training images with their class names, classes taken in turn: what show draws and every image run's
+    TensorBoard holds."""
+    from nnintro.reports import plots
+
+    x, y = data.train.x.cpu().numpy(), data.train.y.cpu().numpy()
+    chosen = spread_over_classes(y, count)
+    return plots.image_grid_figure(x[chosen], data.normalization["scale"], [data.task.classes[y[i]] for i in chosen],
+                                   f"{data.name}: {len(chosen)} training images, classes taken in turn "
+                                   f"(raw pixels, before the model standardizes them)", columns=6)
 
 
 def column_blocks(data: DatasetBundle) -> list:

@@ -61,7 +61,7 @@ def png_size(path: Path) -> tuple[int, int]:
 
 
 def test_image_runs_get_every_picture(runs):
-    for name in ("confusion_matrix", "probabilities", "top_losses", "curves", "first_layer"):
+    for name in ("confusion_matrix", "probabilities", "top_losses", "curves", "first_layer", "training_samples"):
         width, height = png_size(runs["mnist_mlp"] / f"{name}.png")
         assert width > 300 and height > 200, name
     assert (runs["mnist_linear"] / "templates.png").is_file() and not (runs["mnist_linear"] / "first_layer.png").exists()
@@ -98,7 +98,8 @@ def test_event_files_hold_scalars_images_hparams_and_pr_curves(runs):
         [float(line.split(",")[4]) for line in (runs["mnist_linear"] / "history.csv").read_text().splitlines()[1:]])
     boundary = EventAccumulator(str(runs["xor_mlp"]), size_guidance={"images": 0})
     boundary.Reload()
-    assert len(boundary.Images("decision_boundary/epoch")) == 5
+    assert [image.step for image in boundary.Images("decision_boundary/epoch")][:2] == [0, 1]  # 0: untrained
+    assert len(boundary.Images("decision_boundary/epoch")) == 6
 
 
 def test_tensorboard_server_lists_the_run_scalars(runs):
