@@ -2,6 +2,8 @@
 hidden activations behave on the validation split (dead ReLUs, saturated sigmoid/tanh units)."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -34,39 +36,53 @@ def layer_table(model: nn.Module, input_shape: list[int]) -> TableSpec:
                      rows, section_after={len(rows) - 2})
 
 
+def hidden_activations(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The activation modules after the first linear layer (the hidden layers'), with their child names."""
+    children = list(model.named_children())
+    first_linear = next(i for i, (_, module) in enumerate(children) if isinstance(module, PackedLinear))
+    return [(index, module) for index, module in children[first_linear:]
+            if isinstance(module, tuple(ACTIVATIONS.values()))]
+
+
+@contextmanager
+def watching_activations(model: nn.Module, record: Callable[[str, nn.Module, torch.Tensor], None]) -> Iterator[None]:
+    """Inside, the model is in eval mode and each hidden activation's output (K, B, units) goes to
+    record(child name, module, output)."""
+    hooks = [module.register_forward_hook(lambda _m, _i, out, index=index, module=module: record(index, module, out))
+             for index, module in hidden_activations(model)]
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(was_training)
+
+
 @torch.inference_mode()
 def activation_health(model: nn.Module, split: Split, batch_size: int) -> list[dict[str, Any]]:
     """Per hidden activation layer: the share of units that never fire on the split (ReLU family: output <= 0
     for every sample) or that are saturated on average (sigmoid/tanh: outputs within 1% of their limits)."""
     names = readable_names(model)
-    children = list(model.named_children())
-    first_linear = next(i for i, (_, module) in enumerate(children) if isinstance(module, PackedLinear))
-    activations = [(index, module) for index, module in children[first_linear:]
-                   if isinstance(module, tuple(ACTIVATIONS.values()))]
+    activations = hidden_activations(model)
     if not activations or not len(split):
         return []
     fired: dict[str, torch.Tensor] = {}
     saturated: dict[str, torch.Tensor] = {}
-    hooks = []
-    for index, module in activations:
-        def record(_m, _i, out, index=index, module=module):
-            out = out.float().movedim(-2, 0).flatten(1)  # (samples, units of every member)
-            if isinstance(module, SATURATING):
-                low, high = (0.0, 1.0) if isinstance(module, nn.Sigmoid) else (-1.0, 1.0)
-                near = ((out - low).abs() < 0.01 * (high - low)) | ((high - out).abs() < 0.01 * (high - low))
-                saturated[index] = saturated.get(index, 0) + near.float().sum(0)
-            fired[index] = fired.get(index, torch.zeros(out.shape[1], dtype=torch.bool, device=out.device)) | \
-                (out > 0).any(0)
-        hooks.append(module.register_forward_hook(record))
-    was_training = model.training
-    model.eval()
-    try:
+
+    def record(index: str, module: nn.Module, out: torch.Tensor) -> None:
+        out = out.float().movedim(-2, 0).flatten(1)  # (samples, units of every member)
+        if isinstance(module, SATURATING):
+            low, high = (0.0, 1.0) if isinstance(module, nn.Sigmoid) else (-1.0, 1.0)
+            near = ((out - low).abs() < 0.01 * (high - low)) | ((high - out).abs() < 0.01 * (high - low))
+            saturated[index] = saturated.get(index, 0) + near.float().sum(0)
+        fired[index] = fired.get(index, torch.zeros(out.shape[1], dtype=torch.bool, device=out.device)) | \
+            (out > 0).any(0)
+
+    with watching_activations(model, record):
         for start in range(0, len(split), batch_size):
             model(split.x[start:start + batch_size])
-    finally:
-        for hook in hooks:
-            hook.remove()
-        model.train(was_training)
     report = []
     for index, module in activations:
         units = fired[index].numel()

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from nnintro.datasets.base import DatasetBundle
-from nnintro.models import ACTIVATIONS, PackedLinear, readable_names
+from nnintro.layers import watching_activations
+from nnintro.models import PackedLinear, readable_names
 from nnintro.reports import plots
 from nnintro.reports.sink import FigureSink
 from nnintro.reports.tables import Column, TableSpec
@@ -34,11 +35,16 @@ def write_confusion(sink: FigureSink, outputs: SplitOutputs, classes: list[str],
     return plots.most_confused(counts, classes)
 
 
-@torch.inference_mode()
-def boundary_grid(model: nn.Module, device: torch.device) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def plane_points(device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The Playground's square as a grid: its x and y (GRID_STEPS, GRID_STEPS) and the points (GRID_STEPS², 2)."""
     axis = torch.linspace(-GRID_LIMIT, GRID_LIMIT, GRID_STEPS)
     grid_y, grid_x = torch.meshgrid(axis, axis, indexing="ij")
-    points = torch.stack([grid_x.reshape(-1), grid_y.reshape(-1)], 1).to(device)
+    return grid_x, grid_y, torch.stack([grid_x.reshape(-1), grid_y.reshape(-1)], 1).to(device)
+
+
+@torch.inference_mode()
+def boundary_grid(model: nn.Module, device: torch.device) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    grid_x, grid_y, points = plane_points(device)
     was_training = model.training
     model.eval()
     positive = torch.softmax(model(points).float(), 1)[:, 1].reshape(GRID_STEPS, GRID_STEPS).cpu().numpy()
@@ -52,25 +58,13 @@ def hidden_unit_maps(model: nn.Module, device: torch.device, limit: int = 12) ->
     member), at most `limit` units per layer."""
     pack = getattr(model, "pack", model)
     names = readable_names(pack)
-    activations = [(index, module) for index, module in pack.named_children()
-                   if isinstance(module, tuple(ACTIVATIONS.values()))]
-    axis = torch.linspace(-GRID_LIMIT, GRID_LIMIT, GRID_STEPS)
-    grid_y, grid_x = torch.meshgrid(axis, axis, indexing="ij")
-    points = torch.stack([grid_x.reshape(-1), grid_y.reshape(-1)], 1).to(device)
+    _, _, points = plane_points(device)
     outputs: dict[str, torch.Tensor] = {}
-    hooks = [module.register_forward_hook(lambda _m, _i, out, index=index: outputs.__setitem__(index, out[0]))
-             for index, module in activations]
-    was_training = pack.training
-    pack.eval()
-    try:
+    with watching_activations(pack, lambda index, _module, out: outputs.__setitem__(index, out[0])):
         pack(points)
-    finally:
-        for hook in hooks:
-            hook.remove()
-        pack.train(was_training)
     maps = []
-    for index, _ in activations:
-        values = outputs[index].float().cpu()
+    for index, values in outputs.items():
+        values = values.float().cpu()
         for unit in range(min(limit, values.shape[1])):
             maps.append((f"{names[index]}[{unit}]", values[:, unit].reshape(GRID_STEPS, GRID_STEPS).numpy()))
     return maps
