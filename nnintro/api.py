@@ -176,7 +176,8 @@ def _train_locked(config: Config, data: DatasetBundle, model: torch.nn.Module, i
         console.print(f"{data.name}: {note}", highlight=False, markup=False)
     console.print(f"run {run_dir}  |  {data.name}: {len(data.train)} train / {len(data.val)} val / "
                   f"{len(data.test)} test  |  {describe(info['architecture'])}  |  {info['params']:,} parameters  "
-                  f"|  {device}{ranks}", highlight=False)
+                  f"|  {device}{ranks}{'  |  numpy engine (nnintro/scratch.py)' if config.train.engine == 'numpy' else ''}",
+                  highlight=False)
     model.to(device)
     data = data.to(device)
     board = (TensorBoardObserver(run_dir, model, data, config.report.histograms, config.train.epochs)
