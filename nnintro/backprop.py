@@ -127,15 +127,15 @@ def trace(network: TinyNetwork) -> Trace:
         grad = mse.backward()
     else:
         grad = np.ones_like(x)  # d output / d output
-    grads_a, grads_z = [None] * len(linears), [None] * len(linears)
+    backward = {}  # layer index -> (dL/da, dL/dz, dL/d its input)
     for index in reversed(range(len(linears))):
-        grads_a[index] = grad
-        grads_z[index] = activations[index].backward(grad)
-        grad = linears[index].backward(grads_z[index])
+        grad_z = activations[index].backward(grad)
+        backward[index] = (grad, grad_z, linears[index].backward(grad_z))
+        grad = backward[index][2]
     layers = [LayerTrace("output" if i == len(linears) - 1 else f"hidden{i + 1}", network.layers[i].activation,
-                         inputs[i][0], linears[i].weight, linears[i].bias, sums[i][0], outs[i][0], grads_a[i][0],
-                         grads_z[i][0], linears[i].grad_weight, None if linears[i].grad_bias is None else
-                         linears[i].grad_bias, (grads_z[i] @ linears[i].weight)[0]) for i in range(len(linears))]
+                         inputs[i][0], linears[i].weight, linears[i].bias, sums[i][0], outs[i][0], backward[i][0][0],
+                         backward[i][1][0], linears[i].grad_weight, linears[i].grad_bias, backward[i][2][0])
+              for i in range(len(linears))]
     return Trace(layers, outs[-1][0], loss, _autograd_difference(network, layers))
 
 
@@ -148,8 +148,10 @@ def _autograd_difference(network: TinyNetwork, layers: list[LayerTrace]) -> floa
     out = x
     for layer, weight, bias in zip(network.layers, weights, biases):
         out = functions[layer.activation](out @ weight.T + (bias if bias is not None else 0))
-    target = torch.tensor([network.target], dtype=torch.float64) if network.target is not None else None
-    (out - target).square().mean().backward() if target is not None else out.sum().backward()
+    if network.target is not None:
+        (out - torch.tensor([network.target], dtype=torch.float64)).square().mean().backward()
+    else:
+        out.sum().backward()  # the gradients of the output itself
     gaps = [np.abs(w.grad.numpy() - trace.grad_weight).max() for w, trace in zip(weights, layers)]
     gaps += [np.abs(b.grad.numpy() - trace.grad_bias).max() for b, trace in zip(biases, layers) if b is not None]
     gaps.append(np.abs(x.grad.numpy()[0] - layers[0].grad_inputs).max())
