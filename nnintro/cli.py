@@ -339,7 +339,7 @@ def bench(
         from nnintro.config import load_config
 
         report = time_to_accuracy(load_config(config, list(set_ or [])), target,
-                                  progress=lambda line: err_console.print(line, highlight=False))
+                                  progress=lambda line: err_console.print(line, highlight=False, markup=False))
         table = time_to_accuracy_table(report)
         console.print(table.to_rich())
         md_path, json_path = write_report(report, out, table, f"time-to-{target:g}-{report['config']}")
@@ -348,7 +348,7 @@ def bench(
 
     widths = [int(w) for w in hidden.split(",")] if hidden else None
     report = run_bench(dataset, data_root, epochs, batch_size, widths, workers=workers, baseline_steps=baseline_steps,
-                       members=members, progress=lambda line: err_console.print(line, highlight=False))
+                       members=members, progress=lambda line: err_console.print(line, highlight=False, markup=False))
     table = bench_table(report)
     console.print(table.to_rich())
     md_path, json_path = write_report(report, out, table, f"bench-{report['dataset']}-b{report['batch_size']}")
