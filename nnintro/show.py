@@ -35,8 +35,7 @@ def show_data(config: Config, out: Path, count: int = 30) -> tuple[Path | None, 
 
 
 def samples_figure(data: DatasetBundle, count: int = 30):
-    """Training images with their class names, classes taken in turn: what show draws and every image run's
-    TensorBoard holds."""
+    """Training images with their class names, classes taken in turn."""
     from nnintro.reports import plots
 
     x, y = data.train.x.cpu().numpy(), data.train.y.cpu().numpy()

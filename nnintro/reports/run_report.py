@@ -27,10 +27,6 @@ def write_run_report(run_dir: Path, model: nn.Module, data: DatasetBundle, test:
     an animation and, for epoch 0 and strip_epochs, as one strip;
     augmenter: the training split's augmentation, drawn on a few training images."""
     sink = FigureSink(run_dir, writer, len(history))
-    if data.kind == "image":  # look at the data first, as show does
-        from nnintro.show import samples_figure
-
-        sink("training_samples", samples_figure(data))
     if augmenter is not None:
         sink("augmented_samples", augmented_figure(augmenter, data, run_name))
     if history:

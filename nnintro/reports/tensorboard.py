@@ -56,7 +56,19 @@ class TensorBoardObserver:
         self.boundary_frames: list[tuple[int, Any]] = []
         if data.kind == "points":
             self._take_frame(0)
+        if data.kind == "image":
+            self._show_training_images()
         self.names = readable_names(model)
+
+    def _show_training_images(self, classes: int = 20, per_class: int = 8) -> None:
+        """Look at the data first: a few training images of each class, one Images card per class name (as they
+        are stored, before the model standardizes them)."""
+        labels = self.data.train.y
+        for index, name in enumerate(self.data.task.classes[:classes]):
+            chosen = (labels == index).nonzero().flatten()[:per_class]
+            if len(chosen):
+                images = self.data.train.x[chosen].float() * self.data.normalization["scale"]
+                self.writer.add_images(f"data/{name}", images.clamp(0, 1).cpu(), 0, dataformats="NCHW")
 
     def _take_frame(self, epoch: int) -> None:
         from nnintro.reports.classification import boundary_image

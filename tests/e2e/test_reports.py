@@ -61,7 +61,7 @@ def png_size(path: Path) -> tuple[int, int]:
 
 
 def test_image_runs_get_every_picture(runs):
-    for name in ("confusion_matrix", "probabilities", "top_losses", "curves", "first_layer", "training_samples"):
+    for name in ("confusion_matrix", "probabilities", "top_losses", "curves", "first_layer"):
         width, height = png_size(runs["mnist_mlp"] / f"{name}.png")
         assert width > 300 and height > 200, name
     assert (runs["mnist_linear"] / "templates.png").is_file() and not (runs["mnist_linear"] / "first_layer.png").exists()
@@ -91,6 +91,7 @@ def test_event_files_hold_scalars_images_hparams_and_pr_curves(runs):
     tags = events.Tags()
     assert {"train/loss", "train/accuracy", "val/loss", "val/accuracy", "train/lr", "test/accuracy"} <= set(tags["scalars"])
     assert {"reports/confusion_matrix", "reports/templates", "reports/curves"} <= set(tags["images"])
+    assert {f"data/{digit}" for digit in "0123456789"} <= set(tags["images"])  # training images of each class
     assert {"weights/output.weight", "gradients/output.bias"} <= set(tags["histograms"])  # named, not "2.weight"
     assert {"_hparams_/experiment", "_hparams_/session_start_info"} <= set(events.PluginTagToContent("hparams"))
     assert "pr/3" in tags["tensors"]
