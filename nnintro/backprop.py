@@ -8,11 +8,21 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from nnintro import scratch
+from nnintro.config import describe_error, read_yaml_mapping
 from nnintro.errors import ConfigError
-from nnintro.safe_yaml import load_yaml
+
+LARGEST = 1e6  # values beyond this are not for reading by eye (and could overflow)
+
+
+def _readable(values: list, where: str = "") -> None:
+    for index, value in enumerate(values):
+        if isinstance(value, list):
+            _readable(value, f"{where}[{index}]")
+        elif not abs(value) <= LARGEST:  # also refuses nan
+            raise ValueError(f"{where}[{index}] must be a finite number within ±{LARGEST:g}, got {value}")
 
 
 class Layer(BaseModel):
@@ -21,6 +31,12 @@ class Layer(BaseModel):
     bias: list[float] | None = None
     activation: str = "sigmoid"
 
+    @field_validator("weight", "bias")
+    @classmethod
+    def _finite(cls, values: list | None) -> list | None:
+        _readable(values or [])
+        return values
+
     @model_validator(mode="after")
     def _fits(self) -> Layer:
         if not self.weight or len({len(row) for row in self.weight}) != 1 or not self.weight[0]:
@@ -28,7 +44,7 @@ class Layer(BaseModel):
         if self.bias is not None and len(self.bias) != len(self.weight):
             raise ValueError(f"bias: one per unit ({len(self.weight)}), got {len(self.bias)}")
         if self.activation not in scratch.ACTIVATIONS:
-            raise ValueError(f"activation: '{self.activation}' (valid: {', '.join(scratch.ACTIVATIONS)})")
+            raise ValueError(f"activation: unknown '{self.activation}' (valid: {', '.join(scratch.ACTIVATIONS)})")
         return self
 
 
@@ -38,6 +54,12 @@ class TinyNetwork(BaseModel):
     input: list[float]
     target: list[float] | None = None
     layers: list[Layer]
+
+    @field_validator("input", "target")
+    @classmethod
+    def _finite(cls, values: list | None) -> list | None:
+        _readable(values or [])
+        return values
 
     @model_validator(mode="after")
     def _chained(self) -> TinyNetwork:
@@ -72,16 +94,12 @@ def load_network(spec: str, inputs: list[float] | None = None, target: list[floa
         path = Path(spec)
         if not path.is_file():
             raise ConfigError(f"{spec}: neither a built-in example ({', '.join(EXAMPLES)}) nor a file")
-        document, source = load_yaml(path.read_text(encoding="utf-8", errors="replace")), str(path)
-        if not isinstance(document, dict):
-            raise ConfigError(f"{source}: expected a mapping with input, layers and optionally target")
+        document, source = read_yaml_mapping(path, "a mapping with input, layers and optionally target"), str(path)
     document.update({k: v for k, v in (("input", inputs), ("target", target)) if v is not None})
     try:
         return TinyNetwork.model_validate(document)
     except ValidationError as err:
-        first = err.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(f"{source}: {where + ': ' if where else ''}{first['msg'].removeprefix('Value error, ')}") from err
+        raise ConfigError(f"{source}: {describe_error(err.errors(include_url=False)[0], TinyNetwork)}") from err
 
 
 @dataclass

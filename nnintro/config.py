@@ -365,7 +365,7 @@ class Config(Section):
             try:
                 configs.append(Config.model_validate(document))
             except ValidationError as err:
-                problem = _describe(err.errors(include_url=False)[0], Config)
+                problem = describe_error(err.errors(include_url=False)[0], Config)
                 raise ValueError(f"train.vary: member {member}: {problem}") from None
         return configs
 
@@ -421,7 +421,7 @@ def resolve_config_path(spec: str) -> Path:
     raise ConfigError(f"config file '{spec}' not found{hint} (packaged configs: {', '.join(names)})")
 
 
-def read_yaml_mapping(path: Path) -> dict[str, Any]:
+def read_yaml_mapping(path: Path, expected: str = "a YAML mapping of sections (data:, model:, ...)") -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
@@ -438,7 +438,7 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     if document is None:
         return {}
     if not isinstance(document, dict):
-        raise ConfigError(f"{path}: must be a YAML mapping of sections (data:, model:, ...), got {type(document).__name__}")
+        raise ConfigError(f"{path}: must be {expected}, got {type(document).__name__}")
     return document
 
 
@@ -503,7 +503,8 @@ def shown(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
-def _describe(error: dict, model: type[BaseModel]) -> str:
+def describe_error(error: dict, model: type[BaseModel]) -> str:
+    """One pydantic error as one line naming the field: `model.hidden[1]: must be > 0, got -3`."""
     loc = _location(error["loc"])
     kind, ctx, value = error["type"], error.get("ctx", {}), error.get("input")
     if kind == "extra_forbidden":
@@ -535,7 +536,7 @@ def validate(document: dict[str, Any], source: str = "config") -> Config:
     try:
         return Config.model_validate(document)
     except ValidationError as err:
-        problems = [_describe(e, Config) for e in err.errors(include_url=False)]
+        problems = [describe_error(e, Config) for e in err.errors(include_url=False)]
         extra = f" (and {len(problems) - 1} more: {'; '.join(problems[1:])})" if len(problems) > 1 else ""
         raise ConfigError(f"{source}: {problems[0]}{extra}") from err
 

@@ -39,6 +39,11 @@ def test_a_wrong_network_is_named_in_one_line(tmp_path):
     result = runner.invoke(app, ["backprop", str(path)])
     assert result.exit_code == 2
     assert "rows need 2 numbers (the inputs it gets), got 3" in result.output
+    path.write_text("input: [1, .nan]\nlayers:\n  - {weight: [[1, 2]], activation: gelu}\n")
+    with pytest.raises(ConfigError, match=r"input\[1\]: must be a finite number within"):
+        load_network(str(path))
+    path.write_bytes(b"\xf1\x00\x18binary")
+    assert runner.invoke(app, ["backprop", str(path)]).exit_code == 2
     with pytest.raises(ConfigError, match="target: one number per output"):
         load_network("xor", target=[1, 0])
     assert runner.invoke(app, ["backprop", "nosuch"]).exit_code == 2
