@@ -349,6 +349,11 @@ class Config(Section):
             self.member_configs()  # each member's values pass the same checks as the config's own
         return self
 
+    @property
+    def packable(self) -> bool:
+        """Whether its model can be one member of a pack (the numpy engine trains a single model)."""
+        return self.train.engine == "torch"
+
     def member_configs(self) -> list[Config]:
         """Each member's own config: seed + k (or train.vary's seed) and its train.vary values; train.members 1."""
         if self.train.members == 1 and not self.train.vary:

@@ -134,9 +134,13 @@ def _write_boundaries(folder: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def _pack_groups(configs: list[Config]) -> list[list[int]]:
-    """Indices of the configs that can train as one pack: equal in everything but the per-member values."""
+    """Indices of the configs that can train as one pack: equal in everything but the per-member values (a
+    config that trains one model at a time, such as the numpy engine's, is a group of its own)."""
     groups: dict[str, list[int]] = {}
     for index, config in enumerate(configs):
+        if not config.packable:
+            groups[f"alone {index}"] = [index]
+            continue
         document = config.model_dump(mode="json")
         document.pop("name")
         for key in PER_MEMBER:

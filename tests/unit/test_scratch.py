@@ -58,3 +58,11 @@ def test_numpy_engine_refuses_what_it_cannot_do(overrides, message):
         load_config("xor_mlp", ["train.engine=numpy", *overrides])
     with pytest.raises(ConfigError, match="no from-scratch 'nll' for classification"):
         prepare(load_config("xor_mlp", ["train.engine=numpy", "loss=nll"]))
+
+
+def test_a_sweep_trains_numpy_engine_models_one_at_a_time():
+    from nnintro.experiments import _pack_groups
+
+    configs = [load_config("xor_mlp", [f"train.engine={engine}", f"optimizer.lr={lr}"])
+               for engine in ("torch", "numpy") for lr in (0.01, 0.03)]
+    assert _pack_groups(configs) == [[0, 1], [2], [3]]
