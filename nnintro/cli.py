@@ -486,10 +486,15 @@ OutOption = Annotated[Optional[Path], typer.Option("--out", help="PNG file to wr
                                                     "or <name>-2.png, ... if that exists.")]
 
 
-def _picture_path(out: Path | None, default: str, force: bool) -> Path:
+def _picture_path(out: Path | None, default: str, force: bool, companions: tuple[str, ...] = ()) -> Path:
+    """The picture's file; companions: suffixes of files written beside it (the .gif of --animate)."""
     from nnintro.runs import output_file, unused_path
 
-    return output_file(out, "--out", force) if out is not None else unused_path(Path(default))
+    if out is None:
+        return unused_path(Path(default), companions)
+    for suffix in companions:
+        output_file(Path(out).with_suffix(suffix), "--out", force)
+    return output_file(out, "--out", force)
 
 
 @plot_app.command("activations")
@@ -544,7 +549,8 @@ def plot_optimizers(
     if len(point) != 2 or max(abs(v) for v in point) > LIMIT:
         raise typer.BadParameter(f"--start: give x,y inside the picture, each between -{LIMIT} and {LIMIT}, "
                                  f"or random")
-    paths = draw(_picture_path(out, "optimizers.png", force), lr, steps, (point[0], point[1]), function,
+    paths = draw(_picture_path(out, "optimizers.png", force, (".gif",) if animate else ()), lr, steps,
+                 (point[0], point[1]), function,
                  list(dict.fromkeys(optimizer or [])), animate)
     for path in paths:
         console.print(f"wrote {path}", highlight=False)

@@ -166,10 +166,11 @@ def create_run_dir(runs_root: str | Path, name: str) -> Path:
     raise RunError(f"too many runs named {name}-{stamp} in {root}")
 
 
-def unused_path(path: Path) -> Path:
-    """path, or path-2, path-3, ... : a default output name never replaces a file the user has."""
+def unused_path(path: Path, companions: tuple[str, ...] = ()) -> Path:
+    """path, or path-2, path-3, ... : a default output name never replaces a file the user has (nor, with
+    companions such as (".gif",), the files of the same name with those suffixes written beside it)."""
     candidate, number = path, 2
-    while candidate.exists():
+    while any(p.exists() for p in (candidate, *(candidate.with_suffix(suffix) for suffix in companions))):
         candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
         number += 1
     return candidate

@@ -86,6 +86,11 @@ def test_the_optimizer_demo_starts_at_random_and_animates(tmp_path):
     assert result.exit_code == 0 and (tmp_path / "o.png").is_file() and "o.gif" in result.output
     with Image.open(tmp_path / "o.gif") as animation:
         assert animation.n_frames == 6  # the start, then one frame per step
+    Path("optimizers.gif").write_text("mine")  # a default name never replaces the user's file, nor its .gif
+    assert "optimizers-2.gif" in runner.invoke(app, ["plot", "optimizers", "--steps", "2", "--animate"]).output
+    assert Path("optimizers.gif").read_text() == "mine"
+    again = runner.invoke(app, ["plot", "optimizers", "--animate", "--out", str(tmp_path / "o.png"), "--force"])
+    assert again.exit_code == 0
 
 
 def test_layers_are_summarized_and_dead_units_found():
