@@ -89,7 +89,8 @@ def test_the_optimizer_demo_starts_at_random_and_animates(tmp_path):
     Path("optimizers.gif").write_text("mine")  # a default name never replaces the user's file, nor its .gif
     assert "optimizers-2.gif" in runner.invoke(app, ["plot", "optimizers", "--steps", "2", "--animate"]).output
     assert Path("optimizers.gif").read_text() == "mine"
-    again = runner.invoke(app, ["plot", "optimizers", "--animate", "--out", str(tmp_path / "o.png"), "--force"])
+    again = runner.invoke(app, ["plot", "optimizers", "--steps", "2", "--animate", "--out", str(tmp_path / "o.png"),
+                                 "--force"])
     assert again.exit_code == 0
 
 
