@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import nnintro
@@ -30,3 +31,14 @@ def test_short_names_must_be_unambiguous_and_values_are_python_values():
         nnintro.train("digits_mlp", patience=3)
     run = nnintro.train("digits_mlp", epochs=1, hidden=[16, 8], overrides={"report.plots": False})
     assert run.config.model.hidden == [16, 8] and run.metrics["epochs_run"] == 1
+
+
+def test_the_documented_from_scratch_network_runs():
+    section = README.read_text().split("## From Python / Jupyter", 1)[1].split("\n## ", 1)[0]
+    code = next(block for block in re.findall(r"```python\n(.*?)```", section, re.S) if "nnintro.scratch" in block)
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own documentation
+    assert float(namespace["outputs"][0, 0]) == pytest.approx(0.2947, abs=1e-4)
+    assert float(namespace["losses"][0]) == pytest.approx(0.4974, abs=1e-4)
+    net = namespace["net"]  # the step moved the output towards the target
+    assert float(net.forward(np.array([[1.0, 0.0]]))[0, 0]) > 0.2947
