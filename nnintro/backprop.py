@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
 
 from nnintro import scratch
 from nnintro.config import describe_error, read_yaml_mapping
@@ -17,25 +18,23 @@ from nnintro.errors import ConfigError
 LARGEST = 1e6  # values beyond this are not for reading by eye (and could overflow)
 
 
-def _readable(values: list, where: str = "") -> None:
+def _readable(values: list, where: str = "") -> list:
     for index, value in enumerate(values):
         if isinstance(value, list):
             _readable(value, f"{where}[{index}]")
         elif not abs(value) <= LARGEST:  # also refuses nan
             raise ValueError(f"{where}[{index}] must be a finite number within ±{LARGEST:g}, got {value}")
+    return values
+
+
+Numbers = Annotated[list[float], AfterValidator(_readable)]
 
 
 class Layer(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    weight: list[list[float]]  # (units, inputs)
-    bias: list[float] | None = None
+    weight: Annotated[list[list[float]], AfterValidator(_readable)]  # (units, inputs)
+    bias: Numbers | None = None
     activation: str = "sigmoid"
-
-    @field_validator("weight", "bias")
-    @classmethod
-    def _finite(cls, values: list | None) -> list | None:
-        _readable(values or [])
-        return values
 
     @model_validator(mode="after")
     def _fits(self) -> Layer:
@@ -51,15 +50,9 @@ class Layer(BaseModel):
 class TinyNetwork(BaseModel):
     """What a backprop file holds: the input, an optional target, and the layers."""
     model_config = ConfigDict(extra="forbid")
-    input: list[float]
-    target: list[float] | None = None
+    input: Numbers
+    target: Numbers | None = None
     layers: list[Layer]
-
-    @field_validator("input", "target")
-    @classmethod
-    def _finite(cls, values: list | None) -> list | None:
-        _readable(values or [])
-        return values
 
     @model_validator(mode="after")
     def _chained(self) -> TinyNetwork:

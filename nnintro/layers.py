@@ -2,15 +2,13 @@
 hidden activations behave on the validation split (dead ReLUs, saturated sigmoid/tanh units)."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import torch
 from torch import nn
 
 from nnintro.datasets.base import Split
-from nnintro.models import ACTIVATIONS, PackedLinear, member_count, readable_names
+from nnintro.models import PackedLinear, hidden_activations, member_count, readable_names, watching_activations
 from nnintro.reports.tables import Column, TableSpec
 
 SATURATING = (nn.Sigmoid, nn.Tanh)
@@ -34,30 +32,6 @@ def layer_table(model: nn.Module, input_shape: list[int]) -> TableSpec:
     return TableSpec("layers", [Column("layer", "layer", left=True), Column("kind", "kind", left=True),
                                 Column("output", "output shape", left=True), Column("params", "parameters", "{:,}")],
                      rows, section_after={len(rows) - 2})
-
-
-def hidden_activations(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """The activation modules after the first linear layer (the hidden layers'), with their child names."""
-    children = list(model.named_children())
-    first_linear = next(i for i, (_, module) in enumerate(children) if isinstance(module, PackedLinear))
-    return [(index, module) for index, module in children[first_linear:]
-            if isinstance(module, tuple(ACTIVATIONS.values()))]
-
-
-@contextmanager
-def watching_activations(model: nn.Module, record: Callable[[str, nn.Module, torch.Tensor], None]) -> Iterator[None]:
-    """Inside, the model is in eval mode and each hidden activation's output (K, B, units) goes to
-    record(child name, module, output)."""
-    hooks = [module.register_forward_hook(lambda _m, _i, out, index=index, module=module: record(index, module, out))
-             for index, module in hidden_activations(model)]
-    was_training = model.training
-    model.eval()
-    try:
-        yield
-    finally:
-        for hook in hooks:
-            hook.remove()
-        model.train(was_training)
 
 
 @torch.inference_mode()

@@ -7,6 +7,8 @@ eval/predict cannot disagree with training.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -329,6 +331,30 @@ def readable_names(model: nn.Module) -> dict[str, str]:
         else:
             names[index] = f"{getattr(module, 'label', type(module).__name__.lower())}{linear or ''}"
     return names
+
+
+def hidden_activations(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The activation modules after the first linear layer (the hidden layers'), with their child names."""
+    children = list(model.named_children())
+    first_linear = next(i for i, (_, module) in enumerate(children) if isinstance(module, PackedLinear))
+    return [(index, module) for index, module in children[first_linear:]
+            if isinstance(module, tuple(ACTIVATIONS.values()))]
+
+
+@contextmanager
+def watching_activations(model: nn.Module, record: Callable[[str, nn.Module, torch.Tensor], None]) -> Iterator[None]:
+    """Inside, the model is in eval mode and each hidden activation's output (K, B, units) goes to
+    record(child name, module, output)."""
+    hooks = [module.register_forward_hook(lambda _m, _i, out, index=index, module=module: record(index, module, out))
+             for index, module in hidden_activations(model)]
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(was_training)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -9,8 +9,7 @@ import torch
 from torch import nn
 
 from nnintro.datasets.base import DatasetBundle
-from nnintro.layers import watching_activations
-from nnintro.models import PackedLinear, readable_names
+from nnintro.models import PackedLinear, readable_names, watching_activations
 from nnintro.reports import plots
 from nnintro.reports.sink import FigureSink
 from nnintro.reports.tables import Column, TableSpec
