@@ -119,6 +119,7 @@ class Trace:
     autograd_difference: float  # the largest gap between these gradients and torch autograd's
 
 
+@np.errstate(over="ignore")  # e^-z of a very negative z is inf, and the sigmoid's 1 / (1 + inf) = 0 is right
 def trace(network: TinyNetwork) -> Trace:
     x = np.array([network.input], dtype=np.float64)
     linears = [scratch.Linear(np.array(layer.weight, dtype=np.float64),
@@ -170,6 +171,26 @@ def _autograd_difference(network: TinyNetwork, layers: list[LayerTrace]) -> floa
 
 
 SLOPES = {"sigmoid": "a(1-a)", "tanh": "1-a²", "relu": "1 if z>0 else 0", "identity": "1"}
+
+
+def descend(network: TinyNetwork, result: Trace, lr: float) -> TinyNetwork:
+    """One step of gradient descent: every weight and bias minus lr times its gradient."""
+    layers = [layer.model_copy(update={
+        "weight": (np.array(layer.weight) - lr * traced.grad_weight).tolist(),
+        "bias": None if layer.bias is None else (np.array(layer.bias) - lr * traced.grad_bias).tolist()})
+        for layer, traced in zip(network.layers, result.layers)]
+    return network.model_copy(update={"layers": layers})
+
+
+def describe_step(before: Trace, after: Trace, lr: float) -> list[str]:
+    """What one step of gradient descent did: the new weights, and the output and loss they give."""
+    lines = [f"one step of gradient descent, lr {lr:g}: w <- w - lr * dL/dw, b <- b - lr * dL/db"]
+    for layer in after.layers:
+        for unit, row in enumerate(layer.weight):
+            bias = f"   b = {_n(layer.bias[unit])}" if layer.bias is not None else ""
+            lines.append(f"  {layer.name}[{unit}]  w = ({', '.join(_n(w) for w in row)}){bias}")
+    return [*lines, f"  output {', '.join(_n(v) for v in before.output)} -> {', '.join(_n(v) for v in after.output)}, "
+                    f"loss {_n(before.loss)} -> {_n(after.loss)}"]
 
 
 def _n(value: float) -> str:

@@ -459,13 +459,21 @@ def backprop(
                                                 "target and layers (weight, bias, activation).")] = "xor",
     inputs: Annotated[Optional[str], typer.Option("--input", help="Replace the input, e.g. 1,1.")] = None,
     target: Annotated[Optional[str], typer.Option("--target", help="Replace the target, e.g. 0.")] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", min=1e-6, max=100, help="Then take one step of gradient "
+                                                "descent with this learning rate and show what it changed.")] = None,
 ) -> None:
     """A tiny network's forward pass and every gradient, node by node (the lecture's board work)."""
-    from nnintro.backprop import describe, load_network, trace
+    from nnintro.backprop import descend, describe, describe_step, load_network, trace
 
     chosen = load_network(network, _numbers(inputs, "--input") if inputs else None,
                           _numbers(target, "--target") if target else None)
-    for line in describe(trace(chosen), chosen):
+    if lr is not None and chosen.target is None:
+        raise typer.BadParameter("--lr: a step of gradient descent needs a loss; give --target")
+    result = trace(chosen)
+    lines = describe(result, chosen)
+    if lr is not None:
+        lines += describe_step(result, trace(descend(chosen, result, lr)), lr)
+    for line in lines:
         console.print(line, highlight=False, markup=False)
 
 

@@ -47,3 +47,16 @@ def test_a_wrong_network_is_named_in_one_line(tmp_path):
     with pytest.raises(ConfigError, match="target: one number per output"):
         load_network("xor", target=[1, 0])
     assert runner.invoke(app, ["backprop", "nosuch"]).exit_code == 2
+
+
+def test_one_step_of_gradient_descent_lowers_the_loss():
+    from nnintro.backprop import descend
+
+    network = load_network("xor")
+    before = trace(network)
+    after = trace(descend(network, before, 0.5))
+    assert after.loss < before.loss and after.output[0] > before.output[0]  # towards the target 1
+    assert np.allclose(after.layers[0].weight, before.layers[0].weight - 0.5 * before.layers[0].grad_weight)
+    shown = runner.invoke(app, ["backprop", "--lr", "0.5"])
+    assert shown.exit_code == 0 and f"loss {before.loss:.4g} -> {after.loss:.4g}" in shown.output
+    assert runner.invoke(app, ["backprop", "neuron", "--lr", "0.5"]).exit_code == 2  # no target, no loss to descend
