@@ -208,7 +208,7 @@ def _train_locked(config: Config, data: DatasetBundle, model: torch.nn.Module, i
             metrics.update(write_run_report(
                 run_dir, ensemble, data, test_outputs, fit.history, fit.best_epoch, fit.stopped_early,
                 info["architecture"], config.report.examples, run_dir.name, board.writer, board.boundary_frames,
-                board.boundary_epochs | {0}, trainer.augment))
+                board.boundary_epochs, trainer.augment))
         board.write_hparams(config.model_dump(mode="json"), metrics)
     finally:
         if board is not None:

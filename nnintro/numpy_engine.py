@@ -52,9 +52,7 @@ class NumpyEngine:
         first = next(i for i, m in enumerate(modules) if isinstance(m, PackedLinear))
         self.prepare = nn.Sequential(*modules[:first])  # input standardization: nothing there learns
         self.parameters: list[tuple[torch.Tensor, scratch.Linear]] = []
-        layers: list[Any] = []
-        for module in modules[first:]:
-            layers.append(self._numpy_layer(module))
+        layers = [self._numpy_layer(module) for module in modules[first:]]
         scale = next((layer.std for layer in layers if isinstance(layer, scratch.Rescale)), 1.0)
         loss = LOSSES[task.name, task.loss_name(loss_config)]
         self.network = scratch.Network(layers, loss(scale) if loss is scratch.MSE else loss())

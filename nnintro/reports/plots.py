@@ -459,11 +459,11 @@ def animation_gif(frames: list[tuple[str, np.ndarray]], milliseconds: int = 150,
     that many pixels); the last one lingers."""
     from PIL import Image, ImageDraw
 
+    shape = (size, size) if size is not None else (frames[0][1].shape[1], frames[0][1].shape[0])  # (width, height)
     images = []
     for caption, frame in frames:
         image = Image.fromarray(frame)
-        shape = (size, size) if size is not None else images[0].size if images else image.size
-        if image.size != shape:  # every frame the first's size
+        if image.size != shape:  # every frame the first's size, or the square asked for
             image = image.resize(shape, Image.NEAREST)
         ImageDraw.Draw(image).text((6, 4), caption, fill=(0, 0, 0))
         images.append(image.convert("P", palette=Image.ADAPTIVE))

@@ -24,7 +24,7 @@ def write_run_report(run_dir: Path, model: nn.Module, data: DatasetBundle, test:
                      augmenter: Any = None) -> dict[str, Any]:
     """Every picture for a finished run; returns what the task adds to metrics.json (most-confused pairs).
     frames: (epoch, image) pictures taken during training (the 2-D sets' boundary, epoch 0: untrained), drawn as
-    an animation and, for epoch 0 and strip_epochs, as one strip;
+    an animation and, for strip_epochs, as one strip;
     augmenter: the training split's augmentation, drawn on a few training images."""
     sink = FigureSink(run_dir, writer, len(history))
     if augmenter is not None:

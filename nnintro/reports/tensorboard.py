@@ -50,8 +50,8 @@ class TensorBoardObserver:
         self.writer = SummaryWriter(log_dir=str(run_dir))
         self.model, self.data, self.histograms = model, data, histograms
         self.view = user_model(model, data.task.combine)  # the ensemble, for a pack
-        self.boundary_epochs = chosen_epochs(epochs)  # in TensorBoard and the strip
-        self.animated_epochs = chosen_epochs(epochs, ANIMATION_FRAMES)
+        self.boundary_epochs = chosen_epochs(epochs) | {0}  # in TensorBoard and the strip; 0: untrained
+        self.animated_epochs = chosen_epochs(epochs, ANIMATION_FRAMES) | self.boundary_epochs  # frames taken
         # (epoch, image), from the untrained model (epoch 0) on: the strip and the animation in the run folder
         self.boundary_frames: list[tuple[int, Any]] = []
         if data.kind == "points":
@@ -75,7 +75,7 @@ class TensorBoardObserver:
 
         frame = boundary_image(self.view, self.data)
         self.boundary_frames.append((epoch, frame))
-        if epoch in self.boundary_epochs or epoch == 0:  # scrub through them in the Images tab
+        if epoch in self.boundary_epochs:  # scrub through them in the Images tab
             self.writer.add_image("decision_boundary/epoch", frame, epoch, dataformats="HWC")
 
     def on_epoch_end(self, row: dict[str, float]) -> None:

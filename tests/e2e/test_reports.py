@@ -174,3 +174,17 @@ def test_hparams_keep_the_fields_that_tell_runs_apart():
     swept = hparams_that_matter(load_config(None, ["optimizer.momentum=0.5"]).model_dump(mode="json"))
     assert swept["optimizer.momentum"] == 0.5 and "model.hidden" in swept
     assert len(chosen_epochs(400)) <= 10 and {1, 2, 400} <= chosen_epochs(400)
+
+
+def test_the_boundary_is_pictured_at_every_strip_epoch_and_for_the_animation(tmp_path):
+    from nnintro.config import load_config
+    from nnintro.reports.tensorboard import TensorBoardObserver
+    from nnintro.trainer import prepare
+
+    data, model = prepare(load_config("xor_mlp"))
+    board = TensorBoardObserver(tmp_path, model, data, histograms=False, epochs=400)
+    try:
+        assert board.boundary_epochs <= board.animated_epochs | {0} and 0 in board.boundary_epochs
+        assert len(board.animated_epochs) > 30 and [epoch for epoch, _ in board.boundary_frames] == [0]  # untrained
+    finally:
+        board.close()
