@@ -30,6 +30,7 @@ from nnintro.runs import (
     CONFIG_FILE,
     METRICS_FILE,
     MODEL_FILE,
+    SPLITS_FILE,
     Run,
     create_run_dir,
     locked_run,
@@ -37,10 +38,11 @@ from nnintro.runs import (
     output_file,
     output_folder,
     write_atomic,
+    write_csv,
     write_json,
 )
 from nnintro.stats import spread
-from nnintro.tasks import SplitOutputs, Task
+from nnintro.tasks import Classification, SplitOutputs, Task
 from nnintro.trainer import FitResult, Trainer, prepare
 
 # Overrides a resumed run may take: they change how long or how it is logged, not what is trained.
@@ -191,7 +193,11 @@ def _train_locked(config: Config, data: DatasetBundle, model: torch.nn.Module, i
             if dist.is_main:  # only now: a resume that fails above leaves the run as it was
                 if resume is None:
                     write_json(run_dir / MODEL_FILE, info)
+                    if data.row_splits is not None:  # so anyone can score another tool on the same rows
+                        write_csv(run_dir / SPLITS_FILE, [{"row": row, "split": split}
+                                                          for row, split in enumerate(data.row_splits, 1)])
                 write_atomic(run_dir / CONFIG_FILE, config.to_yaml())
+            references = table_references(config, data, trainer, console) if dist.is_main else {}
             started = time.perf_counter()
             try:
                 fit = trainer.fit()
@@ -200,6 +206,8 @@ def _train_locked(config: Config, data: DatasetBundle, model: torch.nn.Module, i
         if not dist.is_main:
             return TrainResult(run_dir, {}, fit, main_process=False)
         metrics, test_outputs = final_metrics(trainer, fit, info, time.perf_counter() - started, device)
+        if references:
+            metrics["baselines"] = references
         write_json(run_dir / METRICS_FILE, metrics)
         if config.report.plots:
             from nnintro.reports.run_report import write_run_report  # matplotlib: only when drawing
@@ -214,6 +222,21 @@ def _train_locked(config: Config, data: DatasetBundle, model: torch.nn.Module, i
         if board is not None:
             board.close()
     return TrainResult(run_dir, metrics, fit)
+
+
+def table_references(config: Config, data: DatasetBundle, trainer: Trainer, console: Console) -> dict[str, Any]:
+    """The reference models of a table run (data.baselines), fitted before the network trains, and their line."""
+    if data.kind != "table" or not config.data.baselines:
+        return {}
+    from nnintro.references import reference_metrics
+
+    references = reference_metrics(data, trainer.stepper.loss_fn, config.loss.class_weight == "balanced")
+    metric = data.task.headline
+    listed = ", ".join(f"{name.replace('_', ' ')} {result['test'][metric]:.4g}" for name, result in references.items())
+    seconds = sum(result["seconds"] for result in references.values())
+    console.print(f"references on the same rows, test {metric}: {listed} ({seconds:.1f}s; data.baselines)",
+                  highlight=False, markup=False)
+    return references
 
 
 def final_metrics(trainer: Trainer, fit: FitResult, info: dict, wall_seconds: float,
@@ -245,7 +268,7 @@ def final_metrics(trainer: Trainer, fit: FitResult, info: dict, wall_seconds: fl
         "layers": activation_health(trainer.model, trainer.data.val, config.train.eval_batch_size),
     }
     metrics["warnings"] = (teaching_hints(fit.history, trainer.task, metrics_of["val"], config.optimizer.lr)
-                           + health_warnings(metrics["layers"]))
+                           + rare_class_hints(task, outputs["test"]) + health_warnings(metrics["layers"]))
     return metrics, outputs["test"]
 
 
@@ -280,6 +303,16 @@ def teaching_hints(history: list[dict[str, float]], task: Task, val: dict[str, f
     return hints
 
 
+def rare_class_hints(task: Task, test: SplitOutputs) -> list[str]:
+    """Where a class is rare, accuracy hides how it fares: say each class's test recall."""
+    rare = task.rare_classes() if isinstance(task, Classification) else []
+    if not rare:
+        return []
+    recall = ", ".join(f"{name} {value:.3f}" for name, value in task.recall_per_class(test).items())
+    return [f"rare class{'es' if len(rare) > 1 else ''} {', '.join(rare[:5])} (under 10% of the training rows): test "
+            f"recall per class {recall}; balanced accuracy {task.metrics(test)['balanced_accuracy']:.3f}"]
+
+
 @dataclass
 class EvalResult:
     run: Run
@@ -307,7 +340,7 @@ def evaluate(run_path: str | Path | None, split: str = "test", runs_root: str | 
     if data.task.describe() != task.describe():
         raise RunError(f"{run.path / MODEL_FILE}: the run was trained for {task.describe()}, but dataset "
                        f"{data.name} now gives {data.task.describe()}")
-    outputs = run_split(model, data.split(split), task.per_sample_loss(config.loss), config.train.eval_batch_size)
+    outputs = run_split(model, data.split(split), data.task.per_sample_loss(config.loss), config.train.eval_batch_size)
     from nnintro.reports.run_report import split_tables, write_split_report
 
     which = f"-member{member}" if member is not None and config.train.members > 1 else ""

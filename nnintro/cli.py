@@ -147,6 +147,7 @@ def train(
         *((f"test {name}", _number(value)) for name, value in m["test"].items()),
         *((f"val {name}", _number(value)) for name, value in m["val"].items() if name != "loss"),
         *_member_lines(m),
+        *_reference_lines(m),
         ("best epoch", f"{m['best_epoch']} of {m['epochs_run']}"),
         ("train time", f"{m['train_seconds']:.1f}s ({m['samples_per_second'] or 0:,} samples/s)"),
         ("parameters", f"{m['params']:,}"),
@@ -170,6 +171,15 @@ def train(
         err_console.print(f"error: training diverged: {m['message']}; best weights so far kept in "
                           f"{result.run_dir}", highlight=False)
         raise typer.Exit(3)
+
+
+def _reference_lines(metrics: dict[str, Any]) -> list[tuple[str, str]]:
+    """A table run's reference models, on the same test rows, in the metrics shown above them."""
+    rows = []
+    for name, result in metrics.get("baselines", {}).items():
+        numbers = "  ".join(f"{metric} {_number(value)}" for metric, value in result["test"].items() if metric != "loss")
+        rows.append((f"reference: {name.replace('_', ' ')}", f"test {numbers}"))
+    return rows
 
 
 def _member_lines(metrics: dict[str, Any]) -> list[tuple[str, str]]:

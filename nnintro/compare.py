@@ -109,7 +109,22 @@ def comparison_table(summaries: list[RunSummary]) -> TableSpec:
         columns += [Column("members", "members"), Column(f"ensemble_test_{metric}", f"ensemble test {metric}", "{:.4f}")]
     columns.append(Column("test_loss", "test loss", "{:.4f}"))
     notes = [differs(ranked[0], other, tasks[0]) for other in ranked[1:] if ranked[0].members and other.members]
+    notes += reference_notes(ranked, metric)
     return TableSpec("comparison, best validation first", columns, rows, notes=notes)
+
+
+def reference_notes(summaries: list[RunSummary], metric: str) -> list[str]:
+    """The table runs' reference models, once per distinct set of test rows (runs of one file share them)."""
+    notes, seen = [], set()
+    for summary in summaries:
+        baselines = summary.metrics.get("baselines")
+        if not baselines:
+            continue
+        listed = ", ".join(f"{name.replace('_', ' ')} {result['test'][metric]:.4f}" for name, result in baselines.items())
+        if listed not in seen:
+            seen.add(listed)
+            notes.append(f"references on {summary.run.path.name}'s test rows, test {metric}: {listed}")
+    return notes
 
 
 def differs(better: RunSummary, other: RunSummary, task: Task) -> str:

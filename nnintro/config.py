@@ -91,7 +91,15 @@ class DataConfig(Section):
     path: str | None = Field(None, description="csv: the table file")
     target: str | list[str] | None = Field(None, description="csv: the column(s) to predict")
     ignore: list[str] = Field([], description="csv: columns never used as inputs (names, ids)")
-    missing: Literal["error", "drop"] = Field("error", description="csv: rows with empty input cells: error or drop")
+    missing: Literal["error", "impute", "drop"] = Field(
+        "error", description="csv: empty input cells: error; impute (median number, most frequent category, median "
+                             "date, learned from the training rows, plus a was-missing input per such column); "
+                             "or drop those rows (refused when that would keep less than half)")
+    na_values: list[str] = Field([], description="csv: further cell texts that mean missing (e.g. [T, '-'])")
+    min_category_rows: int = Field(5, ge=1, le=1_000_000, description="csv: categories seen in fewer training rows "
+                                                                      "than this are pooled into one (other) input")
+    baselines: bool = Field(True, description="tables: also fit the majority class / mean, scikit-learn's linear "
+                                              "model and gradient boosting on the same rows, for reference")
     task: Literal["auto", "classification", "regression"] = Field(
         "auto", description="csv: auto picks regression for a numeric target with many values")
     image_size: list[int] | None = Field(None, description="folder: [height, width] every image is resized to "
@@ -203,6 +211,16 @@ class LossConfig(NamedSection):
     name: str = Field("auto", description="auto (the task's default), classification: cross_entropy, nll, mse, l1, "
                                           "kl_div, bce; regression: mse, mae, huber")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="cross_entropy only")
+    class_weight: Literal["none", "balanced"] | list[float] = Field(
+        "none", description="classification: weight each sample's loss by its class: balanced (rare classes count "
+                            "as much as common ones, n / (classes x class rows)) or one weight per class")
+
+    @field_validator("class_weight")
+    @classmethod
+    def _positive_weights(cls, value: Any) -> Any:
+        if isinstance(value, list) and (not value or any(not 0 <= w <= 1e6 for w in value) or not any(value)):
+            raise ValueError(f"must be none, balanced, or one weight per class (0..1e6, not all 0), got {value[:8]}")
+        return value
 
     @field_validator("name")
     @classmethod

@@ -31,6 +31,7 @@ def engine_problems(config: Any) -> list[str]:
         "train.device": config.train.device not in ("auto", "cpu"),
         "regularization.l1": config.regularization.l1 > 0,
         "loss.label_smoothing": config.loss.label_smoothing > 0,
+        "loss.class_weight": config.loss.class_weight != "none",
         "data.augment.mixup": config.data.augment.mixup > 0,
     }
     problems += [f"{field} must stay at its default" for field, used in unsupported.items() if used]

@@ -23,7 +23,7 @@ from nnintro.errors import InputError, RunError
 
 CONFIG_FILE, MODEL_FILE, WEIGHTS_FILE = "config.yaml", "model.json", "model.safetensors"
 CHECKPOINT_FILE, HISTORY_FILE, METRICS_FILE = "checkpoint.safetensors", "history.csv", "metrics.json"
-LOCK_FILE = ".lock"
+LOCK_FILE, SPLITS_FILE = ".lock", "splits.csv"
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}"  # a run or sweep name: it names a folder
 TEMP_SUFFIX = ".tmp"
 

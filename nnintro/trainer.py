@@ -68,7 +68,7 @@ def prepare(config: Config) -> tuple[DatasetBundle, torch.nn.Module]:
     """The start of every training: seed, load the data (on the CPU), build the untrained model."""
     seed_everything(config.seed)
     data = load_dataset(config.data, config.seed)
-    data.task.loss_name(config.loss)  # settings that must fit the task are checked before any run folder exists
+    data.task.per_sample_loss(config.loss)  # settings that must fit the task are checked before any run folder exists
     data.task.check_monitor(config.train.early_stopping.monitor)
     if config.train.engine == "numpy":
         check_task(data.task, config.loss)

@@ -34,6 +34,7 @@ class RawDataset:
     inputs: dict[str, Any] = field(default_factory=dict)  # what predict needs to read raw inputs (table columns)
     val: Split | None = None  # a validation split the source defines itself (an image folder's val/)
     notes: list[str] = field(default_factory=list)  # what the loader chose or skipped, for the console
+    row_splits: list[str] | None = None  # tables: each data row of the file's split (train/val/test/dropped)
 
 
 @dataclass
@@ -47,6 +48,7 @@ class DatasetBundle:
     normalization: dict = field(default_factory=dict)  # {"scale", "mean": [per channel], "std": [...]}
     inputs: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    row_splits: list[str] | None = None
 
     @property
     def input_shape(self) -> list[int]:
@@ -57,7 +59,7 @@ class DatasetBundle:
 
     def to(self, device: torch.device | str) -> DatasetBundle:
         return DatasetBundle(self.name, self.train.to(device), self.val.to(device), self.test.to(device),
-                             self.task, self.kind, self.normalization, self.inputs, self.notes)
+                             self.task, self.kind, self.normalization, self.inputs, self.notes, self.row_splits)
 
 
 def channel_stats(x: torch.Tensor, scale: float) -> tuple[list[float], list[float]]:
@@ -105,7 +107,7 @@ def carve_validation(raw: RawDataset, val_size: float, seed: int, name: str) -> 
     mean, std = channel_stats(train.x, raw.scale)
     normalization = {"scale": raw.scale, "mean": mean, "std": std}
     return DatasetBundle(name, train, val, raw.test, raw.task.fit(train.y), raw.kind, normalization, raw.inputs,
-                         raw.notes)
+                         raw.notes, raw.row_splits)
 
 
 def check_agree(raw: RawDataset, name: str) -> None:

@@ -1,32 +1,42 @@
 """Tables: a CSV file of the user's, or scikit-learn's bundled tables, as float features and targets.
 
-Numeric columns stay numbers (the model standardizes them itself); text columns become one-hot columns
-whose categories are saved with the run, so a saved run predicts from raw rows. The column spec this
-module writes is also what reads rows back at predict time: one encoder for training and predicting.
+The file is planned first (columns.py: what every column is, and what stops training), then split (test rows
+a fixed draw, validation by the seed), then encoded (encoding.py) with what the training rows alone teach.
+The column spec saved with the run is also what reads rows back at predict time: one encoder for both.
 """
 from __future__ import annotations
 
 import csv
+import io
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from nnintro.datasets.base import RawDataset, Split
+from nnintro.datasets.base import RawDataset, Split, split_off
+from nnintro.datasets.columns import MAX_CATEGORIES, ColumnPlan, plan_column
+from nnintro.datasets.encoding import Encoded, encode, fit_columns
 from nnintro.errors import DataError, InputError, did_you_mean
 from nnintro.files import check_file
 from nnintro.tasks import Classification, Regression, Task
 
 MAX_TABLE_BYTES = 2 * 1024**3
 MAX_CLASSES = 20  # an integer target with at most this many values is read as class labels
-MAX_CATEGORIES = 1000
 TEST_SPLIT_SEED = 0
-NUMERIC_SHARE = 0.9  # a text column whose cells are this often numbers is a numeric column with garbage in it
 
 
-def read_table(path: Path, what: str = "data.path") -> Any:
-    """A CSV file as a pandas DataFrame (delimiter sniffed, UTF-8 or Latin-1), every failure one line."""
+def _delimiter(sample: str) -> str:
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def read_table(path: Path, what: str = "data.path", na_values: list[str] | None = None) -> Any:
+    """A CSV file as a pandas DataFrame of texts and numbers (delimiter sniffed, UTF-8 or Latin-1), every failure
+    one line. na_values: further cell texts that mean "missing"."""
     import pandas as pd
 
     check_file(path, what, MAX_TABLE_BYTES, DataError, " (image folders use data.dataset: folder)")
@@ -40,12 +50,15 @@ def read_table(path: Path, what: str = "data.path") -> Any:
     except UnicodeDecodeError as err:
         encoding = "latin-1" if err.start < len(head) - 4 else encoding  # a cut multi-byte character is fine
     sample = head.decode(encoding, errors="ignore")
+    delimiter = _delimiter(sample)
+    header = next(csv.reader(io.StringIO(sample), delimiter=delimiter, skipinitialspace=True), [])
+    names = [name.strip() for name in header]
+    twice = sorted({name for name in names if names.count(name) > 1 and name})
+    if twice:  # before pandas renames the second one to 'name.1'
+        raise DataError(f"{what} {path}: column '{twice[0]}' appears twice in the header; rename one of them")
     try:
-        delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
-    except csv.Error:
-        delimiter = ","
-    try:
-        frame = pd.read_csv(path, sep=delimiter, encoding=encoding, skipinitialspace=True)
+        frame = pd.read_csv(path, sep=delimiter, encoding=encoding, skipinitialspace=True,
+                            na_values=na_values or None)
     except pd.errors.EmptyDataError as err:
         raise DataError(f"{what} {path}: no columns (an empty table)") from err
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as err:
@@ -57,7 +70,7 @@ def read_table(path: Path, what: str = "data.path") -> Any:
     duplicated = frame.columns[frame.columns.duplicated()].tolist()
     if duplicated:
         raise DataError(f"{what} {path}: column '{duplicated[0]}' appears twice")
-    return frame
+    return frame.reset_index(drop=True)
 
 
 def _column(frame: Any, name: str, source: str, field: str) -> Any:
@@ -68,62 +81,21 @@ def _column(frame: Any, name: str, source: str, field: str) -> Any:
     return frame[name]
 
 
-def _numeric(series: Any, source: str, what: str) -> tuple[Any, bool]:
-    """(values as floats, True) when the column is numeric (a few garbage cells are an error), else (., False)."""
-    import pandas as pd
-
-    if pd.api.types.is_bool_dtype(series):
-        return series.astype(float), True
-    if pd.api.types.is_numeric_dtype(series):
-        return series.astype(float), True
-    present = series.dropna()
-    parsed = pd.to_numeric(present, errors="coerce")
-    if len(present) and parsed.notna().mean() >= NUMERIC_SHARE:
-        bad = present[parsed.isna()]
-        row = int(bad.index[0]) + 2  # the file's line: header is line 1
-        raise DataError(f"{source}: {what} '{series.name}' is numeric but line {row} holds {str(bad.iloc[0])[:40]!r}; "
-                        f"fix or empty that cell")
-    return series, False
-
-
-def _check_not_identifier(series: Any, source: str) -> None:
-    values = series.dropna().astype(str)
-    unique = values.nunique()
-    if unique > MAX_CATEGORIES or (len(values) >= 20 and unique > 0.5 * len(values)):
-        raise DataError(f"{source}: column '{series.name}' looks like an identifier ({unique} different texts in "
-                        f"{len(values)} rows), which cannot help predict; add --set \"data.ignore=[{series.name}]\"")
-
-
-def encode_columns(frame: Any, columns: list[dict[str, Any]]) -> tuple[np.ndarray, list[dict[str, str]]]:
-    """Rows -> float features with a fitted column spec; per row, the unseen categories found (all-zero one-hot)."""
-    import pandas as pd
-
-    blocks, unseen = [], [dict() for _ in range(len(frame))]
-    for spec in columns:
-        series = frame[spec["name"]]
-        if spec["kind"] == "numeric":
-            blocks.append(pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)[:, None])
-            continue
-        categories = spec["categories"]
-        index = {c: i for i, c in enumerate(categories)}
-        block = np.zeros((len(frame), len(categories)))
-        for row, value in enumerate(series.astype(str).str.strip()):
-            if value in index:
-                block[row, index[value]] = 1.0
-            elif not pd.isna(series.iloc[row]):
-                unseen[row][spec["name"]] = value
-        blocks.append(block)
-    return np.concatenate(blocks, axis=1).astype(np.float32), unseen
+def _target_values(series: Any, source: str) -> Any | None:
+    """A target column as floats when it is numeric (None: text); a few text cells are an error."""
+    plan = plan_column(series, np.arange(len(series)), listed=True)
+    if plan.kind == "numeric":
+        if plan.problem and "text" in plan.problem:
+            raise DataError(f"{source}: target {plan.problem.removeprefix('column ')}")
+        if not np.isfinite(plan.values.dropna().to_numpy()).all():
+            raise DataError(f"{source}: target '{series.name}' holds infinite values")
+        return plan.values
+    return None
 
 
 def _task_and_targets(frame: Any, names: list[str], wanted: str, source: str) -> tuple[Task, np.ndarray]:
     """The task (auto: regression for numeric targets with many values) and the encoded targets."""
-    numeric = {}
-    for name in names:
-        values, is_numeric = _numeric(frame[name], source, "target")
-        if is_numeric and not np.isfinite(values.to_numpy()).all():
-            raise DataError(f"{source}: target '{name}' holds infinite values")
-        numeric[name] = values if is_numeric else None
+    numeric = {name: _target_values(frame[name], source) for name in names}
     if wanted == "auto":
         if len(names) > 1:
             wanted = "regression"
@@ -154,65 +126,143 @@ def _task_and_targets(frame: Any, names: list[str], wanted: str, source: str) ->
     return Classification(classes), labels.map(index).to_numpy(np.int64)
 
 
-def table_dataset(frame: Any, targets: list[str], cfg: Any, source: str) -> RawDataset:
-    """A table -> train/test tensors, its task and the column spec predict needs."""
+@dataclass
+class TablePlan:
+    """What a table run will do with a file, decided before anything trains (what `show` lists)."""
+
+    targets: list[str]
+    plans: list[ColumnPlan]
+    ignored: list[str]
+
+    @property
+    def problems(self) -> list[str]:
+        return [plan.problem for plan in self.plans if plan.problem]
+
+
+def plan_table(frame: Any, targets: list[str], cfg: Any, source: str) -> TablePlan:
+    """Every column's fate: an input of some kind (or a problem), a target, or ignored."""
     for name in [*targets, *cfg.ignore]:
         _column(frame, name, source, "data.target" if name in targets else "data.ignore")
+    if cfg.features is not None:
+        for name in cfg.features:
+            _column(frame, name, source, "data.features")
+        answer = [name for name in cfg.features if name in targets]
+        if answer:
+            raise DataError(f"data.features: '{answer[0]}' is the target; the answer cannot be an input "
+                            f"(remove it from data.features)")
     features = cfg.features if cfg.features is not None else [c for c in frame.columns
                                                                if c not in targets and c not in cfg.ignore]
-    for name in features:
-        _column(frame, name, source, "data.features")
     if not features:
         raise DataError(f"{source}: no input columns left besides the target")
-    has_target = frame[targets].notna().all(axis=1)
-    if not has_target.any():
-        raise DataError(f"{source}: target {', '.join(targets)} is empty in every row")
-    frame = frame[has_target]  # rows without a target are never trained on
-    numeric = {}
-    for name in features:  # what each column is, judged on its filled cells, before anything is dropped
-        series, numeric[name] = _numeric(frame[name], source, "column")
-        if numeric[name] and not np.isfinite(series.dropna().to_numpy()).all():
-            raise DataError(f"{source}: column '{name}' holds infinite values")
-        if not numeric[name]:
-            _check_not_identifier(series, source)
-    missing = {name: int(count) for name, count in frame[features].isna().sum().items() if count}
-    if missing and cfg.missing == "error":
-        listed = ", ".join(f"'{name}' ({count} rows)" for name, count in missing.items())
-        raise DataError(f"{source}: missing values in {listed}; drop those rows with --set data.missing=drop, "
-                        f"or list such columns in data.ignore")
-    if missing:
-        frame = frame.dropna(subset=features)
-    columns = [{"name": name, "kind": "numeric"} if numeric[name] else
-               {"name": name, "kind": "category",
-                "categories": sorted(frame[name].astype(str).str.strip().unique().tolist())} for name in features]
-    task, y = _task_and_targets(frame, targets, cfg.task, source)
-    x, _ = encode_columns(frame, columns)
-    train_index, test_index = _split_rows(y, task, cfg.test_fraction, source)
-    train = Split(torch.from_numpy(x[train_index]), torch.from_numpy(y[train_index]))
-    test = Split(torch.from_numpy(x[test_index]), torch.from_numpy(y[test_index]))
-    return RawDataset(train, test, task, scale=1.0, kind="table", inputs={"columns": columns, "targets": targets})
+    positions = np.arange(len(frame))
+    listed = set(cfg.features or [])
+    plans = [plan_column(frame[name], positions, name in listed) for name in features]
+    for plan in plans:
+        if plan.problem:
+            plan.problem = f"{source}: {plan.problem}"
+    return TablePlan(targets, plans, [c for c in frame.columns if c not in targets and c not in features])
 
 
-def _split_rows(y: np.ndarray, task: Task, test_fraction: float, source: str) -> tuple[Any, Any]:
-    """The held-out test rows: a fixed draw (like digits' test split), so runs with different seeds, models or
-    settings are all scored on the same rows."""
+def _usable_rows(frame: Any, table: TablePlan, cfg: Any, source: str, keep: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """The rows that can be trained on (those with a target, less those data.missing=drop removes), and notes."""
+    missing = {plan.name: plan.values.isna().to_numpy() & keep for plan in table.plans}
+    counts = {name: int(mask.sum()) for name, mask in missing.items() if mask.any()}
+    if not counts or cfg.missing == "impute":
+        return keep, []
+    listed = ", ".join(f"'{name}' ({count} rows)" for name, count in counts.items())
+    if cfg.missing == "error":
+        raise DataError(f"{source}: missing values in {listed}; fill them from the training rows with "
+                        f"--set data.missing=impute, drop those rows with --set data.missing=drop, or list such "
+                        f"columns in data.ignore")
+    kept = keep & ~np.any(list(missing.values()), axis=0)
+    if kept.sum() < keep.sum() / 2:
+        worst = sorted(counts, key=counts.get, reverse=True)[:3]
+        blame = ", ".join(f"'{name}' ({counts[name]} of {int(keep.sum())} rows empty)" for name in worst)
+        raise DataError(f"{source}: data.missing=drop would keep {int(kept.sum())} of {int(keep.sum())} rows; "
+                        f"most are lost to {blame}; use --set data.missing=impute, or add "
+                        f'--set "data.ignore=[{", ".join(worst)}]"')
+    return kept, [f"data.missing=drop: kept {int(kept.sum())} of {int(keep.sum())} rows (empty cells in {listed})"]
+
+
+def _split_rows(y: np.ndarray, rows: np.ndarray, task: Task, cfg: Any, seed: int,
+                source: str) -> dict[str, np.ndarray]:
+    """Test rows: a fixed draw (like digits' test split), so runs with different seeds, models or settings are all
+    scored on the same rows; validation: drawn from the rest by the seed, as every dataset's is."""
     from sklearn.model_selection import train_test_split
 
-    rows = np.arange(len(y))
     if len(rows) < 10:
         raise DataError(f"{source}: {len(rows)} usable rows; at least 10 are needed to train, validate and test")
     stratify = None
+    labels = y[rows]
     if isinstance(task, Classification):
-        counts = np.bincount(y, minlength=task.width)
-        stratify = y if counts.min() >= 2 and round(len(y) * test_fraction) >= task.width else None
-    train, test = train_test_split(rows, test_size=test_fraction, random_state=TEST_SPLIT_SEED, stratify=stratify)
-    return np.sort(train), np.sort(test)
+        counts = np.bincount(labels, minlength=task.width)
+        stratify = labels if counts.min() >= 2 and round(len(rows) * cfg.test_fraction) >= task.width else None
+    rest, test = train_test_split(rows, test_size=cfg.test_fraction, random_state=TEST_SPLIT_SEED, stratify=stratify)
+    rest = torch.from_numpy(np.sort(rest))
+    train, val = split_off(Split(rest, rest), cfg.val_size, seed)
+    return {"train": train.x.numpy(), "val": val.x.numpy(), "test": np.sort(test)}
+
+
+def table_dataset(frame: Any, targets: list[str], cfg: Any, source: str, seed: int = 0) -> RawDataset:
+    """A table -> train/val/test tensors, its task, the column spec predict needs, and each row's split."""
+    table = plan_table(frame, targets, cfg, source)
+    if table.problems:
+        raise DataError(table.problems[0])
+    has_target = frame[targets].notna().all(axis=1).to_numpy()
+    if not has_target.any():
+        raise DataError(f"{source}: target {', '.join(targets)} is empty in every row")
+    task, y = _task_and_targets(frame[has_target], targets, cfg.task, source)  # decided before any row is dropped
+    y_all = np.zeros((len(frame), *y.shape[1:]), dtype=y.dtype)
+    y_all[has_target] = y
+    usable, notes = _usable_rows(frame, table, cfg, source, has_target)
+    if isinstance(task, Classification):
+        present = np.unique(y_all[usable])
+        if len(present) < 2:
+            raise DataError(f"{source}: the usable rows hold a single class ({task.classes[present[0]]!r}); "
+                            f"nothing to classify")
+    rows = _split_rows(y_all, np.flatnonzero(usable), task, cfg, seed, source)
+    train_mask = np.zeros(len(frame), bool)
+    train_mask[rows["train"]] = True
+    specs, fitted = fit_columns(table.plans, train_mask, cfg.missing == "impute", cfg.min_category_rows)
+    notes += [plan.detail.split("; ", 1)[1] for plan in table.plans if plan.kind == "date" and "; " in plan.detail]
+    notes += fitted
+    if not specs:
+        raise DataError(f"{source}: no input column carries anything on the training rows ({'; '.join(fitted)})")
+    encoded = encode(frame, specs)
+    for split in ("val", "test"):
+        for name, count in _unseen_counts(encoded, rows[split]).items():
+            notes.append(f"column '{name}': {count} {split} row(s) hold a value never seen in training "
+                         f"({_first_unseen(encoded, rows[split], name)}), encoded as "
+                         f"{'(other)' if any(s.get('other') for s in specs if s['name'] == name) else 'no category'}")
+    x = torch.from_numpy(encoded.x)
+    target = torch.from_numpy(y_all)
+    splits = {name: Split(x[index], target[index]) for name, index in rows.items()}
+    row_splits = ["dropped"] * len(frame)
+    for name, index in rows.items():
+        for row in index:
+            row_splits[row] = name
+    return RawDataset(splits["train"], splits["test"], task, scale=1.0, kind="table",
+                      inputs={"columns": specs, "targets": targets}, val=splits["val"], notes=notes,
+                      row_splits=row_splits)
+
+
+def _unseen_counts(encoded: Encoded, rows: np.ndarray) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in rows:
+        for name in encoded.unseen[row]:
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def _first_unseen(encoded: Encoded, rows: np.ndarray, name: str) -> str:
+    values = sorted({encoded.unseen[row][name] for row in rows if name in encoded.unseen[row]})
+    return ", ".join(repr(v[:30]) for v in values[:3]) + (", ..." if len(values) > 3 else "")
 
 
 def load_csv(cfg: Any, seed: int) -> RawDataset:
     path = Path(cfg.path)
     targets = [cfg.target] if isinstance(cfg.target, str) else list(cfg.target)
-    return table_dataset(read_table(path), targets, cfg, str(path))
+    return table_dataset(read_table(path, na_values=cfg.na_values), targets, cfg, str(path), seed)
 
 
 def load_diabetes_table(cfg: Any, seed: int) -> RawDataset:
@@ -220,7 +270,7 @@ def load_diabetes_table(cfg: Any, seed: int) -> RawDataset:
     from sklearn.datasets import load_diabetes
 
     bunch = load_diabetes(as_frame=True, scaled=False)
-    return table_dataset(bunch.frame, ["target"], _builtin(cfg), "diabetes")
+    return table_dataset(bunch.frame, ["target"], _builtin(cfg), "diabetes", seed)
 
 
 def load_california_housing(cfg: Any, seed: int) -> RawDataset:
@@ -237,7 +287,7 @@ def load_california_housing(cfg: Any, seed: int) -> RawDataset:
                             f"through scikit-learn (needs internet), or set data.root to where it is") from err
         raise DataError(f"california_housing: download into {root}/ failed ({str(err)[:160]}); check the connection "
                         f"and retry, or copy cal_housing_py3.pkz into {root}/ and set data.download: false") from err
-    return table_dataset(bunch.frame, ["MedHouseVal"], _builtin(cfg), "california_housing")
+    return table_dataset(bunch.frame, ["MedHouseVal"], _builtin(cfg), "california_housing", seed)
 
 
 def _builtin(cfg: Any) -> Any:
@@ -246,7 +296,8 @@ def _builtin(cfg: Any) -> Any:
 
 
 def read_rows(path: Path, inputs: dict[str, Any]) -> tuple[torch.Tensor, list[dict[str, Any]]]:
-    """predict: a CSV of raw rows -> model inputs, and per row its line, unseen categories and true targets."""
+    """predict: a CSV of raw rows -> model inputs, and per row its line, an error where it cannot be used,
+    the values training never saw, and the true targets."""
     try:
         frame = read_table(path, "input")
     except DataError as err:
@@ -256,25 +307,20 @@ def read_rows(path: Path, inputs: dict[str, Any]) -> tuple[torch.Tensor, list[di
     absent = [name for name in needed if name not in frame.columns]
     if absent:
         raise InputError(f"{path}: no column '{absent[0]}', which the model needs (needs: {', '.join(needed)})")
-    for spec in columns:
-        if spec["kind"] == "numeric":
-            _numeric(frame[spec["name"]], str(path), "column")
-    x, unseen = encode_columns(frame, columns)
-    lacking = frame[needed].isna()
+    encoded = encode(frame, columns)
     targets = [t for t in inputs["targets"] if t in frame.columns]
     rows = []
     for position in range(len(frame)):
         row: dict[str, Any] = {"row": position + 1}
-        empty = [name for name in needed if lacking[name].iloc[position]]
-        if empty:
-            row["error"] = f"{path} row {position + 1}: no value for {', '.join(empty)}"
-        if unseen[position]:
-            row["unseen"] = unseen[position]
+        if encoded.errors[position]:
+            row["error"] = f"{path} row {position + 1}: {'; '.join(encoded.errors[position])}"
+        if encoded.unseen[position]:
+            row["unseen"] = encoded.unseen[position]
         if len(targets) == 1:
             value = frame[targets[0]].iloc[position]
             if isinstance(value, str):
                 row["true"] = value.strip()
-            elif not np.isnan(value):
+            elif value is not None and not np.isnan(value):
                 row["true"] = float(value)
         rows.append(row)
-    return torch.from_numpy(x), rows
+    return torch.from_numpy(encoded.x), rows

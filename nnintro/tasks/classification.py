@@ -40,10 +40,31 @@ class Classification(Task):
     default_loss = "cross_entropy"
     running_metric = "accuracy"
     headline = "accuracy"
-    higher_is_better = {"loss": False, "accuracy": True}
+    higher_is_better = {"loss": False, "accuracy": True, "balanced_accuracy": True, "macro_f1": True}
 
-    def __init__(self, classes: list[str]) -> None:
+    def __init__(self, classes: list[str], counts: list[int] | None = None) -> None:
         self.classes = list(classes)
+        self.counts = counts  # training rows per class, once fitted: class weights, the majority share
+
+    def fit(self, train_targets: torch.Tensor) -> Classification:
+        counts = torch.bincount(train_targets.cpu().reshape(-1), minlength=self.width).tolist()
+        return Classification(self.classes, counts)
+
+    def class_weights(self, loss_config: Any) -> torch.Tensor | None:
+        """loss.class_weight as one weight per class (balanced: n / (classes * rows of the class), which averages 1
+        over the training rows), or None."""
+        from nnintro.errors import ConfigError
+
+        wanted = loss_config.class_weight
+        if wanted == "none":
+            return None
+        if wanted == "balanced":
+            counts = torch.tensor(self.counts or [1] * self.width, dtype=torch.float64)
+            return (counts.sum() / (self.width * counts.clamp_min(1))).float()
+        if len(wanted) != self.width:
+            raise ConfigError(f"loss.class_weight: one weight per class ({self.width}: {', '.join(self.classes[:8])}"
+                              f"{' ...' if self.width > 8 else ''}), got {len(wanted)}")
+        return torch.tensor(wanted, dtype=torch.float32)
 
     @property
     def width(self) -> int:
@@ -53,7 +74,18 @@ class Classification(Task):
         return {"task": self.name, "classes": self.classes}
 
     def per_sample_loss(self, loss_config: Any) -> LossFn:
-        return LOSSES[self.loss_name(loss_config)](loss_config.label_smoothing)
+        loss = LOSSES[self.loss_name(loss_config)](loss_config.label_smoothing)
+        weights = self.class_weights(loss_config)
+        if weights is None:
+            return loss
+        on_device: dict[torch.device, torch.Tensor] = {}
+
+        def weighted(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            if y.device not in on_device:  # one copy per device, not one transfer per step
+                on_device[y.device] = weights.to(y.device)
+            return loss(logits, y) * on_device[y.device][y]
+
+        return weighted
 
     def running_sum(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return (out.argmax(-1) == y).sum(-1)
@@ -64,13 +96,42 @@ class Classification(Task):
         return torch.logsumexp(F.log_softmax(outputs.float(), -1), 0) - math.log(len(outputs))
 
     def metrics(self, outputs: SplitOutputs) -> dict[str, float]:
-        correct = (outputs.outputs.argmax(1) == outputs.targets).float()
-        return {"loss": outputs.loss, "accuracy": float(correct.mean()) if len(correct) else float("nan")}
+        if not len(outputs):
+            return {"loss": float("nan"), **{name: float("nan") for name in self.higher_is_better if name != "loss"}}
+        predicted = outputs.outputs.argmax(1)
+        k = self.width
+        confusion = torch.bincount(outputs.targets * k + predicted, minlength=k * k).view(k, k).double()
+        hits, true, said = confusion.diagonal(), confusion.sum(1), confusion.sum(0)
+        present = true > 0  # as scikit-learn: recall over the classes the split holds
+        f1_classes = (true + said) > 0
+        f1 = 2 * hits / (true + said).clamp_min(1)
+        return {"loss": outputs.loss, "accuracy": float(hits.sum() / len(outputs)),
+                "balanced_accuracy": float((hits[present] / true[present]).mean()),
+                "macro_f1": float(f1[f1_classes].mean())}
+
+    def recall_per_class(self, outputs: SplitOutputs) -> dict[str, float]:
+        predicted = outputs.outputs.argmax(1)
+        return {name: float((predicted[outputs.targets == c] == c).float().mean())
+                for c, name in enumerate(self.classes) if (outputs.targets == c).any()}
+
+    def rare_classes(self, share: float = 0.1) -> list[str]:
+        """Classes with less than this share of the training rows (none before fitting)."""
+        if not self.counts:
+            return []
+        total = sum(self.counts)
+        return [name for name, count in zip(self.classes, self.counts) if count < share * total]
 
     def learned_nothing(self, metrics: dict[str, float]) -> str | None:
         chance = 1 / self.width
         if metrics["accuracy"] <= 1.2 * chance:
             return f"accuracy {metrics['accuracy']:.3f} is chance level for {self.width} classes ({chance:.3f})"
+        if self.counts:
+            majority = max(range(self.width), key=lambda c: self.counts[c])
+            share = self.counts[majority] / sum(self.counts)
+            if metrics["accuracy"] <= share:
+                return (f"accuracy {metrics['accuracy']:.3f} is no better than always answering "
+                        f"'{self.classes[majority]}' ({share:.3f} of the training rows; balanced accuracy "
+                        f"{metrics['balanced_accuracy']:.3f}); for rare classes try --set loss.class_weight=balanced")
         return None
 
     def finish(self, outputs: torch.Tensor) -> torch.Tensor:

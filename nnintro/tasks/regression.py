@@ -54,6 +54,10 @@ class Regression(Task):
         return self._std_on[device]
 
     def per_sample_loss(self, loss_config: Any) -> LossFn:
+        if loss_config.class_weight != "none":
+            from nnintro.errors import ConfigError
+
+            raise ConfigError("loss.class_weight: weights classes; a regression task has none (leave it at none)")
         elementwise = LOSSES[self.loss_name(loss_config)]
         return lambda out, y: elementwise((out - y) / self._std(out.device)).mean(-1)
 

@@ -1,0 +1,165 @@
+"""A table's columns as model inputs: the encoding is learned from the training rows alone, saved with the run,
+and applied the same way to validation, test and predict's rows.
+
+Learned from the training rows: the categories (rare ones pooled into one `(other)` input, as scikit-learn's
+min_frequency does), the values that fill missing cells (median, most frequent, median date) with a
+was-missing input per such column, and which columns carry nothing there (constant: left out). A value never
+seen in training goes to `(other)` where the column has one, else to no category, and is listed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nnintro.datasets.columns import LARGEST_VALUE, ColumnPlan, date_parts, dates, numbers
+
+OTHER = "(other)"
+
+
+@dataclass
+class Encoded:
+    """Rows as float inputs, and per row what could not be used (an error) or was not seen in training."""
+
+    x: np.ndarray  # (N, width) float32
+    errors: list[list[str]]  # per row: problems that make it unusable
+    unseen: list[dict[str, str]]  # per row: column -> a value training never saw
+
+
+def column_width(spec: dict[str, Any]) -> int:
+    kind = spec["kind"]
+    width = {"numeric": 1, "date": len(spec.get("parts", ())), "category": len(spec.get("categories", ()))}[kind]
+    return width + int(bool(spec.get("other"))) + int(bool(spec.get("indicator")))
+
+
+def input_names(spec: dict[str, Any]) -> list[str]:
+    """The names of the inputs a column becomes, in order."""
+    name = spec["name"]
+    names = {"numeric": lambda: [name], "date": lambda: [f"{name}.{part}" for part in spec["parts"]],
+             "category": lambda: [f"{name}={c}" for c in spec["categories"]]}[spec["kind"]]()
+    if spec.get("other"):
+        names.append(f"{name}={OTHER}")
+    if spec.get("indicator"):
+        names.append(f"{name} was missing")
+    return names
+
+
+def _fit_one(plan: ColumnPlan, train: np.ndarray, impute: bool, min_rows: int) -> tuple[dict | None, str | None]:
+    """The column's spec from its training rows, or (None, why it is left out)."""
+    values = plan.values[train]
+    missing = values.isna().to_numpy()
+    spec: dict[str, Any] = {"name": plan.name, "kind": plan.kind}
+    present = values[~missing]
+    if not len(present):
+        return None, f"column '{plan.name}' is empty in every training row: left out"
+    if plan.kind == "numeric":
+        if plan.decimal_comma:
+            spec["decimal_comma"] = True
+        if present.min() == present.max():
+            return None, f"column '{plan.name}' is constant ({present.iloc[0]:g}) on the training rows: left out"
+        fill = float(np.median(present))
+    elif plan.kind == "date":
+        parts = date_parts(present)
+        spec["format"] = plan.date_format
+        spec["parts"] = [p for p, column in parts.items() if column.min() != column.max()]
+        if not spec["parts"]:
+            return None, f"column '{plan.name}' holds a single date on the training rows: left out"
+        fill = present.sort_values().iloc[len(present) // 2].strftime(plan.date_format)
+    else:
+        counts = present.value_counts()
+        kept = sorted(str(c) for c, n in counts.items() if n >= min_rows)
+        pooled = int(counts[counts < min_rows].sum())
+        if len(kept) + (pooled > 0) < 2:
+            return None, f"column '{plan.name}' has a single category on the training rows: left out"
+        spec["categories"] = kept
+        if pooled:
+            spec["other"] = True
+        fill = str(counts.index[0])
+    if impute:
+        spec["fill"] = fill
+        if missing.any():
+            spec["indicator"] = True
+    return spec, None
+
+
+def fit_columns(plans: list[ColumnPlan], train: np.ndarray, impute: bool, min_rows: int) -> tuple[list[dict], list[str]]:
+    """Every usable column's spec, learned from the training rows (a boolean mask), and notes on what was left out
+    or pooled."""
+    specs, notes = [], []
+    for plan in plans:
+        spec, note = _fit_one(plan, train, impute, min_rows)
+        if spec is None:
+            notes.append(note)
+            continue
+        specs.append(spec)
+        if spec.get("other"):
+            counts = plan.values[train].value_counts()
+            rare = counts[counts < min_rows]
+            notes.append(f"column '{plan.name}': {len(rare)} categories seen in fewer than {min_rows} training rows "
+                         f"pooled into {OTHER} (data.min_category_rows)")
+    return specs, notes
+
+
+def _encode_one(series: Any, spec: dict[str, Any], errors: list[list[str]], unseen: list[dict[str, str]]) -> np.ndarray:
+    import pandas as pd
+
+    name, kind, fill = spec["name"], spec["kind"], spec.get("fill")
+    empty = series.isna().to_numpy() | series.astype("string").str.strip().eq("").fillna(False).to_numpy()
+    if kind == "category":
+        categories = spec["categories"]
+        index = {c: i for i, c in enumerate(categories)}
+        block = np.zeros((len(series), column_width(spec)))
+        texts = series.astype("string").str.strip()
+        for row, value in enumerate(texts):
+            if empty[row]:
+                if fill is None:
+                    errors[row].append(f"no value for {name}")
+                    continue
+                value = fill
+            if value in index:
+                block[row, index[value]] = 1.0
+            elif spec.get("other"):
+                block[row, len(categories)] = 1.0
+            if value not in index and not empty[row]:
+                unseen[row][name] = value
+    else:
+        if kind == "numeric":
+            parsed = numbers(series, spec.get("decimal_comma", False)).to_numpy(np.float64)
+            columns = parsed[:, None]
+            filled = np.array([[float(fill)]]) if fill is not None else None
+        else:
+            parts = date_parts(dates(series, spec["format"]))
+            columns = np.stack([parts[p] for p in spec["parts"]], 1)
+            parsed = columns[:, 0]
+            filled = (np.stack([date_parts(pd.Series(pd.to_datetime([fill], format=spec["format"])))[p]
+                                for p in spec["parts"]], 1) if fill is not None else None)
+        block = np.zeros((len(series), column_width(spec)))
+        for row in range(len(series)):
+            value = parsed[row]
+            if empty[row]:
+                if filled is None:
+                    errors[row].append(f"no value for {name}")
+                else:
+                    block[row, :columns.shape[1]] = filled[0]
+                continue
+            if np.isnan(value):
+                what = "a number" if kind == "numeric" else f"a date ({spec['format']})"
+                errors[row].append(f"{name} holds {str(series.iloc[row])[:30]!r}, not {what}")
+            elif not np.isfinite(value) or abs(value) > LARGEST_VALUE:
+                errors[row].append(f"{name} holds {value:g}, beyond the values a model can take")
+            else:
+                block[row, :columns.shape[1]] = columns[row]
+    if spec.get("indicator"):
+        block[:, -1] = empty
+    return block
+
+
+def encode(frame: Any, specs: list[dict[str, Any]]) -> Encoded:
+    """Rows (a DataFrame with the spec's columns) as the model's inputs."""
+    errors: list[list[str]] = [[] for _ in range(len(frame))]
+    unseen: list[dict[str, str]] = [{} for _ in range(len(frame))]
+    blocks = [_encode_one(frame[spec["name"]], spec, errors, unseen) for spec in specs]
+    x = np.concatenate(blocks, axis=1) if blocks else np.zeros((len(frame), 0))
+    x[[bool(e) for e in errors]] = 0.0  # unusable rows carry no half-read values
+    return Encoded(x.astype(np.float32), errors, unseen)
