@@ -17,10 +17,18 @@ def show_data(config: Config, out: Path, count: int = 30) -> tuple[Path | None, 
     from nnintro.reports import plots
     from nnintro.trainer import prepare
 
+    if config.data.dataset == "csv":  # every column's fate first: a refused column must not hide the others
+        from nnintro.datasets.tabular import column_fates
+
+        fates = TableSpec(f"{config.data.path}: what happens to each column",
+                          [Column("column", "column", left=True), Column("fate", "what nnintro does with it", left=True)],
+                          column_fates(config.data, config.seed))
+        if any("refused" in row["fate"] for row in fates.rows):
+            return None, [fates]
     data, model = prepare(config)
     summary = [_summary(data), layer_table(model, data.input_shape)]
     if data.kind == "table":
-        return None, [summary[0], first_rows(data), summary[1]]
+        return None, [*([fates] if config.data.dataset == "csv" else []), summary[0], first_rows(data), summary[1]]
     if data.kind == "image":
         figure = samples_figure(data, count)
     else:  # over the untrained model's probabilities: where training starts from (the notebook's pcolormesh)
@@ -47,10 +55,12 @@ def samples_figure(data: DatasetBundle, count: int = 30):
 
 def column_blocks(data: DatasetBundle) -> list:
     """The training split's inputs cut into one block per table column (a number: 1 wide; text: its one-hot)."""
+    from nnintro.datasets.encoding import column_width
+
     x = data.train.x.numpy()
     blocks, start = [], 0
     for column in data.inputs.get("columns", []):
-        width = len(column["categories"]) if column["kind"] == "category" else 1
+        width = column_width(column)
         blocks.append(x[:, start:start + width])
         start += width
     return blocks
@@ -58,13 +68,15 @@ def column_blocks(data: DatasetBundle) -> list:
 
 def first_rows(data: DatasetBundle, count: int = 5) -> TableSpec:
     """The first training rows as the table held them (text decoded from its one-hot columns), with the target."""
+    from nnintro.datasets.encoding import levels
+
     columns = data.inputs["columns"]
     blocks = column_blocks(data)
     targets = data.inputs.get("targets") or ["target"]
     rows = []
     for i in range(min(count, len(data.train))):
-        row = {c["name"]: (c["categories"][int(block[i].argmax())] if c["kind"] == "category" else f"{block[i, 0]:.4g}")
-               for c, block in zip(columns, blocks)}
+        row = {c["name"]: (levels(c)[int(block[i, :len(levels(c))].argmax())] if c["kind"] == "category"
+                           else f"{block[i, 0]:.4g}") for c, block in zip(columns, blocks)}
         rows.append({**row, **dict(zip(targets, data.task.target_text(data.train.y[i])))})
     names = [c["name"] for c in columns] + targets
     return TableSpec(f"the first {len(rows)} training rows", [Column(n, n, left=True) for n in names], rows)
@@ -77,13 +89,16 @@ def _summary(data: DatasetBundle) -> TableSpec:
     rows = [{"key": "task", "value": what},
             {"key": "splits", "value": f"{len(data.train)} train / {len(data.val)} val / {len(data.test)} test"},
             {"key": "input", "value": f"{data.kind} {list(data.train.x.shape[1:])}"}]
+    from nnintro.datasets.encoding import levels
+
     for column, values in zip(data.inputs.get("columns", []), column_blocks(data)):
         if column["kind"] == "category":
-            counts = values.sum(0)
+            names = levels(column)
+            counts = values[:, :len(names)].sum(0)
             kind = (f"text, {len(column['categories'])} categories, most common "
-                    f"'{column['categories'][int(counts.argmax())]}' ({counts.max() / len(values):.0%})")
+                    f"'{names[int(counts.argmax())]}' ({counts.max() / len(values):.0%})")
         else:
-            kind = f"number, {values.min():.4g} to {values.max():.4g}, mean {values.mean():.4g}"
+            kind = f"number, {values[:, 0].min():.4g} to {values[:, 0].max():.4g}, mean {values[:, 0].mean():.4g}"
         rows.append({"key": f"column {column['name']}", "value": kind})
     rows += [{"key": "note", "value": note} for note in data.notes]
     return TableSpec(data.name, [Column("key", "", left=True), Column("value", "", left=True)], rows,

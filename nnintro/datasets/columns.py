@@ -70,7 +70,8 @@ def dates(series: Any, date_format: str) -> Any:
 def date_parts(values: Any) -> dict[str, np.ndarray]:
     """A date as the numbers a model can use (NaN where the date is missing)."""
     return {"year": values.dt.year.to_numpy(float), "month": values.dt.month.to_numpy(float),
-            "day_of_year": values.dt.dayofyear.to_numpy(float), "day_of_week": values.dt.dayofweek.to_numpy(float)}
+            "day_of_year": values.dt.day_of_year.to_numpy(float),
+            "day_of_week": values.dt.day_of_week.to_numpy(float)}
 
 
 def _date_format(present: Any) -> tuple[str | None, str]:

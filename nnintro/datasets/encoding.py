@@ -33,6 +33,11 @@ def column_width(spec: dict[str, Any]) -> int:
     return width + int(bool(spec.get("other"))) + int(bool(spec.get("indicator")))
 
 
+def levels(spec: dict[str, Any]) -> list[str]:
+    """A category column's one-hot inputs, by the category each stands for."""
+    return [*spec["categories"], *([OTHER] if spec.get("other") else [])]
+
+
 def input_names(spec: dict[str, Any]) -> list[str]:
     """The names of the inputs a column becomes, in order."""
     name = spec["name"]

@@ -246,6 +246,43 @@ def table_dataset(frame: Any, targets: list[str], cfg: Any, source: str, seed: i
                       row_splits=row_splits)
 
 
+def column_fates(cfg: Any, seed: int) -> list[dict[str, str]]:
+    """`show`: what will happen to every column of data.path, problems included, before anything trains."""
+    frame = read_table(Path(cfg.path), na_values=cfg.na_values)
+    targets = [cfg.target] if isinstance(cfg.target, str) else list(cfg.target)
+    table = plan_table(frame, targets, cfg, str(cfg.path))
+    fates = {name: "target" for name in targets}
+    fates.update({name: "ignored (data.ignore, or not in data.features)" for name in table.ignored})
+    specs: dict[str, dict] = {}
+    left_out: dict[str, str] = {}
+    if not table.problems:
+        try:
+            raw = table_dataset(frame, targets, cfg, str(cfg.path), seed)
+            specs = {spec["name"]: spec for spec in raw.inputs["columns"]}
+            left_out = {note.split("'")[1]: note.split(": ", 1)[-1].split(" on the", 1)[0] for note in raw.notes
+                        if note.endswith("left out")}
+        except DataError as err:
+            fates.update({"(all)": f"refused: {err}"})
+    for plan in table.plans:
+        if plan.problem:
+            fates[plan.name] = f"{plan.kind} -> refused: {plan.problem.split(': ', 1)[-1]}"
+        elif plan.name in specs:
+            spec = specs[plan.name]
+            what = plan.detail
+            if spec["kind"] == "category":
+                what = f"category, {len(spec['categories'])} levels" + (" + (other) for rare ones" if spec.get("other") else "")
+            elif spec["kind"] == "date":
+                what = f"date ({spec['format']}) -> {', '.join(spec['parts'])}"
+            if "fill" in spec:
+                what += f"; empty cells imputed with {spec['fill']!r}" + (" + a was-missing input" if spec.get("indicator") else "")
+            fates[plan.name] = what
+        else:
+            fates[plan.name] = f"left out: {left_out.get(plan.name, plan.detail)} on the training rows" if plan.name in left_out \
+                else plan.detail
+    return [{"column": name, "fate": fates.get(name, "")} for name in frame.columns] + (
+        [{"column": "(all)", "fate": fates["(all)"]}] if "(all)" in fates else [])
+
+
 def _unseen_counts(encoded: Encoded, rows: np.ndarray) -> dict[str, int]:
     counts: dict[str, int] = {}
     for row in rows:

@@ -222,3 +222,79 @@ def test_several_target_columns_are_one_multi_output_regression(tmp_path):
     (tmp_path / "rows.csv").write_text("x0,x1\n1,2\n")
     (predicted,) = json.loads(invoke("predict", str(run), str(tmp_path / "rows.csv"), "--json").stdout)
     assert set(predicted["prediction"]) == {"a", "b"}
+
+
+# ---------------------------------------------------------------- tables a data scientist can trust
+
+
+def _mpg_like(path: Path, rows: int = 234) -> Path:
+    """The ggplot2 mpg table's shape: a row-number column, text columns, a fuel type held by one car."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    lines = ["rownames,manufacturer,displ,cyl,fl,hwy"]
+    for i in range(rows):
+        displ = rng.uniform(1.6, 7)
+        fuel = "c" if i == 150 else rng.choice(["r", "p", "e", "d"])
+        lines.append(f"{i + 1},{rng.choice(['audi', 'ford', 'honda', 'toyota'])},{displ:.1f},{int(displ + 3)},{fuel},"
+                     f"{38 - 3.2 * displ + rng.normal(0, 1.2):.0f}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_real_shaped_table_trains_after_the_hints_and_stands_beside_its_references(tmp_path):
+    table = _mpg_like(tmp_path / "mpg.csv")
+    base = ["train", "-c", "tabular_linear", "--set", f"data.path={table}", "--set", "data.target=hwy"]
+    refused = invoke(*base)
+    assert refused.exit_code == 2 and "'rownames' is the row number" in refused.output
+    assert 'data.ignore=[rownames]' in refused.output and not Path("runs").exists()
+    result = invoke(*base, "--set", "data.ignore=[rownames]", "--set", "train.epochs=60", "--set", "report.plots=false")
+    assert result.exit_code == 0, result.output
+    assert "references on the same rows, test rmse: mean" in result.output
+    run = newest_run("tabular_linear")
+    metrics = metrics_of(run)
+    baselines = metrics["baselines"]
+    assert set(baselines) == {"mean", "linear", "gradient_boosting"}
+    assert set(baselines["linear"]["test"]) == set(metrics["test"]) and baselines["linear"]["seconds"] >= 0
+    assert metrics["test"]["rmse"] < 1.5 * baselines["linear"]["test"]["rmse"]  # same rows, same order of error
+    assert metrics["test"]["rmse"] < baselines["mean"]["test"]["rmse"]
+    splits = (run / "splits.csv").read_text().splitlines()
+    assert splits[0] == "row,split" and len(splits) == 235
+    counts = {name: sum(line.endswith(f",{name}") for line in splits) for name in ("train", "val", "test")}
+    assert counts["test"] == round(234 * 0.2) and sum(counts.values()) == 234
+    rows = tmp_path / "new.csv"
+    rows.write_text("manufacturer,displ,cyl,fl\naudi,2.0,4,r\naudi,abc,4,r\nford,inf,8,r\n")
+    good, garbage, infinite = json.loads(invoke("predict", str(run), str(rows), "--json").stdout)
+    assert 20 < good["prediction"] < 40
+    for row in (garbage, infinite):
+        assert "error" in row and "prediction" not in row and "probability" not in row
+
+
+def test_show_lists_every_column_before_anything_trains(tmp_path):
+    table = _mpg_like(tmp_path / "mpg.csv")
+    shown = invoke("show", "--set", "data.dataset=csv", "--set", f"data.path={table}", "--set", "data.target=hwy")
+    assert shown.exit_code == 0, shown.output
+    for expected in ("rownames", "identifier -> refused", "manufacturer", "category, 4 levels", "target"):
+        assert expected in shown.output
+    assert not Path("runs").exists()
+
+
+def test_an_imbalanced_table_warns_and_can_weight_its_classes(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, 2))
+    y = np.where(x[:, 0] + 0.3 * rng.normal(size=600) > 1.6, "yes", "no")  # about 6% yes
+    lines = ["a,b,answer"] + [f"{u:.3f},{v:.3f},{c}" for (u, v), c in zip(x, y)]
+    (tmp_path / "rare.csv").write_text("\n".join(lines) + "\n")
+    base = ["train", "-c", "tabular_mlp", "--set", f"data.path={tmp_path / 'rare.csv'}", "--set", "data.target=answer",
+            *QUICK]
+    plain = invoke(*base)
+    assert plain.exit_code == 0 and "rare class yes" in plain.output and "test recall per class" in plain.output
+    weighted = invoke(*base, "--set", "loss.class_weight=balanced")
+    assert weighted.exit_code == 0, weighted.output
+    recall = {name: [metrics_of(run)["test"]["balanced_accuracy"]] for name, run in
+              (("plain", sorted(Path("runs").glob("tabular_mlp-*"))[0]), ("weighted", newest_run("tabular_mlp")))}
+    assert recall["weighted"][0] >= recall["plain"][0] - 0.02
+    regression = invoke("train", "-c", "diabetes_linear", "--set", "loss.class_weight=balanced")
+    assert regression.exit_code == 2 and "loss.class_weight" in regression.output
