@@ -483,13 +483,19 @@ def leaf_paths(model: type[BaseModel], prefix: str = "") -> dict[str, list[str]]
     return paths
 
 
+TEXT_FIELDS = ("name", "data.root", "data.path", "data.target", "data.ignore", "data.features", "data.na_values")
+
+
 def apply_override(document: dict[str, Any], assignment: str) -> None:
-    """Apply one `--set a.b=v` (v parsed as YAML) to a raw config mapping, in place."""
+    """Apply one `--set a.b=v` (v parsed as YAML) to a raw config mapping, in place. Fields that hold names (columns,
+    paths) read every scalar as the text typed: a column called YES, 1960 or null stays that column."""
     key, sep, raw_value = assignment.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"--set '{assignment}': expected KEY=VALUE, e.g. optimizer.lr=0.05")
     try:
         value = load_yaml(raw_value) if raw_value.strip() else ""
+        if key.strip() in TEXT_FIELDS and raw_value.strip():
+            value = yaml.load(raw_value, Loader=yaml.BaseLoader)  # noqa: S506 - BaseLoader builds only str, list, dict
     except YamlProblem as err:
         raise ConfigError(f"--set {key.strip()[:60]}: the value {err}") from err
     except yaml.YAMLError as err:

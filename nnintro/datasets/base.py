@@ -92,8 +92,9 @@ def split_off(split: Split, size: float, seed: int, field: str = "data.val_size"
     n = len(split)
     n_held = max(int(size) if size >= 1 else round(n * size), 1)
     if n - n_held < MIN_SAMPLES or n_held < MIN_SAMPLES:
+        fix = f"; hold out a count with --set {field}={MIN_SAMPLES}" if n >= 2 * MIN_SAMPLES + 2 else ""
         raise DataError(f"{field}: {size:g} of the training split's {n} samples would hold out {n_held} and keep "
-                        f"{max(n - n_held, 0)}; each side needs at least {MIN_SAMPLES}")
+                        f"{max(n - n_held, 0)}; each side needs at least {MIN_SAMPLES}{fix}")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     held, rest = order[:n_held].sort().values, order[n_held:].sort().values
     return Split(split.x[rest], split.y[rest]), Split(split.x[held], split.y[held])

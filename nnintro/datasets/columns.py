@@ -17,6 +17,7 @@ MAX_CATEGORIES = 1000
 MIN_ROWS_FOR_KEYS = 20  # below this, distinct whole numbers are no evidence of a key
 LARGEST_VALUE = 1e30  # beyond this, squares overflow float64 sums and values overflow float32 inputs
 DATE_PARTS = ("year", "month", "day_of_year", "day_of_week")
+TIME_NAMES = re.compile(r"(?i)^(.*[_ .])?(year|yr|time|period|quarter|month|week|day|t)([_ .].*)?$")
 ID_NAMES = re.compile(r"(?i)^(unnamed: ?\d+|rownames?|row(_?(id|no|num|number))?|index|idx|id|key|.*[_ ]id)$")
 DECIMAL_COMMA = re.compile(r"^[+-]?(\d{1,3}(\.\d{3})+|\d+),\d+$")
 DATE_FORMS = [  # (pattern of the date part, strptime format, what the console calls it)
@@ -41,6 +42,14 @@ class ColumnPlan:
     decimal_comma: bool = False
     date_format: str | None = None
     values: Any = field(default=None, repr=False)  # parsed: floats (NaN: missing), stripped texts, or datetimes
+
+
+def ignore_hint(*names: str) -> str:
+    """The --set that leaves these columns out, quoted so YAML reads each name as written ('Unnamed: 0', 1960)."""
+    import yaml
+
+    listed = yaml.safe_dump([str(n) for n in names], default_flow_style=True, width=10_000).strip()
+    return f'--set "data.ignore={listed}"'
 
 
 def _shown(values: Any, count: int = 4) -> str:
@@ -101,24 +110,27 @@ def _numeric_plan(name: str, values: Any, positions: np.ndarray, decimal_comma: 
     detail = f"number, {present.min():.4g} to {present.max():.4g}" if len(present) else "number, every cell empty"
     plan = ColumnPlan(name, "numeric", detail + (" (decimal commas)" if decimal_comma else ""),
                       decimal_comma=decimal_comma, values=values)
-    ignore = f'--set "data.ignore=[{name}]"'
+    ignore = ignore_hint(name)
     if not np.isfinite(present).all():
         plan.problem = f"column '{name}' holds infinite values; fix those cells, or add {ignore}"
     elif len(present) and np.abs(present).max() > LARGEST_VALUE:
         plan.problem = (f"column '{name}' holds values as large as {np.abs(present).max():.3g}, too large to "
                         f"standardize; rescale it (a logarithm or another unit), or add {ignore}")
-    elif len(present) >= MIN_ROWS_FOR_KEYS and (present == np.round(present)).all():
+    elif len(present) >= MIN_ROWS_FOR_KEYS and (present == np.round(present)).all() and not listed:
+        # a time (a year, a period counter) is a real input even when it counts the rows: a trend, not a key
+        if TIME_NAMES.match(name):
+            return plan
         filled = values.notna().to_numpy()
         position = values.to_numpy()[filled]
         if (position == positions[filled]).all() or (position == positions[filled] + 1).all():
             plan.kind, plan.problem = "identifier", (f"column '{name}' is the row number (row 1 holds "
                                                      f"{position[0]:g}); it cannot help predict and leaks the "
                                                      f"file's order; add {ignore}")
-        elif len(np.unique(present)) == len(present) and not listed:
+        elif len(np.unique(present)) == len(present) and (ID_NAMES.match(name) or np.ptp(present) < 2 * len(present)):
+            why = "its name says so" if ID_NAMES.match(name) else "they nearly count through a range"
             plan.kind, plan.problem = "identifier", (
                 f"column '{name}' looks like a row number or key (all {len(present)} values are different whole "
-                f"numbers{', and its name says so' if ID_NAMES.match(name) else ''}); add {ignore} (if it is a real "
-                f"quantity, name the inputs in data.features)")
+                f"numbers, and {why}); add {ignore} (if it is a real quantity, name the inputs in data.features)")
     return plan
 
 
@@ -127,7 +139,7 @@ def plan_column(series: Any, positions: np.ndarray, listed: bool) -> ColumnPlan:
     import pandas as pd
 
     name = str(series.name)
-    ignore = f'--set "data.ignore=[{name}]"'
+    ignore = ignore_hint(name)
     if series.isna().all():
         return ColumnPlan(name, "empty", "every cell empty", f"column '{name}' is empty in every row; add {ignore}")
     if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):

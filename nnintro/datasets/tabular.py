@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from nnintro.datasets.base import RawDataset, Split, split_off
-from nnintro.datasets.columns import MAX_CATEGORIES, ColumnPlan, plan_column
+from nnintro.datasets.columns import MAX_CATEGORIES, ColumnPlan, ignore_hint, plan_column
 from nnintro.datasets.encoding import Encoded, encode, fit_columns
 from nnintro.errors import DataError, InputError, did_you_mean
 from nnintro.files import check_file
@@ -24,6 +24,8 @@ from nnintro.tasks import Classification, Regression, Task
 
 MAX_TABLE_BYTES = 2 * 1024**3
 MAX_CLASSES = 20  # an integer target with at most this many values is read as class labels
+ROWS_PER_CLASS = 5  # auto: a whole-number target is classes only when it has at least this many rows per value
+SMALL_TEST = 30  # fewer test rows than this: every number is noisy, and the console says so
 TEST_SPLIT_SEED = 0
 
 
@@ -93,22 +95,35 @@ def _target_values(series: Any, source: str) -> Any | None:
     return None
 
 
-def _task_and_targets(frame: Any, names: list[str], wanted: str, source: str) -> tuple[Task, np.ndarray]:
-    """The task (auto: regression for numeric targets with many values) and the encoded targets."""
+def _auto_task(values: Any | None, name: str) -> tuple[str, str]:
+    """data.task auto: classes for text, and for whole numbers with few values each held by several rows (a
+    count over a small table is a quantity); regression otherwise. Returns the task and the console's note."""
+    if values is None:
+        return "classification", ""
+    distinct = values.nunique()
+    whole = bool((values == values.round()).all())
+    if whole and distinct <= MAX_CLASSES and distinct * ROWS_PER_CLASS <= len(values):
+        return "classification", (f"data.task auto: classification ('{name}' holds {distinct} different whole "
+                                  f"numbers; --set data.task=regression to predict it as a quantity)")
+    return "regression", (f"data.task auto: regression ('{name}' holds {distinct} different values in {len(values)} "
+                          f"rows{'; --set data.task=classification to treat them as classes' if whole else ''})")
+
+
+def _task_and_targets(frame: Any, names: list[str], wanted: str, source: str) -> tuple[Task, np.ndarray, str]:
+    """The task (auto: see _auto_task), the encoded targets, and what auto chose."""
     numeric = {name: _target_values(frame[name], source) for name in names}
+    chosen = ""
     if wanted == "auto":
         if len(names) > 1:
             wanted = "regression"
         else:
-            values = numeric[names[0]]
-            few_integers = values is not None and (values == values.round()).all() and values.nunique() <= MAX_CLASSES
-            wanted = "classification" if values is None or few_integers else "regression"
+            wanted, chosen = _auto_task(numeric[names[0]], names[0])
     if wanted == "regression":
         text = [name for name in names if numeric[name] is None]
         if text:
             raise DataError(f"{source}: target '{text[0]}' holds text, which regression cannot predict; "
                             f"use --set data.task=classification")
-        return Regression(names), np.stack([numeric[n].to_numpy(np.float32) for n in names], 1)
+        return Regression(names), np.stack([numeric[n].to_numpy(np.float32) for n in names], 1), chosen
     if len(names) > 1:
         raise DataError(f"{source}: classification takes one target column, got {len(names)}")
     values = numeric[names[0]]
@@ -123,7 +138,7 @@ def _task_and_targets(frame: Any, names: list[str], wanted: str, source: str) ->
     if len(classes) > MAX_CATEGORIES:
         raise DataError(f"{source}: target '{names[0]}' has {len(classes)} classes; at most {MAX_CATEGORIES}")
     index = {c: i for i, c in enumerate(classes)}
-    return Classification(classes), labels.map(index).to_numpy(np.int64)
+    return Classification(classes), labels.map(index).to_numpy(np.int64), chosen
 
 
 @dataclass
@@ -179,8 +194,7 @@ def _usable_rows(frame: Any, table: TablePlan, cfg: Any, source: str, keep: np.n
         worst = sorted(counts, key=counts.get, reverse=True)[:3]
         blame = ", ".join(f"'{name}' ({counts[name]} of {int(keep.sum())} rows empty)" for name in worst)
         raise DataError(f"{source}: data.missing=drop would keep {int(kept.sum())} of {int(keep.sum())} rows; "
-                        f"most are lost to {blame}; use --set data.missing=impute, or add "
-                        f'--set "data.ignore=[{", ".join(worst)}]"')
+                        f"most are lost to {blame}; use --set data.missing=impute, or add {ignore_hint(*worst)}")
     return kept, [f"data.missing=drop: kept {int(kept.sum())} of {int(keep.sum())} rows (empty cells in {listed})"]
 
 
@@ -211,16 +225,20 @@ def table_dataset(frame: Any, targets: list[str], cfg: Any, source: str, seed: i
     has_target = frame[targets].notna().all(axis=1).to_numpy()
     if not has_target.any():
         raise DataError(f"{source}: target {', '.join(targets)} is empty in every row")
-    task, y = _task_and_targets(frame[has_target], targets, cfg.task, source)  # decided before any row is dropped
+    task, y, chosen = _task_and_targets(frame[has_target], targets, cfg.task, source)  # before any row is dropped
     y_all = np.zeros((len(frame), *y.shape[1:]), dtype=y.dtype)
     y_all[has_target] = y
     usable, notes = _usable_rows(frame, table, cfg, source, has_target)
+    notes = [*([chosen] if chosen else []), *notes]
     if isinstance(task, Classification):
         present = np.unique(y_all[usable])
         if len(present) < 2:
             raise DataError(f"{source}: the usable rows hold a single class ({task.classes[present[0]]!r}); "
                             f"nothing to classify")
     rows = _split_rows(y_all, np.flatnonzero(usable), task, cfg, seed, source)
+    if len(rows["test"]) < SMALL_TEST:
+        notes.append(f"the test split holds {len(rows['test'])} rows: one row moves accuracy by "
+                     f"{100 / len(rows['test']):.0f} points, so its numbers are rough; compare with the references")
     train_mask = np.zeros(len(frame), bool)
     train_mask[rows["train"]] = True
     specs, fitted = fit_columns(table.plans, train_mask, cfg.missing == "impute", cfg.min_category_rows)
@@ -270,11 +288,11 @@ def column_fates(cfg: Any, seed: int) -> list[dict[str, str]]:
             spec = specs[plan.name]
             what = plan.detail
             if spec["kind"] == "category":
-                what = f"category, {len(spec['categories'])} levels" + (" + (other) for rare ones" if spec.get("other") else "")
+                what = f"category, {len(spec['categories'])} levels" + (" + (other) for rare ones" * bool(spec.get("other")))
             elif spec["kind"] == "date":
                 what = f"date ({spec['format']}) -> {', '.join(spec['parts'])}"
             if "fill" in spec:
-                what += f"; empty cells imputed with {spec['fill']!r}" + (" + a was-missing input" if spec.get("indicator") else "")
+                what += f"; empty cells imputed with {spec['fill']!r}" + (" + a was-missing input" * bool(spec.get("indicator")))
             fates[plan.name] = what
         else:
             fates[plan.name] = f"left out: {left_out.get(plan.name, plan.detail)} on the training rows" if plan.name in left_out \
