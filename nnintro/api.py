@@ -14,12 +14,12 @@ import torch
 from rich.console import Console
 
 from nnintro import __version__, distributed
-from nnintro.checkpoint import RunFolder, checkpoint_config, load_model
+from nnintro.checkpoint import RunFolder, checkpoint_config, load_model, load_pack
 from nnintro.config import Config, load_config, validate
 from nnintro.datasets import DatasetBundle, load_dataset
 from nnintro.device import check_precision, select_device
 from nnintro.errors import ConfigError, DataError, InputError, RunError
-from nnintro.evaluate import ensemble_outputs, run_split
+from nnintro.evaluate import ensemble_outputs, member_outputs, out_of_fold, run_split
 from nnintro.layers import activation_health, health_warnings
 from nnintro.models import architecture_for, count_parameters, describe, user_model
 from nnintro.reports.console import ConsoleObserver
@@ -148,6 +148,8 @@ def train(config: Config | None = None, runs_root: str | Path = "runs", console:
     dist = distributed.from_environment()
     if dist.enabled and config.train.engine == "numpy":
         raise ConfigError("train.engine: numpy trains in one process; run it without torchrun")
+    if dist.enabled and config.data.folds:
+        raise ConfigError("data.folds: cross-validation trains in one process; run it without torchrun")
     device = distributed.rank_device(dist, select_device("cpu" if config.train.engine == "numpy" else config.train.device))
     check_precision(device, config.train.precision)
     with distributed.process_group(dist, device):
@@ -176,8 +178,7 @@ def _train_locked(config: Config, data: DatasetBundle, model: torch.nn.Module, i
     ranks = f"  |  {dist.world_size} processes (DDP), global batch {config.data.batch_size}" if dist.enabled else ""
     for note in data.notes:
         console.print(f"{data.name}: {note}", highlight=False, markup=False)
-    console.print(f"run {run_dir}  |  {data.name}: {len(data.train)} train / {len(data.val)} val / "
-                  f"{len(data.test)} test  |  {describe(info['architecture'])}  |  {info['params']:,} parameters  "
+    console.print(f"run {run_dir}  |  {data.name}: {data.sizes}  |  {describe(info['architecture'])}  |  {info['params']:,} parameters  "
                   f"|  {device}{ranks}{'  |  numpy engine (nnintro/scratch.py)' if config.train.engine == 'numpy' else ''}",
                   highlight=False)
     model.to(device)
@@ -245,14 +246,22 @@ def final_metrics(trainer: Trainer, fit: FitResult, info: dict, wall_seconds: fl
     config, task = trainer.config, trainer.task
     pack = {split: run_split(trainer.model, trainer.data.split(split), trainer.stepper.loss_fn,
                              config.train.eval_batch_size) for split in ("val", "test")}
+    folds = trainer.data.folds
+    each = {split: member_outputs(result, folds[split] if folds else None) for split, result in pack.items()}
     alive = trainer.members.alive or list(range(len(fit.members)))  # the ensemble leaves diverged members out
-    outputs = {split: ensemble_outputs(result, lambda out: task.combine(out[alive]), trainer.stepper.loss_fn)
-               if len(fit.members) > 1 else result.members[0] for split, result in pack.items()}
-    metrics_of = {split: task.metrics(result) for split, result in outputs.items()}
+    if folds:  # out of fold: every row scored by the member it was held out from; val: the folds' mean
+        outputs = {"test": out_of_fold(pack["test"], folds["test"])}
+        metrics_of = {"val": mean_metrics([task.metrics(each["val"][k]) for k in alive]),
+                      "test": task.metrics(outputs["test"])}
+    else:
+        outputs = {split: ensemble_outputs(result, lambda out: task.combine(out[alive]), trainer.stepper.loss_fn)
+                   if len(fit.members) > 1 else result.members[0] for split, result in pack.items()}
+        metrics_of = {split: task.metrics(result) for split, result in outputs.items()}
     metrics = {
         "status": fit.status,
         **metrics_of,
-        **(pack_metrics(config, fit, pack, task, metrics_of) if len(fit.members) > 1 else {}),
+        **(pack_metrics(config, fit, each, task, metrics_of) if len(fit.members) > 1 else {}),
+        **({"folds": len(fit.members)} if folds else {}),
         "best_epoch": fit.best_epoch,
         "epochs_run": len(fit.history),
         "stopped_early": fit.stopped_early,
@@ -272,18 +281,23 @@ def final_metrics(trainer: Trainer, fit: FitResult, info: dict, wall_seconds: fl
     return metrics, outputs["test"]
 
 
-def pack_metrics(config: Config, fit: FitResult, pack: dict[str, SplitOutputs], task: Task,
+def mean_metrics(each: list[dict[str, float]]) -> dict[str, float]:
+    return {name: sum(m[name] for m in each) / len(each) for name in each[0]}
+
+
+def pack_metrics(config: Config, fit: FitResult, each: dict[str, list[SplitOutputs]], task: Task,
                  ensemble: dict[str, dict[str, float]]) -> dict[str, Any]:
     """A pack's sections of metrics.json: each member (its seed, varied values, status, best epoch, val/test
-    metrics), the summary of the members that did not diverge (mean, std, min, max) and the ensemble."""
+    metrics on its own rows), the summary of the members that did not diverge (mean, std, min, max) and the
+    ensemble (data.folds: the out-of-fold scores)."""
     members = []
     for k, (member_config, fitted) in enumerate(zip(config.member_configs(), fit.members)):
         varied = {key: member_config.value(key) for key in config.train.vary if key != "seed"}
         members.append({"member": k, "seed": member_config.seed, **varied, **fitted,
-                        **{split: task.metrics(result.members[k]) for split, result in pack.items()}})
+                        **{split: task.metrics(outputs[k]) for split, outputs in each.items()}})
     alive = [m for m in members if m["status"] != "diverged"]
     summary = {split: {metric: spread([m[split][metric] for m in alive]) for metric in task.higher_is_better}
-               for split in pack} if alive else {}
+               for split in each} if alive else {}
     return {"members": members, "summary": summary, "ensemble": ensemble}
 
 
@@ -340,7 +354,11 @@ def evaluate(run_path: str | Path | None, split: str = "test", runs_root: str | 
     if data.task.describe() != task.describe():
         raise RunError(f"{run.path / MODEL_FILE}: the run was trained for {task.describe()}, but dataset "
                        f"{data.name} now gives {data.task.describe()}")
-    outputs = run_split(model, data.split(split), data.task.per_sample_loss(config.loss), config.train.eval_batch_size)
+    loss_fn = data.task.per_sample_loss(config.loss)
+    if data.folds is not None:
+        outputs = _fold_outputs(run, data, split, loss_fn, config.train.eval_batch_size, member)
+    else:
+        outputs = run_split(model, data.split(split), loss_fn, config.train.eval_batch_size)
     from nnintro.reports.run_report import split_tables, write_split_report
 
     which = f"-member{member}" if member is not None and config.train.members > 1 else ""
@@ -350,6 +368,19 @@ def evaluate(run_path: str | Path | None, split: str = "test", runs_root: str | 
                **write_split_report(out_dir, task, outputs, title)}
     write_json(out_dir / METRICS_FILE, metrics)
     return EvalResult(run, split, outputs, metrics, out_dir, split_tables(task, metrics, title))
+
+
+def _fold_outputs(run: Run, data: DatasetBundle, split: str, loss_fn: Any, batch_size: int,
+                  member: int | None) -> SplitOutputs:
+    """A data.folds run on a split: a member on its own rows of it; all members: test out of fold (no row scored by a
+    member that trained on it), train and val as each member's own rows one after the other."""
+    pack = run_split(load_pack(run), data.split(split), loss_fn, batch_size)
+    mine = member_outputs(pack, data.folds[split])
+    if member is not None:
+        return mine[member]
+    if split == "test":
+        return out_of_fold(pack, data.folds["test"])
+    return SplitOutputs(*(torch.cat([getattr(m, part) for m in mine]) for part in ("outputs", "targets", "losses")))
 
 
 def predict(run_path: str | Path | None, files: list[str], top_k: int = 3, invert: bool = False,

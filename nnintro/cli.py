@@ -187,11 +187,13 @@ def _member_lines(metrics: dict[str, Any]) -> list[tuple[str, str]]:
     if not metrics.get("members"):
         return []
     alive = sum(m["status"] != "diverged" for m in metrics["members"])
-    lines = [("members", f"{len(metrics['members'])} ({alive} did not diverge); the test numbers above are their "
-                         f"ensemble's")]
+    who = "folds" if metrics.get("folds") else "members"
+    above = ("out of fold (each row predicted by the member that never trained on it)" if metrics.get("folds")
+             else "their ensemble's")
+    lines = [(who, f"{len(metrics['members'])} ({alive} did not diverge); the test numbers above are {above}")]
     for name, spread in metrics["summary"].get("test", {}).items():
-        lines.append((f"members' test {name}", f"{spread['mean']:.4f} ± {spread['std']:.4f} "
-                                               f"({spread['min']:.4f} .. {spread['max']:.4f})"))
+        lines.append((f"{who}' test {name}", f"{spread['mean']:.4f} ± {spread['std']:.4f} "
+                                             f"({spread['min']:.4f} .. {spread['max']:.4f})"))
     return lines
 
 

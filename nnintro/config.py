@@ -98,6 +98,9 @@ class DataConfig(Section):
     na_values: list[str] = Field([], description="csv: further cell texts that mean missing (e.g. [T, '-'])")
     min_category_rows: int = Field(5, ge=1, le=1_000_000, description="csv: categories seen in fewer training rows "
                                                                       "than this are pooled into one (other) input")
+    folds: int = Field(0, ge=0, le=20, description="tables: k-fold cross-validation: 0 (off: one fixed test split) or "
+                                                    "K >= 2 folds, trained as one pack of K members, each tested on "
+                                                    "its own fold; metrics are out-of-fold and mean ± std over folds")
     baselines: bool = Field(True, description="tables: also fit the majority class / mean, scikit-learn's linear "
                                               "model and gradient boosting on the same rows, for reference")
     task: Literal["auto", "classification", "regression"] = Field(
@@ -144,6 +147,13 @@ class DataConfig(Section):
             raise ValueError(f"{missing}: a csv dataset needs data.path (the file) and data.target (the column to "
                              f"predict), e.g. --set data.path=cars.csv --set data.target=mpg")
         return self
+
+    @field_validator("folds")
+    @classmethod
+    def _fold_count(cls, value: int) -> int:
+        if value == 1:
+            raise ValueError("must be 0 (off) or at least 2 folds, got 1")
+        return value
 
     @field_validator("std")
     @classmethod
@@ -340,6 +350,19 @@ class Config(Section):
         return value
 
     @model_validator(mode="after")
+    def _folds_are_members(self) -> Config:
+        """data.folds: K trains one member per fold, so the pack's size is K."""
+        folds = self.data.folds
+        if folds >= 2:
+            if self.train.members not in (1, folds) or self.train.vary:
+                raise ValueError(f"train.members: data.folds trains one member per fold ({folds}); leave "
+                                 f"train.members and train.vary unset")
+            if self.train.engine == "numpy":
+                raise ValueError("data.folds: the numpy engine trains one model; use train.engine: torch")
+            self.train.members = folds
+        return self
+
+    @model_validator(mode="after")
     def _engine_fits(self) -> Config:
         if self.train.engine == "numpy":
             from nnintro.numpy_engine import engine_problems
@@ -381,6 +404,7 @@ class Config(Section):
             document = self.model_dump()
             document["seed"] = self.seed + member
             document["train"].update(members=1, vary={})
+            document["data"]["folds"] = 0  # a member is one model (under data.folds, that of one fold)
             for key, values in self.train.vary.items():
                 section, _, field = key.rpartition(".")
                 value = int(values[member]) if key == "seed" and values[member] == int(values[member]) else values[member]

@@ -40,3 +40,19 @@ def ensemble_outputs(pack: SplitOutputs, combine: Callable[[torch.Tensor], torch
     """A pack's outputs on a split (K, N, width) -> its ensemble's, scored with the same loss."""
     combined = combine(pack.outputs)
     return SplitOutputs(combined, pack.targets, member_losses(loss_fn, combined, pack.targets))
+
+
+def member_outputs(pack: SplitOutputs, rows: torch.Tensor | None) -> list[SplitOutputs]:
+    """Each member's outputs on a split: all of it, or under data.folds the rows (K, N) that are that member's."""
+    if rows is None:
+        return pack.members
+    rows = rows.cpu()
+    return [SplitOutputs(member.outputs[mine], member.targets[mine], member.losses[mine])
+            for member, mine in zip(pack.members, rows)]
+
+
+def out_of_fold(pack: SplitOutputs, test_rows: torch.Tensor) -> SplitOutputs:
+    """data.folds' test split scored as one model: each row by the one member that never trained on it."""
+    owner = test_rows.cpu().to(torch.uint8).argmax(0)
+    every = torch.arange(len(owner))
+    return SplitOutputs(pack.outputs[owner, every], pack.targets, pack.losses[owner, every])

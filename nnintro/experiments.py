@@ -250,7 +250,7 @@ def lr_range_test(config: Config, data: Any, model: Any, lrs: list[float],
     stepper = Stepper(model, data.task, config, Distributed())
     stepper.train_model.train()
     smoothed, best, points = 0.0, math.inf, []
-    for index, (lr, (x, y)) in enumerate(zip(lrs, train_batches(data.train, config.data.batch_size, config.seed, 1))):
+    for index, (lr, (x, y, _)) in enumerate(zip(lrs, train_batches(data.train, config.data.batch_size, config.seed, 1))):
         for group in stepper.optimizer.param_groups:
             group["lr"] = lr
         value = float(stepper.step(x, y, len(y))[1])

@@ -58,27 +58,44 @@ def _outputs(model: Any, x: np.ndarray, task: Task) -> torch.Tensor:
     return torch.from_numpy(np.asarray(predicted, np.float64).reshape(len(x), -1)).float()
 
 
+def _fit(model: Any, x: np.ndarray, y: np.ndarray) -> float:
+    started = time.perf_counter()
+    with warnings.catch_warnings():  # convergence chatter: the scores say how well it did
+        warnings.simplefilter("ignore")
+        model.fit(x, y)
+    return time.perf_counter() - started
+
+
 def reference_metrics(data: DatasetBundle, loss_fn: Any, balanced: bool = False) -> dict[str, dict[str, Any]]:
-    """{"majority" | "mean", "linear", "gradient_boosting": {"val": metrics, "test": metrics, "seconds": fit time}}."""
+    """{"majority" | "mean", "linear", "gradient_boosting": {"val": metrics, "test": metrics, "seconds": fit time}}.
+    Under data.folds each is fitted once per fold on that fold's training rows: test is scored out of fold (every
+    row by the fit that never saw it, as the network's), val as the folds' mean."""
+    from sklearn.base import clone
+
     task = data.task
-    x_train = data.train.x.cpu().double().numpy()
-    y_train = data.train.y.cpu().numpy()
     classify = isinstance(task, Classification)
-    models = _classifiers(balanced) if classify else _regressors(task.width)
-    if not classify and task.width == 1:
-        y_train = y_train.ravel()
+    x = {split: data.split(split).x.cpu().double().numpy() for split in ("train", "val", "test")}
+    y = {split: data.split(split).y.cpu() for split in ("train", "val", "test")}
+    masks = ({split: rows.cpu().numpy() for split, rows in data.folds.items()} if data.folds is not None else
+             {split: np.ones((1, len(y[split])), bool) for split in ("train", "val", "test")})
+
+    def targets(rows: np.ndarray) -> np.ndarray:
+        values = y["train"].numpy()[rows]
+        return values.ravel() if not classify and task.width == 1 else values
+
+    def score(outputs: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
+        return task.metrics(SplitOutputs(outputs, truth, loss_fn(outputs, truth)))
+
     results = {}
-    for name, model in models.items():
-        started = time.perf_counter()
-        with warnings.catch_warnings():  # convergence chatter: the numbers below say how well it did
-            warnings.simplefilter("ignore")
-            model.fit(x_train, y_train)
-        seconds = time.perf_counter() - started
-        scored = {}
-        for split in ("val", "test"):
-            part = data.split(split)
-            outputs = _outputs(model, part.x.cpu().double().numpy(), task)
-            targets = part.y.cpu()
-            scored[split] = task.metrics(SplitOutputs(outputs, targets, loss_fn(outputs, targets)))
-        results[name] = {**scored, "seconds": round(seconds, 3)}
+    for name, template in (_classifiers(balanced) if classify else _regressors(task.width)).items():
+        seconds, val_scores = 0.0, []
+        test_outputs = torch.zeros(len(y["test"]), task.width)
+        for fold in range(len(masks["train"])):
+            model = clone(template)
+            seconds += _fit(model, x["train"][masks["train"][fold]], targets(masks["train"][fold]))
+            val_rows, test_rows = masks["val"][fold], masks["test"][fold]
+            val_scores.append(score(_outputs(model, x["val"][val_rows], task), y["val"][torch.from_numpy(val_rows)]))
+            test_outputs[torch.from_numpy(test_rows)] = _outputs(model, x["test"][test_rows], task)
+        val = {metric: sum(s[metric] for s in val_scores) / len(val_scores) for metric in val_scores[0]}
+        results[name] = {"val": val, "test": score(test_outputs, y["test"]), "seconds": round(seconds, 3)}
     return results

@@ -87,7 +87,7 @@ def _summary(data: DatasetBundle) -> TableSpec:
     what = (f"{len(task['classes'])} classes: {', '.join(task['classes'][:12])}" + (" ..." if len(task["classes"]) > 12
             else "") if "classes" in task else f"regression on {', '.join(task['targets'])}")
     rows = [{"key": "task", "value": what},
-            {"key": "splits", "value": f"{len(data.train)} train / {len(data.val)} val / {len(data.test)} test"},
+            {"key": "splits", "value": data.sizes},
             {"key": "input", "value": f"{data.kind} {list(data.train.x.shape[1:])}"}]
     from nnintro.datasets.encoding import levels
 

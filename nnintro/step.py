@@ -69,9 +69,11 @@ class Stepper:
             self.train_model = torch.compile(self.train_model)
 
     def forward_loss(self, x: torch.Tensor, y: torch.Tensor, global_batch: int,
-                     mix: tuple[torch.Tensor, float] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                     mix: tuple[torch.Tensor, float] | None = None,
+                     weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The pack's outputs (K, B, width) and each member's loss (K,): their sum is what backward takes,
-        so every member gets exactly its own gradient. mix: mixup's (partner of each sample, lambda)."""
+        so every member gets exactly its own gradient. mix: mixup's (partner of each sample, lambda);
+        weights (K, B): which samples are each member's (data.folds: its own training rows), the mean over those."""
         if self.autocast_dtype is None:  # entering a disabled autocast still costs ~10% of a small step
             outputs = self.train_model(x)
         else:
@@ -81,7 +83,9 @@ class Stepper:
         if mix is not None:
             partner, mixing = mix
             losses = losses * mixing + member_losses(self.loss_fn, outputs, y[partner]) * (1 - mixing)
-        if self.dist.enabled:
+        if weights is not None:
+            losses = (losses * weights).sum(-1) / weights.sum(-1).clamp_min(1)
+        elif self.dist.enabled:
             # DDP averages gradients over ranks; scaling each rank's sum this way makes that average the
             # global batch's mean even when the ranks' shares differ in size (the last batch)
             losses = losses.sum(-1) * (self.dist.world_size / global_batch)
@@ -90,7 +94,8 @@ class Stepper:
         return outputs, losses + self._l1_penalty()
 
     def step(self, x: torch.Tensor, y: torch.Tensor, global_batch: int,
-             mix: tuple[torch.Tensor, float] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+             mix: tuple[torch.Tensor, float] | None = None,
+             weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimizer step; returns the outputs and each member's (detached) loss."""
         self.model.zero_grad(set_to_none=True)
         self.optimizer.zero_grad(set_to_none=True)
@@ -98,7 +103,7 @@ class Stepper:
             outputs, losses = self.numpy_engine.forward_backward(x, y)
             self.optimizer.step()
             return outputs, losses
-        outputs, losses = self.forward_loss(x, y, global_batch, mix)
+        outputs, losses = self.forward_loss(x, y, global_batch, mix, weights)
         if self.scaler is not None:
             self.scaler.scale(losses.sum()).backward()
             self.share_gradients()

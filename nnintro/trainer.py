@@ -23,7 +23,7 @@ from nnintro.datasets import DatasetBundle, load_dataset
 from nnintro.datasets.batches import steps_per_epoch, train_batches
 from nnintro.distributed import Distributed, all_reduce_sum, any_rank
 from nnintro.errors import ConfigError, NnintroError
-from nnintro.evaluate import run_split
+from nnintro.evaluate import member_outputs, run_split
 from nnintro.members import Members
 from nnintro.models import architecture_for, build_model, check_memory, member_count
 from nnintro.numpy_engine import check_task
@@ -126,19 +126,23 @@ class Trainer:
         device = self.data.train.x.device
         n = len(self.data.train)
         step_losses = torch.zeros(self.steps, len(self.members), device=device)
-        batch_sizes = torch.full((self.steps, 1), float(cfg.data.batch_size), device=device)
-        batch_sizes[-1] = n - cfg.data.batch_size * (self.steps - 1)
+        counts = torch.zeros(self.steps, len(self.members), device=device)  # each member's samples in each step
         running = torch.zeros(len(self.members), device=device)  # the task's running metric, summed over samples
+        own_rows = self.data.folds["train"].float() if self.data.folds else None
         last_refresh = time.perf_counter()
         solo = not self.dist.enabled  # under DDP, decisions wait for the epoch's collective numbers
-        for step, (x, y) in enumerate(train_batches(self.data.train, cfg.data.batch_size, cfg.seed, epoch,
-                                                    self.dist.rank, self.dist.world_size)):
+        for step, (x, y, index) in enumerate(train_batches(self.data.train, cfg.data.batch_size, cfg.seed, epoch,
+                                                           self.dist.rank, self.dist.world_size)):
             x, mix = self.augment.batch(x) if self.augment is not None else (x, None)  # the training split only
-            outputs, losses = self.stepper.step(x, y, min(cfg.data.batch_size, n - step * cfg.data.batch_size), mix)
+            weights = own_rows[:, index] if own_rows is not None else None
+            outputs, losses = self.stepper.step(x, y, min(cfg.data.batch_size, n - step * cfg.data.batch_size), mix,
+                                                weights)
             if self.scheduler_per_batch:
                 self.scheduler.step()
             step_losses[step] = losses
-            running += self.task.running_sum(outputs, y)
+            counts[step] = weights.sum(-1) if weights is not None else min(cfg.data.batch_size,
+                                                                          n - step * cfg.data.batch_size)
+            running += self.task.running_sum(outputs, y, weights)
             now = time.perf_counter()
             if now - last_refresh > REFRESH_SECONDS or step == self.steps - 1:
                 last_refresh = now
@@ -152,7 +156,8 @@ class Trainer:
             step_losses = all_reduce_sum(step_losses) / self.dist.world_size
             running = all_reduce_sum(running)
             self._check_finite(step_losses, epoch)
-        return {"train/loss": (step_losses * batch_sizes).sum(0) / n, f"train/{self.task.running_metric}": running / n}
+        seen = counts.sum(0).clamp_min(1) if own_rows is not None else n
+        return {"train/loss": (step_losses * counts).sum(0) / seen, f"train/{self.task.running_metric}": running / seen}
 
     def _check_finite(self, step_losses: torch.Tensor, epoch: int) -> None:
         self.members.check_finite(step_losses, epoch, member_lrs(self.optimizer, len(self.members)))
@@ -163,7 +168,7 @@ class Trainer:
         """Each member's task metrics on the whole validation split (under DDP every rank scores it all: the
         same numbers everywhere, and validation sets are small)."""
         outputs = run_split(self.model, self.data.val, self.stepper.loss_fn, self.config.train.eval_batch_size)
-        return [self.task.metrics(member) for member in outputs.members]
+        return [self.task.metrics(member) for member in member_outputs(outputs, self.data.folds and self.data.folds["val"])]
 
     def _save_epoch(self, epoch: int, improved: bool) -> None:
         """After every epoch, and once before the first (so a run stopped during epoch 1 can be resumed)."""

@@ -35,6 +35,7 @@ class RawDataset:
     val: Split | None = None  # a validation split the source defines itself (an image folder's val/)
     notes: list[str] = field(default_factory=list)  # what the loader chose or skipped, for the console
     row_splits: list[str] | None = None  # tables: each data row of the file's split (train/val/test/dropped)
+    folds: dict[str, torch.Tensor] | None = None  # data.folds: per split, (K, N) which rows are member k's
 
 
 @dataclass
@@ -49,6 +50,16 @@ class DatasetBundle:
     inputs: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     row_splits: list[str] | None = None
+    folds: dict[str, torch.Tensor] | None = None  # data.folds: the splits hold every row; these say whose it is
+
+    @property
+    def sizes(self) -> str:
+        """The splits' sizes as the console says them."""
+        if self.folds is None:
+            return f"{len(self.train)} train / {len(self.val)} val / {len(self.test)} test"
+        counts = {split: rows.sum(1).float().mean() for split, rows in self.folds.items()}
+        return (f"{len(self.train)} rows in {len(self.folds['test'])} folds (each member ~{counts['train']:.0f} train / "
+                f"{counts['val']:.0f} val / {counts['test']:.0f} test)")
 
     @property
     def input_shape(self) -> list[int]:
@@ -59,7 +70,8 @@ class DatasetBundle:
 
     def to(self, device: torch.device | str) -> DatasetBundle:
         return DatasetBundle(self.name, self.train.to(device), self.val.to(device), self.test.to(device),
-                             self.task, self.kind, self.normalization, self.inputs, self.notes, self.row_splits)
+                             self.task, self.kind, self.normalization, self.inputs, self.notes, self.row_splits,
+                             {k: v.to(device) for k, v in self.folds.items()} if self.folds else None)
 
 
 def channel_stats(x: torch.Tensor, scale: float) -> tuple[list[float], list[float]]:
@@ -108,7 +120,7 @@ def carve_validation(raw: RawDataset, val_size: float, seed: int, name: str) -> 
     mean, std = channel_stats(train.x, raw.scale)
     normalization = {"scale": raw.scale, "mean": mean, "std": std}
     return DatasetBundle(name, train, val, raw.test, raw.task.fit(train.y), raw.kind, normalization, raw.inputs,
-                         raw.notes, raw.row_splits)
+                         raw.notes, raw.row_splits, raw.folds)
 
 
 def check_agree(raw: RawDataset, name: str) -> None:

@@ -15,8 +15,8 @@ def epoch_permutation(n: int, seed: int, epoch: int, device: torch.device | str)
 
 
 def train_batches(split: Split, batch_size: int, seed: int, epoch: int,
-                  rank: int = 0, world_size: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Shuffled training batches; under DDP each rank takes its own slice of every global batch."""
+                  rank: int = 0, world_size: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Shuffled training batches (x, y, which rows); under DDP each rank takes its own slice of every global batch."""
     order = epoch_permutation(len(split), seed, epoch, split.x.device)
     for start in range(0, len(order), batch_size):
         index = order[start:start + batch_size]
@@ -24,7 +24,7 @@ def train_batches(split: Split, batch_size: int, seed: int, epoch: int,
             if len(index) < world_size:  # a last sliver too small to give every rank a sample
                 break
             index = index.tensor_split(world_size)[rank]
-        yield split.x.index_select(0, index), split.y.index_select(0, index)  # ~4x faster than x[index]
+        yield split.x.index_select(0, index), split.y.index_select(0, index), index  # ~4x faster than x[index]
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:

@@ -50,59 +50,70 @@ def input_names(spec: dict[str, Any]) -> list[str]:
     return names
 
 
-def _fit_one(plan: ColumnPlan, train: np.ndarray, impute: bool, min_rows: int) -> tuple[dict | None, str | None]:
-    """The column's spec from its training rows, or (None, why it is left out)."""
-    values = plan.values[train]
-    missing = values.isna().to_numpy()
+def _varies(column: Any, masks: list[np.ndarray], missing: np.ndarray) -> bool:
+    """True when the values differ within every set of training rows."""
+    return all(column[mask & ~missing].min() != column[mask & ~missing].max() for mask in masks)
+
+
+def _fit_one(plan: ColumnPlan, masks: list[np.ndarray], impute: bool, min_rows: int) -> tuple[dict | None, str | None]:
+    """The column's spec from the training rows (under data.folds: what holds for every fold's training rows), or
+    (None, why it is left out)."""
+    union = np.any(masks, axis=0)
+    missing = plan.values.isna().to_numpy()
     spec: dict[str, Any] = {"name": plan.name, "kind": plan.kind}
-    present = values[~missing]
-    if not len(present):
+    present = plan.values[union & ~missing]
+    if any(not (mask & ~missing).any() for mask in masks):
         return None, f"column '{plan.name}' is empty in every training row: left out"
     if plan.kind == "numeric":
         if plan.decimal_comma:
             spec["decimal_comma"] = True
-        if present.min() == present.max():
+        if not _varies(plan.values.to_numpy(), masks, missing):
             return None, f"column '{plan.name}' is constant ({present.iloc[0]:g}) on the training rows: left out"
         fill = float(np.median(present))
     elif plan.kind == "date":
-        parts = date_parts(present)
+        parts = date_parts(plan.values)
         spec["format"] = plan.date_format
-        spec["parts"] = [p for p, column in parts.items() if column.min() != column.max()]
+        spec["parts"] = [part for part, column in parts.items() if _varies(column, masks, missing)]
         if not spec["parts"]:
             return None, f"column '{plan.name}' holds a single date on the training rows: left out"
         fill = present.sort_values().iloc[len(present) // 2].strftime(plan.date_format)
     else:
-        counts = present.value_counts()
-        kept = sorted(str(c) for c, n in counts.items() if n >= min_rows)
-        pooled = int(counts[counts < min_rows].sum())
-        if len(kept) + (pooled > 0) < 2:
+        counts = [plan.values[mask & ~missing].value_counts() for mask in masks]
+        fewest = counts[0].reindex(present.unique(), fill_value=0)
+        for more in counts[1:]:
+            fewest = np.minimum(fewest, more.reindex(fewest.index, fill_value=0))
+        kept = sorted(str(c) for c, n in fewest.items() if n >= min_rows)
+        pooled = all(int(c[~c.index.isin(kept)].sum()) > 0 for c in counts)
+        if len(kept) + pooled < 2:
             return None, f"column '{plan.name}' has a single category on the training rows: left out"
         spec["categories"] = kept
         if pooled:
             spec["other"] = True
-        fill = str(counts.index[0])
+        fill = str(present.value_counts().index[0])
     if impute:
         spec["fill"] = fill
-        if missing.any():
+        if all((mask & missing).any() for mask in masks):
             spec["indicator"] = True
     return spec, None
 
 
-def fit_columns(plans: list[ColumnPlan], train: np.ndarray, impute: bool, min_rows: int) -> tuple[list[dict], list[str]]:
-    """Every usable column's spec, learned from the training rows (a boolean mask), and notes on what was left out
-    or pooled."""
+def fit_columns(plans: list[ColumnPlan], masks: list[np.ndarray], impute: bool,
+                min_rows: int) -> tuple[list[dict], list[str]]:
+    """Every usable column's spec, learned from the training rows (boolean masks: one, or one per fold), and notes
+    on what was left out or pooled."""
     specs, notes = [], []
     for plan in plans:
-        spec, note = _fit_one(plan, train, impute, min_rows)
+        spec, note = _fit_one(plan, masks, impute, min_rows)
         if spec is None:
             notes.append(note)
             continue
         specs.append(spec)
-        if spec.get("other"):
-            counts = plan.values[train].value_counts()
-            rare = counts[counts < min_rows]
-            notes.append(f"column '{plan.name}': {len(rare)} categories seen in fewer than {min_rows} training rows "
-                         f"pooled into {OTHER} (data.min_category_rows)")
+        rare = plan.values[np.any(masks, axis=0)].dropna()
+        rare = rare[~rare.isin(spec.get("categories", rare))].nunique() if spec["kind"] == "category" else 0
+        if rare:
+            notes.append(f"column '{plan.name}': {rare} categories seen in fewer than {min_rows} training rows "
+                         f"{'pooled into ' + OTHER if spec.get('other') else 'encoded as no category'} "
+                         f"(data.min_category_rows)")
     return specs, notes
 
 

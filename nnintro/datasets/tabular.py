@@ -217,6 +217,26 @@ def _split_rows(y: np.ndarray, rows: np.ndarray, task: Task, cfg: Any, seed: int
     return {"train": train.x.numpy(), "val": val.x.numpy(), "test": np.sort(test)}
 
 
+def _fold_rows(y: np.ndarray, rows: np.ndarray, task: Task, cfg: Any, seed: int, source: str) -> dict[str, np.ndarray]:
+    """data.folds: K folds of the usable rows (stratified for classes when each class has K rows); member k is tested
+    on fold k and validated on val_size of the others, drawn by seed + k. Returns (K, file rows) masks per split."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    k = cfg.folds
+    if len(rows) < 5 * k:
+        raise DataError(f"data.folds: {len(rows)} usable rows cannot make {k} folds of at least 5; use fewer folds")
+    labels = y[rows]
+    stratified = isinstance(task, Classification) and np.bincount(labels, minlength=task.width).min() >= k
+    splitter = (StratifiedKFold if stratified else KFold)(n_splits=k, shuffle=True, random_state=TEST_SPLIT_SEED)
+    masks = {split: np.zeros((k, len(y)), bool) for split in ("train", "val", "test")}
+    for member, (rest, test) in enumerate(splitter.split(rows, labels if stratified else None)):
+        rest_rows = torch.from_numpy(rows[rest])
+        train, val = split_off(Split(rest_rows, rest_rows), cfg.val_size, seed + member)
+        for split, index in (("train", train.x.numpy()), ("val", val.x.numpy()), ("test", rows[test])):
+            masks[split][member, index] = True
+    return masks
+
+
 def table_dataset(frame: Any, targets: list[str], cfg: Any, source: str, seed: int = 0) -> RawDataset:
     """A table -> train/val/test tensors, its task, the column spec predict needs, and each row's split."""
     table = plan_table(frame, targets, cfg, source)
@@ -235,19 +255,26 @@ def table_dataset(frame: Any, targets: list[str], cfg: Any, source: str, seed: i
         if len(present) < 2:
             raise DataError(f"{source}: the usable rows hold a single class ({task.classes[present[0]]!r}); "
                             f"nothing to classify")
-    rows = _split_rows(y_all, np.flatnonzero(usable), task, cfg, seed, source)
-    if len(rows["test"]) < SMALL_TEST:
-        notes.append(f"the test split holds {len(rows['test'])} rows: one row moves accuracy by "
-                     f"{100 / len(rows['test']):.0f} points, so its numbers are rough; compare with the references")
-    train_mask = np.zeros(len(frame), bool)
-    train_mask[rows["train"]] = True
-    specs, fitted = fit_columns(table.plans, train_mask, cfg.missing == "impute", cfg.min_category_rows)
+    if cfg.folds:
+        folds = _fold_rows(y_all, np.flatnonzero(usable), task, cfg, seed, source)
+        rows = {split: np.flatnonzero(usable) for split in ("train", "val", "test")}  # each member picks its own
+        train_masks = list(folds["train"])
+        notes.append(f"data.folds: {cfg.folds} folds of {usable.sum() // cfg.folds}+ rows; member k trains on the "
+                     f"others and is tested on fold k")
+    else:
+        folds, rows = None, _split_rows(y_all, np.flatnonzero(usable), task, cfg, seed, source)
+        train_masks = [np.isin(np.arange(len(frame)), rows["train"])]
+        if len(rows["test"]) < SMALL_TEST:
+            notes.append(f"the test split holds {len(rows['test'])} rows: one row moves accuracy by "
+                         f"{100 / len(rows['test']):.0f} points, so its numbers are rough; compare with the "
+                         f"references, or use --set data.folds=5")
+    specs, fitted = fit_columns(table.plans, train_masks, cfg.missing == "impute", cfg.min_category_rows)
     notes += [plan.detail.split("; ", 1)[1] for plan in table.plans if plan.kind == "date" and "; " in plan.detail]
     notes += fitted
     if not specs:
         raise DataError(f"{source}: no input column carries anything on the training rows ({'; '.join(fitted)})")
     encoded = encode(frame, specs)
-    for split in ("val", "test"):
+    for split in ("val", "test") if folds is None else ():
         for name, count in _unseen_counts(encoded, rows[split]).items():
             notes.append(f"column '{name}': {count} {split} row(s) hold a value never seen in training "
                          f"({_first_unseen(encoded, rows[split], name)}), encoded as "
@@ -259,9 +286,16 @@ def table_dataset(frame: Any, targets: list[str], cfg: Any, source: str, seed: i
     for name, index in rows.items():
         for row in index:
             row_splits[row] = name
+    if folds is not None:  # a row's split is the fold it is tested in
+        for member, mask in enumerate(folds["test"]):
+            for row in np.flatnonzero(mask):
+                row_splits[row] = f"fold{member + 1}"
+    usable_rows = rows["train"]
     return RawDataset(splits["train"], splits["test"], task, scale=1.0, kind="table",
                       inputs={"columns": specs, "targets": targets}, val=splits["val"], notes=notes,
-                      row_splits=row_splits)
+                      row_splits=row_splits,
+                      folds={split: torch.from_numpy(mask[:, usable_rows]) for split, mask in folds.items()}
+                      if folds is not None else None)
 
 
 def column_fates(cfg: Any, seed: int) -> list[dict[str, str]]:
@@ -346,8 +380,8 @@ def load_california_housing(cfg: Any, seed: int) -> RawDataset:
 
 
 def _builtin(cfg: Any) -> Any:
-    """A built-in table's own columns are known: the user's csv-only settings do not apply."""
-    return cfg.model_copy(update={"ignore": [], "task": "regression"})
+    """A built-in table's own columns are known: the user's csv-only settings do not apply (folds do)."""
+    return cfg.model_copy(update={"ignore": [], "task": "regression", "features": None, "na_values": []})
 
 
 def read_rows(path: Path, inputs: dict[str, Any]) -> tuple[torch.Tensor, list[dict[str, Any]]]:

@@ -65,9 +65,9 @@ class Task(ABC):
     def per_sample_loss(self, loss_config: Any) -> LossFn: ...
 
     @abstractmethod
-    def running_sum(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def running_sum(self, out: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
         """A batch's contribution to the running metric, per member: out (K, B, width) -> (K,) sums over the
-        batch (then divided by N)."""
+        batch (then divided by N); weights (K, B): which samples count for which member (data.folds)."""
 
     @abstractmethod
     def metrics(self, outputs: SplitOutputs) -> dict[str, float]:

@@ -87,8 +87,9 @@ class Classification(Task):
 
         return weighted
 
-    def running_sum(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return (out.argmax(-1) == y).sum(-1)
+    def running_sum(self, out: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        right = out.argmax(-1) == y
+        return (right if weights is None else right * weights).sum(-1)
 
     def combine(self, outputs: torch.Tensor) -> torch.Tensor:
         # log of the members' mean probabilities: softmax of it is that mean, argmax its vote, and the

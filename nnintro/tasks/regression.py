@@ -61,8 +61,9 @@ class Regression(Task):
         elementwise = LOSSES[self.loss_name(loss_config)]
         return lambda out, y: elementwise((out - y) / self._std(out.device)).mean(-1)
 
-    def running_sum(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return (out - y).abs().mean(-1).sum(-1)
+    def running_sum(self, out: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        error = (out - y).abs().mean(-1)
+        return (error if weights is None else error * weights).sum(-1)
 
     def combine(self, outputs: torch.Tensor) -> torch.Tensor:
         return outputs.float().mean(0)
