@@ -178,8 +178,9 @@ def _train_locked(config: Config, data: DatasetBundle, model: torch.nn.Module, i
     ranks = f"  |  {dist.world_size} processes (DDP), global batch {config.data.batch_size}" if dist.enabled else ""
     for note in data.notes:
         console.print(f"{data.name}: {note}", highlight=False, markup=False)
-    console.print(f"run {run_dir}  |  {data.name}: {data.sizes}  |  {describe(info['architecture'])}  |  {info['params']:,} parameters  "
-                  f"|  {device}{ranks}{'  |  numpy engine (nnintro/scratch.py)' if config.train.engine == 'numpy' else ''}",
+    console.print(f"run {run_dir}  |  {data.name}: {data.sizes}  |  {describe(info['architecture'])}  |  "
+                  f"{info['params']:,} parameters  |  {device}{ranks}"
+                  f"{'  |  numpy engine (nnintro/scratch.py)' if config.train.engine == 'numpy' else ''}",
                   highlight=False)
     model.to(device)
     data = data.to(device)

@@ -139,8 +139,8 @@ def test_xor_labels_follow_the_quadrants():
 def test_batches_cover_every_sample_once_in_a_seeded_order(mnist_root):
     split = load_dataset(data_config("mnist", mnist_root), seed=0).train
     batches = list(train_batches(split, 64, seed=0, epoch=1))
-    assert [len(y) for _, y in batches] == [64] * 8 + [28]
-    seen = torch.cat([x.reshape(len(x), -1) for x, _ in batches]).sum(1, dtype=torch.int64)
+    assert [len(y) for _, y, _ in batches] == [64] * 8 + [28]
+    seen = torch.cat([x.reshape(len(x), -1) for x, _, _ in batches]).sum(1, dtype=torch.int64)
     assert torch.equal(seen.sort().values, split.x.reshape(len(split), -1).sum(1, dtype=torch.int64).sort().values)
     again = list(train_batches(split, 64, seed=0, epoch=1))
     other = list(train_batches(split, 64, seed=0, epoch=2))
@@ -149,8 +149,8 @@ def test_batches_cover_every_sample_once_in_a_seeded_order(mnist_root):
 
 def test_ranks_split_each_global_batch(mnist_root):
     split = load_dataset(data_config("mnist", mnist_root), seed=0).train
-    whole = [y for _, y in train_batches(split, 64, seed=0, epoch=1)]
-    parts = [[y for _, y in train_batches(split, 64, seed=0, epoch=1, rank=r, world_size=2)] for r in (0, 1)]
+    whole = [y for _, y, _ in train_batches(split, 64, seed=0, epoch=1)]
+    parts = [[y for _, y, _ in train_batches(split, 64, seed=0, epoch=1, rank=r, world_size=2)] for r in (0, 1)]
     for index, batch in enumerate(whole):
         assert torch.equal(torch.cat([parts[0][index], parts[1][index]]), batch)
 

@@ -23,7 +23,7 @@ def test_each_member_learns_as_a_textbook_model_with_its_own_lr():
     references = [plain_model(trainer.model, k) for k in range(3)]
     assert not torch.equal(references[0][2].weight, references[1][2].weight)  # seeds 0, 1, 2: different inits
     optimizers = [torch.optim.SGD(r.parameters(), lr=lr, momentum=0.9, foreach=False) for r, lr in zip(references, lrs)]
-    for x, y in train_batches(trainer.data.train, trainer.config.data.batch_size, trainer.config.seed, 1):
+    for x, y, _ in train_batches(trainer.data.train, trainer.config.data.batch_size, trainer.config.seed, 1):
         for reference, optimizer in zip(references, optimizers):
             optimizer.zero_grad()
             F.cross_entropy(reference(x.float()), y).backward()

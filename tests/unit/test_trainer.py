@@ -29,7 +29,7 @@ def test_fast_loop_computes_what_a_plain_loop_computes():
     trainer = make_trainer(["train.epochs=1", "optimizer=sgd", "optimizer.lr=0.1", "optimizer.momentum=0.9"])
     reference = plain_model(trainer.model)  # torch.nn.Linear layers, the same initial weights
     optimizer = torch.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9, foreach=False)
-    for x, y in train_batches(trainer.data.train, trainer.config.data.batch_size, trainer.config.seed, 1):
+    for x, y, _ in train_batches(trainer.data.train, trainer.config.data.batch_size, trainer.config.seed, 1):
         optimizer.zero_grad()
         F.cross_entropy(reference(x.float()), y).backward()
         optimizer.step()
