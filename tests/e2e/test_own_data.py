@@ -298,3 +298,21 @@ def test_an_imbalanced_table_warns_and_can_weight_its_classes(tmp_path):
     assert recall["weighted"][0] >= recall["plain"][0] - 0.02
     regression = invoke("train", "-c", "diabetes_linear", "--set", "loss.class_weight=balanced")
     assert regression.exit_code == 2 and "loss.class_weight" in regression.output
+
+
+def test_folds_report_out_of_fold_scores_and_eval_agrees(tmp_path):
+    table = _mpg_like(tmp_path / "mpg.csv", rows=120)
+    result = invoke("train", "-c", "tabular_linear", "--set", f"data.path={table}", "--set", "data.target=hwy",
+                    "--set", "data.ignore=[rownames]", "--set", "data.folds=4", *QUICK)
+    assert result.exit_code == 0, result.output
+    assert "120 rows in 4 folds" in result.output and "out of fold" in result.output
+    run = newest_run("tabular_linear")
+    metrics = metrics_of(run)
+    assert metrics["folds"] == 4 and len(metrics["members"]) == 4
+    assert set(metrics["summary"]["test"]["rmse"]) == {"mean", "std", "min", "max"}
+    assert set(metrics["baselines"]["linear"]["test"]) == set(metrics["test"])
+    evaluated = json.loads(invoke("eval", str(run), "--json").stdout)
+    assert evaluated["rmse"] == pytest.approx(metrics["test"]["rmse"], rel=1e-5)
+    assert evaluated["samples"] == 120  # every row once, each by the member that never trained on it
+    one = json.loads(invoke("eval", str(run), "--json", "--member", "1").stdout)
+    assert one["rmse"] == pytest.approx(metrics["members"][1]["test"]["rmse"], rel=1e-5) and one["samples"] == 30

@@ -200,3 +200,25 @@ def test_class_weights_balance_a_rare_class_and_metrics_see_it(tmp_path):
     metrics = task.metrics(always_no)
     assert metrics["accuracy"] == pytest.approx(0.9) and metrics["balanced_accuracy"] == pytest.approx(0.5)
     assert "no better than always answering 'no'" in task.learned_nothing(metrics)
+
+
+def test_folds_test_every_row_once_and_never_on_its_own_training_rows(tmp_path):
+    data = load(cars(tmp_path / "mpg.csv", rows=103), "hwy", folds=5)
+    folds = data.folds
+    assert folds["test"].shape == (5, 103) and folds["test"].sum(0).tolist() == [1] * 103
+    for member in range(5):
+        train, val, test = (folds[split][member] for split in ("train", "val", "test"))
+        assert not (train & test).any() and not (val & test).any() and not (train & val).any()
+        assert (train | val | test).all()
+    assert sorted(set(data.row_splits)) == [f"fold{k}" for k in range(1, 6)]
+
+
+def test_folds_take_their_own_members_and_refuse_what_cannot_fold(tmp_path):
+    from nnintro.config import ConfigError, load_config
+
+    config = validate({"data": {"dataset": "csv", "path": "t.csv", "target": "y", "folds": 4}})
+    assert config.train.members == 4 and [m.data.folds for m in config.member_configs()] == [0] * 4
+    with pytest.raises(ConfigError, match="data.folds trains one member per fold"):
+        load_config(None, ["data.dataset=csv", "data.path=t.csv", "data.target=y", "data.folds=4", "train.members=3"])
+    with pytest.raises(DataError, match="cannot make 5 folds of at least 5"):
+        load(write(tmp_path / "t.csv", "x,y", [f"{i % 4},{i % 3 * 1.5}" for i in range(20)]), "y", folds=5)
