@@ -50,3 +50,23 @@ def test_export_never_replaces_a_file_unasked(digits_run, tmp_path):
     out.write_text("mine")
     refused = runner.invoke(app, ["export", str(digits_run), "--out", str(out)])
     assert refused.exit_code == 2 and "--force" in refused.output and out.read_text() == "mine"
+
+
+def test_a_table_trained_with_imputation_fills_nan_inside_the_graph_as_predict_fills_empty_cells(tmp_path):
+    from conftest import write_table
+
+    table = write_table(tmp_path / "houses.csv")
+    result = runner.invoke(app, ["train", "-c", "tabular_mlp", "--set", f"data.path={table}", "--set", "data.target=price",
+                                 "--set", "data.ignore=[name]", "--set", "data.missing=impute", "--set", "train.epochs=5",
+                                 "--set", "report.plots=false", "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    (run,) = (tmp_path / "runs").iterdir()
+    out = tmp_path / "houses.onnx"
+    assert runner.invoke(app, ["export", str(run), "--out", str(out)]).exit_code == 0
+    rows = tmp_path / "rows.csv"
+    rows.write_text("area,rooms,city\n120,,Paris\n")
+    (predicted,) = json.loads(runner.invoke(app, ["predict", str(run), str(rows), "--json"]).stdout)
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    # area, rooms (empty: NaN), rooms was-missing (left 0: the graph sets it), city one-hot Lyon, Nice, Paris
+    encoded = np.array([[120, np.nan, 0, 0, 0, 1]], np.float32)
+    assert session.run(None, {"input": encoded})[0][0, 0] == pytest.approx(predicted["prediction"], rel=1e-5)
