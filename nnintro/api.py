@@ -18,7 +18,7 @@ from nnintro.checkpoint import RunFolder, checkpoint_config, load_model, load_pa
 from nnintro.config import Config, load_config, validate
 from nnintro.datasets import DatasetBundle, load_dataset
 from nnintro.device import check_precision, select_device
-from nnintro.errors import ConfigError, DataError, InputError, RunError
+from nnintro.errors import ConfigError, DataError, InputError, RunError, StorageError
 from nnintro.evaluate import ensemble_outputs, member_outputs, out_of_fold, run_split
 from nnintro.layers import activation_health, health_warnings
 from nnintro.models import architecture_for, count_parameters, describe, user_model
@@ -166,6 +166,15 @@ def _train(config: Config, dist: distributed.Distributed, device: torch.device, 
     try:
         with locked_run(run_dir) if dist.is_main else nullcontext():
             return _train_locked(config, data, model, info, dist, device, run_dir, console, resume)
+    except StorageError as err:
+        if dist.is_main and (run_dir / METRICS_FILE).exists():  # what was written is whole: say what is there
+            raise StorageError(f"{err}; training finished and {run_dir} keeps its weights and metrics.json, "
+                               f"only pictures are missing") from err
+        if dist.is_main and (run_dir / CHECKPOINT_FILE).exists():
+            raise StorageError(f"{err}; the run so far is kept: nnintro train --resume {run_dir}") from err
+        if resume is None and dist.is_main:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     except BaseException:
         if resume is None and dist.is_main and not (run_dir / MODEL_FILE).exists():
             shutil.rmtree(run_dir, ignore_errors=True)  # failed before it held anything: leave no empty run

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.console import Console
 
-from nnintro.errors import NnintroError
+from nnintro.errors import STORAGE_ERRNOS, NnintroError, storage_error
 
 app = typer.Typer(add_completion=True, pretty_exceptions_enable=False, no_args_is_help=True,
                   help="Train linear baselines and MLPs on MNIST, Fashion-MNIST, CIFAR-10 and teaching datasets.")
@@ -54,6 +54,10 @@ def user_errors(command: Callable) -> Callable:
         except Exception as err:
             if STATE["debug"]:
                 raise
+            if isinstance(err, OSError) and err.errno in STORAGE_ERRNOS:  # a write outside write_atomic (TensorBoard)
+                err_console.print(f"error: {storage_error(err, err.filename or 'a file')}", highlight=False,
+                                  markup=False, soft_wrap=True)
+                raise typer.Exit(2) from None
             if type(err).__name__ == "OutOfMemoryError":
                 err_console.print("error: the GPU ran out of memory; lower data.batch_size or train.eval_batch_size "
                                   "(e.g. --set data.batch_size=64)", highlight=False)

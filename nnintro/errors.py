@@ -31,6 +31,23 @@ class InputError(NnintroError):
     """A file given to predict (or similar) cannot be used."""
 
 
+class StorageError(NnintroError):
+    """The disk refused a write (full, read-only, no permission): the environment, not a bug."""
+
+
+STORAGE_ERRNOS = (28, 122, 30, 13, 1)  # ENOSPC, EDQUOT, EROFS, EACCES, EPERM
+
+
+def storage_error(err: OSError, path: object) -> StorageError:
+    """One line for a refused write: where, why, and what to do."""
+    from pathlib import Path
+
+    where = Path(str(path))
+    fix = ("free some space there (old run folders can go) or write elsewhere with --runs-dir"
+           if err.errno in (28, 122) else "make it writable or write elsewhere with --runs-dir")
+    return StorageError(f"{where.parent}: cannot write {where.name} ({err.strerror or err}); {fix}")
+
+
 class DeviceError(NnintroError):
     """The requested device or precision is not available here."""
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nnintro.errors import InputError, RunError
+from nnintro.errors import STORAGE_ERRNOS, InputError, RunError, storage_error
 
 CONFIG_FILE, MODEL_FILE, WEIGHTS_FILE = "config.yaml", "model.json", "model.safetensors"
 CHECKPOINT_FILE, HISTORY_FILE, METRICS_FILE = "checkpoint.safetensors", "history.csv", "metrics.json"
@@ -38,7 +38,12 @@ def file_mode() -> int:
 def write_atomic(path: Path, data: bytes | str) -> None:
     """Write to a temp file in the same folder, fsync, rename: readers see the old file or the new one."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    except OSError as err:
+        if err.errno in STORAGE_ERRNOS:
+            raise storage_error(err, path) from err
+        raise
     try:
         os.fchmod(fd, file_mode())
         with os.fdopen(fd, "wb") as handle:
@@ -46,8 +51,10 @@ def write_atomic(path: Path, data: bytes | str) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp_name).unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.errno in STORAGE_ERRNOS:
+            raise storage_error(err, path) from err
         raise
 
 
