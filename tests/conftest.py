@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import gzip
 import pickle
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -131,3 +133,14 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("MNIST", "FashionMNIST", "CIFAR10"):
         monkeypatch.setattr(torchvision.datasets, name, files_only(getattr(torchvision.datasets, name)))
     monkeypatch.setattr(sklearn.datasets, "fetch_california_housing", offline)
+
+
+def png_claiming(path: Path, width: int, height: int) -> Path:
+    """A tiny PNG whose header claims a huge 1-bit image (a decompression bomb's header)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                     + chunk(b"IEND", b""))
+    return path

@@ -1,7 +1,8 @@
 """Image decoding shared by image folders (training) and predict: only the formats nnintro means to read.
 
 Pillow picks a decoder by sniffing content, so a PostScript file named .png would go to Ghostscript;
-naming the allowed formats keeps every other decoder out. Huge images are refused before decoding.
+naming the allowed formats keeps every other decoder out. Huge images are refused before decoding (a
+decompression bomb is a bad file like any other: data.bad_files=skip skips it); 16-bit gray is scaled to 8 bits.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".
 FORMATS = ["PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "PPM"]
 MAX_PIXELS = 40_000_000  # larger images are refused, not decoded (decompression bombs)
 GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
+WIDE_MODES = {"I", "I;16", "I;16B", "I;16L"}  # 16-bit gray (Pillow opens a 16-bit PNG as one of these)
 
 
 class DecodeError(Exception):
@@ -25,10 +27,32 @@ def probe(path: Path) -> tuple[int, int, bool]:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path, formats=FORMATS) as image:
-            return image.height, image.width, image.mode not in GRAY_MODES
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path, formats=FORMATS) as image:
+                _check_size(image)
+                return image.height, image.width, image.mode not in GRAY_MODES
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning, OSError,
+            SyntaxError, ValueError) as err:
         raise DecodeError(f"not a readable image ({_short(err)})") from err
+
+
+def _check_size(image: object) -> None:
+    if image.width * image.height > MAX_PIXELS:
+        raise DecodeError(f"image is {image.width}x{image.height}, too large (at most {MAX_PIXELS:,} pixels)")
+
+
+def _eight_bits(image: object) -> object:
+    """A 16-bit gray image scaled to 8 bits (65535 -> 255), as converting it directly would clip it to white;
+    a floating-point image has no agreed range and is refused."""
+    from PIL import Image
+
+    if image.mode == "F":
+        raise DecodeError("a floating-point image has no agreed range; save it with 8 or 16 bits per channel")
+    if image.mode not in WIDE_MODES:
+        return image
+    values = np.asarray(image, dtype=np.float64)
+    return Image.fromarray(np.clip(np.round(values / 257.0), 0, 255).astype(np.uint8), mode="L")
 
 
 def decode_image(path: Path, channels: int, height: int, width: int) -> np.ndarray:
@@ -39,9 +63,8 @@ def decode_image(path: Path, channels: int, height: int, width: int) -> np.ndarr
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path, formats=FORMATS) as image:
-                if image.width * image.height > MAX_PIXELS:
-                    raise DecodeError(f"image is {image.width}x{image.height}, too large (at most {MAX_PIXELS:,} pixels)")
-                image = ImageOps.exif_transpose(image).convert("L" if channels == 1 else "RGB")
+                _check_size(image)
+                image = _eight_bits(ImageOps.exif_transpose(image)).convert("L" if channels == 1 else "RGB")
                 if image.size != (width, height):
                     image = image.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=3.0)
                 array = np.asarray(image, dtype=np.uint8)

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import make_image_folder, write_table
+from conftest import make_image_folder, png_claiming, write_table
 from typer.testing import CliRunner
 
 from nnintro.cli import app
@@ -316,3 +316,13 @@ def test_folds_report_out_of_fold_scores_and_eval_agrees(tmp_path):
     assert evaluated["samples"] == 120  # every row once, each by the member that never trained on it
     one = json.loads(invoke("eval", str(run), "--json", "--member", "1").stdout)
     assert one["rmse"] == pytest.approx(metrics["members"][1]["test"]["rmse"], rel=1e-5) and one["samples"] == 30
+
+
+def test_a_bomb_in_a_folder_is_named_and_skipped_on_request(tmp_path):
+    root = make_image_folder(tmp_path / "photos", per_class=10)
+    png_claiming(root / "cat" / "huge.png", 20_000, 20_000)
+    refused = invoke("train", "-c", "folder_linear", "--set", f"data.root={root}", *QUICK)
+    assert refused.exit_code == 2 and "huge.png" in refused.output and "data.bad_files=skip" in refused.output
+    skipped = invoke("train", "-c", "folder_linear", "--set", f"data.root={root}", "--set", "data.bad_files=skip",
+                     *QUICK)
+    assert skipped.exit_code == 0 and "skipped 1 file(s)" in skipped.output, skipped.output
