@@ -35,8 +35,10 @@ from nnintro.runs import (
     create_run_dir,
     locked_run,
     open_run,
+    read_json,
     output_file,
     output_folder,
+    strict_json,
     write_atomic,
     write_csv,
     write_json,
@@ -98,6 +100,30 @@ def model_info(config: Config, data: DatasetBundle, model: torch.nn.Module) -> d
             "nnintro_version": __version__, "torch_version": torch.__version__}
 
 
+RECORD_FIELDS = ("architecture", "task", "classes", "targets", "inputs", "data_kind", "params")
+
+
+def check_model_record(run_dir: Path, info: dict[str, Any]) -> None:
+    """Before a resume trains: model.json must still describe the model this run's config and data build, or
+    eval, predict and export would refuse (or misread) what the resumed run leaves."""
+    try:
+        recorded = read_json(run_dir / MODEL_FILE)
+    except RunError as err:
+        raise RunError(f"{err}; it is part of the run and cannot be rebuilt on --resume") from err
+    if not isinstance(recorded, dict):
+        raise RunError(f"{run_dir / MODEL_FILE}: not a model record; restore it before --resume")
+    stored = {key: recorded[key] for key in RECORD_FIELDS if key in recorded}  # older runs record fewer fields
+    fresh = {key: info.get(key) for key in stored}
+    if stored.get("architecture"):
+        from nnintro.models import upgrade_architecture
+
+        stored["architecture"] = upgrade_architecture(stored["architecture"])
+    changed = _changed_fields(strict_json(stored), strict_json(fresh))
+    if changed:
+        raise RunError(f"{run_dir / MODEL_FILE}: {', '.join(changed[:4])} differ from the model this run's config "
+                       f"and data build (was model.json edited?); restore it before --resume")
+
+
 def _changed_fields(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
     """Dotted names of the leaves that differ between two config mappings."""
     changed = []
@@ -108,6 +134,12 @@ def _changed_fields(old: dict[str, Any], new: dict[str, Any], prefix: str = "") 
         elif a != b:
             changed.append(name)
     return changed
+
+
+def _value_at(document: dict[str, Any], dotted: str) -> Any:
+    for part in dotted.split("."):
+        document = document.get(part) if isinstance(document, dict) else None
+    return document
 
 
 def _resume_config(run_dir: Path, overrides: list[str]) -> Config:
@@ -124,9 +156,12 @@ def _resume_config(run_dir: Path, overrides: list[str]) -> Config:
         changed = _changed_fields(started, config.model_dump(mode="json"))
         refused = [name for name in changed if name not in RESUMABLE_OVERRIDES]
         if refused:
-            raise ConfigError(f"{run_dir / CONFIG_FILE}: {', '.join(refused)} differs from the config this run was "
-                              f"trained with; resuming cannot change that (allowed: {', '.join(RESUMABLE_OVERRIDES)}); "
-                              f"undo the edit, or start a new run with this config")
+            shown = ", ".join(f"{name} ({_value_at(started, name)!r} in the checkpoint, "
+                              f"{_value_at(config.model_dump(mode='json'), name)!r} in config.yaml)" for name in refused[:3])
+            raise ConfigError(f"{run_dir}: {CHECKPOINT_FILE} and {CONFIG_FILE} disagree on {shown}"
+                              f"{' and more' if len(refused) > 3 else ''}: config.yaml was edited, or the checkpoint "
+                              f"comes from another run; resuming cannot change what is trained (allowed: "
+                              f"{', '.join(RESUMABLE_OVERRIDES)}); undo that, or start a new run")
         if "train.epochs" in changed and config.scheduler.name in ("cosine", "onecycle"):
             raise ConfigError(f"train.epochs: cannot change on --resume with scheduler '{config.scheduler.name}' "
                               f"(its schedule was laid out for {started['train']['epochs']} epochs); "
@@ -141,7 +176,10 @@ def train(config: Config | None = None, runs_root: str | Path = "runs", console:
     if resume is not None:
         run_dir = Path(resume)
         if not (run_dir / CHECKPOINT_FILE).is_file():
-            raise RunError(f"{run_dir}: nothing to resume (no {CHECKPOINT_FILE}; it is written after each epoch)")
+            again = (f"; start it again: nnintro train --config {run_dir / CONFIG_FILE}"
+                     if (run_dir / CONFIG_FILE).is_file() else "")
+            raise RunError(f"{run_dir}: never started (stopped before its first checkpoint, {CHECKPOINT_FILE}), "
+                           f"so there is nothing to resume{again}")
         config = _resume_config(run_dir, overrides or [])
         resume = run_dir
     config = config or validate({})
@@ -163,6 +201,9 @@ def _train(config: Config, dist: distributed.Distributed, device: torch.device, 
     run_dir = Path(resume) if resume is not None else None
     if dist.is_main and run_dir is None:
         run_dir = create_run_dir(runs_root, config.run_name)
+        write_atomic(run_dir / CONFIG_FILE, config.to_yaml())  # from its first moment the folder says what it is
+    elif dist.is_main:
+        check_model_record(run_dir, info)
     try:
         with locked_run(run_dir) if dist.is_main else nullcontext():
             return _train_locked(config, data, model, info, dist, device, run_dir, console, resume)
@@ -176,7 +217,7 @@ def _train(config: Config, dist: distributed.Distributed, device: torch.device, 
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
     except BaseException:
-        if resume is None and dist.is_main and not (run_dir / MODEL_FILE).exists():
+        if resume is None and dist.is_main and not (run_dir / CHECKPOINT_FILE).exists():
             shutil.rmtree(run_dir, ignore_errors=True)  # failed before it held anything: leave no empty run
         raise
 
@@ -193,21 +234,23 @@ def _train_locked(config: Config, data: DatasetBundle, model: torch.nn.Module, i
                   highlight=False)
     model.to(device)
     data = data.to(device)
-    board = (TensorBoardObserver(run_dir, model, data, config.report.histograms, config.train.epochs)
-             if dist.is_main else None)
-    observers = [ConsoleObserver(console, config.train.epochs), *([board] if board else [])]
+    board = None
+    observers: list[Any] = [ConsoleObserver(console, config.train.epochs)]
     try:
         with stop_on_signals() as stop:
             trainer = Trainer(config, data, model, RunFolder(run_dir) if dist.is_main else None, observers, stop, dist)
             if resume is not None:
                 trainer.resume(Path(resume) / CHECKPOINT_FILE)
             if dist.is_main:  # only now: a resume that fails above leaves the run as it was
-                if resume is None:
+                if resume is None:  # the record and a first checkpoint before anything slow: resumable at once
                     write_json(run_dir / MODEL_FILE, info)
                     if data.row_splits is not None:  # so anyone can score another tool on the same rows
                         write_csv(run_dir / SPLITS_FILE, [{"row": row, "split": split}
                                                           for row, split in enumerate(data.row_splits, 1)])
+                    trainer.save_start()
                 write_atomic(run_dir / CONFIG_FILE, config.to_yaml())
+                board = TensorBoardObserver(run_dir, model, data, config.report.histograms, config.train.epochs)
+                observers.append(board)
             references = table_references(config, data, trainer, console) if dist.is_main else {}
             started = time.perf_counter()
             try:

@@ -197,12 +197,16 @@ def _write_probabilities(summaries: list[RunSummary], folder: Path, count: int =
 
 def runs_table(runs_root: Path) -> TableSpec:
     """All runs under runs_root, newest first; an unfinished or damaged one is listed with what can be read."""
-    from nnintro.runs import is_run
+    from nnintro.runs import CONFIG_FILE, is_run, never_started
 
-    folders = sorted((p for p in runs_root.glob("**/") if p != runs_root and is_run(p)),
+    folders = sorted((p for p in runs_root.glob("**/") if p != runs_root and (is_run(p) or never_started(p))),
                      key=lambda p: p.stat().st_mtime, reverse=True) if runs_root.is_dir() else []
     rows = []
     for folder in folders:
+        if never_started(folder):
+            rows.append({"run": str(folder.relative_to(runs_root)),
+                         "status": f"never started: train again with --config {folder / CONFIG_FILE}"})
+            continue
         try:
             summary = summarize(folder)
             metric = summary.run.task.headline

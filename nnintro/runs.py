@@ -192,6 +192,12 @@ def is_run(path: Path) -> bool:
     return (path / MODEL_FILE).is_file() and (path / CONFIG_FILE).is_file()
 
 
+def never_started(path: Path) -> bool:
+    """A run folder stopped (killed) before its first checkpoint: its config is there, nothing to resume."""
+    return ((path / CONFIG_FILE).is_file() and not (path / CHECKPOINT_FILE).is_file()
+            and not is_report_folder(path) and not (path / "summary.md").is_file())
+
+
 def newest_run(runs_root: str | Path) -> Path:
     root = Path(runs_root)
     runs = [p for p in root.glob("**/") if p != root and is_run(p)] if root.is_dir() else []

@@ -106,6 +106,7 @@ class Trainer:
         self.augment = Augmenter.for_data(cfg.data.augment, self.data.normalization)
         self.history: list[dict[str, float]] = []
         self.start_epoch = 1
+        self.started = False
 
     def _notify(self, method: str, *args: Any) -> None:
         for observer in self.observers:
@@ -178,6 +179,12 @@ class Trainer:
             self.run_folder.save_epoch(self.model, self.members.best_state, self.optimizer, self.scheduler, progress,
                                        improved)
 
+    def save_start(self) -> None:
+        """The untrained state as epoch 0's checkpoint, once: a run stopped before epoch 1 ends can be resumed."""
+        if not self.history and not self.started:
+            self._save_epoch(0, improved=True)
+            self.started = True
+
     def fit(self) -> FitResult:
         # tiny values late in training become denormal floats, which run many times slower on x86 CPUs
         torch.set_flush_denormal(True)
@@ -191,8 +198,7 @@ class Trainer:
         status = "completed"
         if cfg.train.compile and self.start_epoch <= cfg.train.epochs:
             self.stepper.warm_up_compiled(self.data.train, cfg.data.batch_size, self.steps)
-        if not self.history:
-            self._save_epoch(0, improved=True)
+        self.save_start()
         for epoch in range(self.start_epoch, cfg.train.epochs + 1):
             if not self.members.training:  # a resumed run whose members had all stopped
                 break
