@@ -21,12 +21,12 @@ import torch
 
 from nnintro.datasets.base import RawDataset, Split
 from nnintro.datasets.decode import IMAGE_EXTENSIONS, DecodeError, decode_image, probe
-from nnintro.errors import DataError
+from nnintro.errors import DataError, NnintroError
 from nnintro.tasks import Classification
 
 SPLIT_FOLDERS = ("train", "val", "test")
 MAX_DATASET_BYTES = 8 * 1024**3  # decoded uint8 pixels; beyond this a smaller data.image_size is needed
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: a checksum of the contents is recorded with them
 
 
 def cache_folder() -> Path:
@@ -147,14 +147,34 @@ def _cache_key(files: list[Path], cfg: Any) -> str:
     return digest.hexdigest()[:32]
 
 
-def _load_cache(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+def _checksum(tensors: dict[str, torch.Tensor]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        digest.update(name.encode() + str(tuple(tensors[name].shape)).encode())
+        digest.update(tensors[name].contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _load_cache(path: Path, classes: int) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None | str:
+    """The cached tensors and notes, None when there is no cache, or why a cache there cannot be trusted (then it
+    is decoded again): its contents must match the checksum recorded beside them, and hold sane labels."""
     from safetensors import SafetensorError, safe_open
 
+    if not path.is_file():
+        return None
     try:
         with safe_open(str(path), framework="pt") as handle:
-            return {k: handle.get_tensor(k) for k in handle.keys()}, json.loads(handle.metadata()["nnintro"])
-    except (OSError, SafetensorError, KeyError, ValueError):
-        return None  # missing or damaged: decode again
+            tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+            meta = json.loads(handle.metadata()["nnintro"])
+    except (OSError, SafetensorError, KeyError, ValueError, TypeError):
+        return "unreadable"
+    if not isinstance(meta, dict) or meta.get("checksum") != _checksum(tensors):
+        return "its contents do not match the checksum recorded with them"
+    x, y, split = tensors.get("x"), tensors.get("y"), tensors.get("split")
+    sane = (x is not None and y is not None and split is not None and x.dtype == torch.uint8 and x.dim() == 4
+            and len(x) == len(y) == len(split) and (len(y) == 0 or 0 <= int(y.min()) <= int(y.max()) < classes)
+            and isinstance(meta.get("notes"), list) and isinstance(meta.get("skipped"), list))
+    return (tensors, meta) if sane else "its labels or records are not what this folder holds"
 
 
 def _save_cache(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
@@ -162,10 +182,11 @@ def _save_cache(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, An
 
     from nnintro.runs import write_atomic
 
+    tensors = {k: v.contiguous() for k, v in tensors.items()}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, save({k: v.contiguous() for k, v in tensors.items()}, metadata={"nnintro": json.dumps(meta)}))
-    except OSError:
+        write_atomic(path, save(tensors, metadata={"nnintro": json.dumps({**meta, "checksum": _checksum(tensors)})}))
+    except (OSError, NnintroError):
         pass  # a cache we cannot write only costs the next run the decoding time
 
 
@@ -202,13 +223,15 @@ def load_image_folder(cfg: Any, seed: int) -> RawDataset:
     split_of = [names.index(name) for name in names for _ in splits[name]]
     files = [path for path, _ in items]
     cache_path = cache_folder() / "folders" / f"{_cache_key(files, cfg)}.safetensors"
-    cached = _load_cache(cache_path)
-    if cached is None:
-        tensors, meta = _decode_all(items, split_of, cfg)
-        _save_cache(cache_path, tensors, meta)
-    else:
+    cached = _load_cache(cache_path, len(classes))
+    if isinstance(cached, tuple):
         tensors, meta = cached
         meta["notes"] = [*meta["notes"], f"decoded images read from the cache {cache_path}"]
+    else:
+        tensors, meta = _decode_all(items, split_of, cfg)
+        _save_cache(cache_path, tensors, meta)
+        if cached is not None:
+            meta["notes"] = [*meta["notes"], f"the image cache {cache_path} was not used ({cached}): decoded again"]
     by_split = {name: Split(tensors["x"][tensors["split"] == i], tensors["y"][tensors["split"] == i])
                 for i, name in enumerate(names)}
     notes = list(meta["notes"])

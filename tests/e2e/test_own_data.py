@@ -326,3 +326,31 @@ def test_a_bomb_in_a_folder_is_named_and_skipped_on_request(tmp_path):
     skipped = invoke("train", "-c", "folder_linear", "--set", f"data.root={root}", "--set", "data.bad_files=skip",
                      *QUICK)
     assert skipped.exit_code == 0 and "skipped 1 file(s)" in skipped.output, skipped.output
+
+
+@pytest.mark.parametrize("tamper", ["pixels", "labels", "metadata"])
+def test_a_tampered_image_cache_is_noticed_and_decoded_again(tmp_path, tamper):
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    root = make_image_folder(tmp_path / "photos", per_class=8)
+    args = ["train", "-c", "folder_linear", "--set", f"data.root={root}", *QUICK]
+    first = invoke(*args)
+    assert first.exit_code == 0, first.output
+    (cache,) = (tmp_path / "cache").rglob("*.safetensors")
+    with safe_open(str(cache), framework="pt") as handle:
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+        meta = json.loads(handle.metadata()["nnintro"])
+    if tamper == "pixels":  # same shapes, other contents
+        tensors["x"] = 255 - tensors["x"]
+    elif tamper == "labels":
+        tensors["y"] = torch.full_like(tensors["y"], 99)
+        meta["checksum"] = None
+    else:
+        meta = {"checksum": meta["checksum"]}
+    save_file(tensors, str(cache), metadata={"nnintro": json.dumps(meta)})
+    again = invoke(*args)
+    assert again.exit_code == 0 and "internal error" not in again.output, again.output
+    assert "was not used" in again.output and "decoded again" in again.output
+    assert metrics_of(newest_run("folder_linear"))["test"] == metrics_of(sorted(Path("runs").glob("folder_linear-*"))[0])["test"]
