@@ -2,7 +2,9 @@
 images and tables. From Python: `nnintro.train(...)` and `nnintro.load(run_dir)` (see nnintro.notebook)."""
 from typing import Any
 
-__version__ = "0.3.0"
+from nnintro.version import __version__
+
+__all__ = ["__version__", "load", "train"]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,4 @@
-"""The `nnintro` command line: each command parses its options, calls one function in nnintro.api, formats.
+"""The `nnintro` command line: each command parses its options, calls one function in nnintro.commands, formats.
 
 Heavy imports (torch and everything that uses it) happen inside the commands so `--help` stays instant.
 """
@@ -76,7 +76,7 @@ def _print_version(asked: bool) -> None:
     if asked:
         from importlib.metadata import PackageNotFoundError, version
 
-        from nnintro import __version__
+        from nnintro.version import __version__
 
         try:
             torch_version = version("torch")
@@ -139,9 +139,9 @@ def train(
             return
     elif config:
         raise typer.BadParameter("--resume continues with the run's own config; leave out --config")
-    from nnintro import api
+    from nnintro.commands.train import train as train_run
 
-    result = api.train(None if resume else resolved, runs_dir, console, resume, overrides if resume else None)
+    result = train_run(None if resume else resolved, runs_dir, console, resume, overrides if resume else None)
     if not result.main_process:  # under torchrun, rank 0 reports for everyone
         return
     from nnintro.reports.tables import key_values
@@ -216,11 +216,11 @@ def eval_(
     member: MemberOption = None,
 ) -> None:
     """Evaluate a run's best weights on a split: its task's metrics, per class or per target, and pictures."""
-    from nnintro import api
+    from nnintro.commands.evaluate import evaluate
 
-    result = api.evaluate(run, split.value, runs_dir, data_root, member)
+    result = evaluate(run, split.value, runs_dir, data_root, member)
     if as_json:
-        from nnintro.runs import dumps_json
+        from nnintro.files import dumps_json
 
         print(dumps_json(result.metrics), end="")
         return
@@ -247,10 +247,11 @@ def predict(
     member: MemberOption = None,
 ) -> None:
     """Predict with a trained run: classes for images, values (or classes) for the rows of a CSV."""
-    from nnintro import api
-    from nnintro.runs import dumps_json, open_run
+    from nnintro.commands.predict import predict as predict_files
+    from nnintro.files import dumps_json
+    from nnintro.runs.run import open_run
 
-    results = api.predict(run, files, top_k, invert, plot=plot, force=force, center=center, member=member)
+    results = predict_files(run, files, top_k, invert, plot=plot, force=force, center=center, member=member)
     if as_json:
         print(dumps_json(results), end="")
     else:
@@ -288,18 +289,16 @@ def compare(
 ) -> None:
     """Compare runs side by side, best validation first: dataset, model, parameters, epochs, time, val and test metric.
     Folders of nnintro's own reports (compare-*, lr_find-*) among the arguments are skipped, so `runs/*` works."""
-    from nnintro.compare import runs_for_configs, summarize, write_comparison
-    from nnintro.runs import is_report_folder, output_file
+    from nnintro.commands.compare import runs_for_configs, summarize, write_comparison
+    from nnintro.files import output_file
+    from nnintro.runs.folder import is_report_folder
 
     if md is not None:
         output_file(md, "--md", force)
     if (set_ or repeat > 1) and not configs:
         raise typer.BadParameter("--set and --repeat apply to --configs (trained runs keep their own config)")
     if configs:
-        from nnintro import api
-
-        paths = runs_for_configs(items, runs_dir, lambda config: api.train(config, runs_dir, console).run_dir,
-                                 list(set_ or []), repeat)
+        paths = runs_for_configs(items, runs_dir, console, list(set_ or []), repeat)
     else:
         paths = [Path(item) for item in items if not is_report_folder(Path(item))]
         if len(paths) < len(items):
@@ -316,7 +315,7 @@ def compare(
 @user_errors
 def list_runs(runs_dir: RunsDirOption = Path("runs")) -> None:
     """Every run under --runs-dir, newest first: dataset, model, status, best validation and test metric, time."""
-    from nnintro.compare import runs_table
+    from nnintro.commands.compare import runs_table
 
     console.print(runs_table(runs_dir).to_rich())
 
@@ -344,14 +343,14 @@ def bench(
 ) -> None:
     """Time nnintro's trainer against the classic DataLoader loop and Lightning, next to the arithmetic bound;
     with --target, the wall time a config takes to reach a test accuracy."""
-    from nnintro.bench import bench_table, run_bench, write_report
-    from nnintro.runs import output_folder
+    from nnintro.commands.bench import bench_table, run_bench, write_report
+    from nnintro.files import output_folder
 
     output_folder(out, "--out")
     if target is not None or config or set_:
         if target is None:
             raise typer.BadParameter("--config and --set go with --target (time to accuracy)")
-        from nnintro.bench import time_to_accuracy, time_to_accuracy_table
+        from nnintro.commands.bench import time_to_accuracy, time_to_accuracy_table
         from nnintro.config import load_config
 
         report = time_to_accuracy(load_config(config, list(set_ or [])), target,
@@ -388,11 +387,9 @@ def sweep(
     runs_dir: RunsDirOption = Path("runs"),
 ) -> None:
     """Train every combination of a grid and rank them; a restarted sweep skips finished runs."""
-    from nnintro import api
-    from nnintro.experiments import run_sweep
+    from nnintro.commands.sweep import run_sweep
 
-    result = run_sweep(config, list(grid or []), repeat, name, runs_dir, list(set_ or []),
-                       lambda cfg, folder: api.train(cfg, folder, console).run_dir,
+    result = run_sweep(config, list(grid or []), repeat, name, runs_dir, list(set_ or []), console,
                        progress=lambda line: console.rule(line, style="dim"), pack=not no_pack)
     console.print(result.table.to_rich())
     console.print(f"wrote {result.folder}/summary.md, summary.csv, summary.png; "
@@ -410,8 +407,8 @@ def lr_find(
     runs_dir: RunsDirOption = Path("runs"),
 ) -> None:
     """Learning-rate range test: ramp the lr, watch the loss, get a suggested lr and lr_find.png."""
+    from nnintro.commands.lr_find import lr_find as find
     from nnintro.config import load_config
-    from nnintro.experiments import lr_find as find
 
     if not 0 < start_lr < end_lr:
         raise typer.BadParameter("need 0 < --start-lr < --end-lr")
@@ -439,7 +436,7 @@ def export(
     force: ForceOption = False,
 ) -> None:
     """Export a run's model (input standardization included, class names in the metadata) to ONNX."""
-    from nnintro.export import export_onnx
+    from nnintro.commands.export import export_onnx
 
     result = export_onnx(run, out, force)
     checked = (f"; onnxruntime agrees with PyTorch to {result['max_difference']:.1e}"
@@ -458,8 +455,8 @@ def show(
     force: ForceOption = False,
 ) -> None:
     """Look at the data first: training images with their class names, the 2-D points, or a table's columns."""
+    from nnintro.commands.show import show_data
     from nnintro.config import load_config
-    from nnintro.show import show_data
 
     resolved = load_config(config, list(set_ or []))
     path, tables = show_data(resolved, _picture_path(out, f"{resolved.data.dataset}_samples.png", force), count)
@@ -479,7 +476,7 @@ def backprop(
                                                 "descent with this learning rate and show what it changed.")] = None,
 ) -> None:
     """A tiny network's forward pass and every gradient, node by node (the lecture's board work)."""
-    from nnintro.backprop import descend, describe, describe_step, load_network, trace
+    from nnintro.commands.backprop import descend, describe, describe_step, load_network, trace
 
     chosen = load_network(network, _numbers(inputs, "--input") if inputs else None,
                           _numbers(target, "--target") if target else None)
@@ -512,7 +509,7 @@ OutOption = Annotated[Optional[Path], typer.Option("--out", help="PNG file to wr
 
 def _picture_path(out: Path | None, default: str, force: bool, companions: tuple[str, ...] = ()) -> Path:
     """The picture's file; companions: suffixes of files written beside it (the .gif of --animate)."""
-    from nnintro.runs import output_file, unused_path
+    from nnintro.files import output_file, unused_path
 
     if out is None:
         return unused_path(Path(default), companions)
@@ -525,7 +522,7 @@ def _picture_path(out: Path | None, default: str, force: bool, companions: tuple
 @user_errors
 def plot_activations(out: OutOption = None, force: ForceOption = False) -> None:
     """Every supported activation and its derivative."""
-    from nnintro.lecture import plot_activations as draw
+    from nnintro.commands.plot import plot_activations as draw
 
     console.print(f"wrote {draw(_picture_path(out, 'activations.png', force))}", highlight=False)
 
@@ -561,8 +558,8 @@ def plot_optimizers(
 ) -> None:
     """Gradient descent, with momentum, RMSprop and Adam from the same start on a surface (default: the saddle
     f(x, y) = x^2 - y^2)."""
-    from nnintro.lecture import FUNCTIONS, LIMIT, OPTIMIZERS, random_start
-    from nnintro.lecture import plot_optimizers as draw
+    from nnintro.commands.plot import FUNCTIONS, LIMIT, OPTIMIZERS, random_start
+    from nnintro.commands.plot import plot_optimizers as draw
 
     if function not in FUNCTIONS:
         raise typer.BadParameter(f"--function: '{function}' (valid: {', '.join(FUNCTIONS)})")
@@ -590,7 +587,7 @@ def plot_softmax(
     force: ForceOption = False,
 ) -> None:
     """A logit vector and its softmax probabilities, side by side."""
-    from nnintro.lecture import plot_softmax as draw
+    from nnintro.commands.plot import plot_softmax as draw
 
     path = draw(_picture_path(out, "softmax.png", force), _numbers(logits, "--logits"), temperature)
     console.print(f"wrote {path}", highlight=False)

@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from nnintro.errors import ConfigError, did_you_mean
-from nnintro.runs import NAME_PATTERN
+from nnintro.runs.folder import NAME_PATTERN
 from nnintro.safe_yaml import YamlProblem, load_yaml
 
 PACKAGED_CONFIGS = "configs"
@@ -195,7 +195,7 @@ class ModelConfig(Section):
     @field_validator("activation")
     @classmethod
     def _known_activation(cls, value: str) -> str:
-        from nnintro.models import ACTIVATIONS
+        from nnintro.models.layers import ACTIVATIONS
 
         return _check_choice(value, ACTIVATIONS)
 
@@ -250,7 +250,7 @@ class OptimizerConfig(NamedSection):
     @field_validator("name")
     @classmethod
     def _known_optimizer(cls, value: str) -> str:
-        from nnintro.optim import OPTIMIZERS
+        from nnintro.models.optim import OPTIMIZERS
 
         return _check_choice(value, OPTIMIZERS)
 
@@ -272,7 +272,7 @@ class SchedulerConfig(NamedSection):
     @field_validator("name")
     @classmethod
     def _known_scheduler(cls, value: str) -> str:
-        from nnintro.optim import SCHEDULERS
+        from nnintro.models.optim import SCHEDULERS
 
         return _check_choice(value, SCHEDULERS)
 
@@ -304,7 +304,7 @@ class TrainConfig(Section):
     precision: Literal["32", "bf16", "16"] = Field("32", description="32 (fp32), bf16 autocast, 16 (fp16 + grad scaler, CUDA)")
     compile: bool = Field(False, description="torch.compile the model (warm-up reported separately)")
     engine: Literal["torch", "numpy"] = Field("torch", description="numpy: gradients from the lecture's from-scratch "
-                                                                 "numpy backpropagation (nnintro/scratch.py) on the CPU")
+                                                                 "numpy backpropagation (nnintro/models/scratch.py) on the CPU")
     members: int = Field(1, ge=1, le=1024, description="train this many models as one pack, member k from seed + k, "
                                                        "over the same batches; eval and predict use their ensemble")
     vary: dict[str, list[int | float]] = Field({}, description="per-member values, one per member, of: "
@@ -365,8 +365,6 @@ class Config(Section):
     @model_validator(mode="after")
     def _engine_fits(self) -> Config:
         if self.train.engine == "numpy":
-            from nnintro.numpy_engine import engine_problems
-
             problems = engine_problems(self)
             if problems:
                 raise ValueError(f"train.engine: numpy trains plain MLPs only: {'; '.join(problems)}")
@@ -605,3 +603,27 @@ def load_config(spec: str | None = None, overrides: list[str] | tuple[str, ...] 
     for assignment in overrides:
         apply_override(document, assignment)
     return validate(document, source)
+
+
+def engine_problems(config: Any) -> list[str]:
+    """What train.engine: numpy cannot do in this config (the task's loss is checked by the engine)."""
+    from nnintro.models import scratch
+
+    problems = []
+    if config.model.kind == "mlp" and config.model.activation not in scratch.ACTIVATIONS:
+        problems.append(f"model.activation '{config.model.activation}' has no from-scratch layer "
+                        f"(valid: {', '.join(scratch.ACTIVATIONS)})")
+    unsupported = {
+        "model.norm": config.model.norm != "none",
+        "model.dropout": any(config.model.dropout if isinstance(config.model.dropout, list) else [config.model.dropout]),
+        "train.members": config.train.members > 1,
+        "train.precision": config.train.precision != "32",
+        "train.compile": config.train.compile,
+        "train.device": config.train.device not in ("auto", "cpu"),
+        "regularization.l1": config.regularization.l1 > 0,
+        "loss.label_smoothing": config.loss.label_smoothing > 0,
+        "loss.class_weight": config.loss.class_weight != "none",
+        "data.augment.mixup": config.data.augment.mixup > 0,
+    }
+    problems += [f"{field} must stay at its default" for field, used in unsupported.items() if used]
+    return problems

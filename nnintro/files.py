@@ -1,10 +1,18 @@
-"""Files the user hands us to read: one check, before reading, that the file is there, not empty, not a folder
-and not larger than what the reader is meant for."""
+"""Files, read and written safely: the user's files checked before reading (there, not empty, not a folder, not
+larger than the reader is meant for); every file nnintro writes written atomically; strict JSON; CSV; output
+paths that never replace a user's file unasked."""
 from __future__ import annotations
 
+import csv
+import io
+import json
+import math
+import os
+import tempfile
 from pathlib import Path
+from typing import Any
 
-from nnintro.errors import NnintroError
+from nnintro.errors import STORAGE_ERRNOS, InputError, NnintroError, RunError, storage_error
 
 
 def check_file(path: Path, what: str, max_bytes: int, error: type[NnintroError], folder_hint: str = "") -> int:
@@ -20,3 +28,110 @@ def check_file(path: Path, what: str, max_bytes: int, error: type[NnintroError],
     if size > max_bytes:
         raise error(f"{where}: file is {size / 2**20:,.0f} MiB, larger than the {max_bytes / 2**20:,.0f} MiB limit")
     return size
+
+
+TEMP_SUFFIX = ".tmp"
+
+
+def file_mode() -> int:
+    """What open() would give a new file under the user's umask (mkstemp alone gives 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write to a temp file in the same folder, fsync, rename: readers see the old file or the new one."""
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    except OSError as err:
+        if err.errno in STORAGE_ERRNOS:
+            raise storage_error(err, path) from err
+        raise
+    try:
+        os.fchmod(fd, file_mode())
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException as err:
+        Path(tmp_name).unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.errno in STORAGE_ERRNOS:
+            raise storage_error(err, path) from err
+        raise
+
+
+def strict_json(value: Any) -> Any:
+    """value with NaN and infinities as None, so that json.dumps writes strict JSON (no NaN tokens)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    return value
+
+
+def dumps_json(value: Any) -> str:
+    return json.dumps(strict_json(value), indent=2, allow_nan=False) + "\n"
+
+
+def write_json(path: Path, value: Any) -> None:
+    write_atomic(path, dumps_json(value))
+
+
+def output_file(path: Path, option: str, force: bool = False) -> Path:
+    """Check a file the user asked us to write: its folder exists and is writable, and an existing file is
+    replaced only with force. The one rule for every output option (--plot, --md, --out)."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{option} {path}: is a folder; name a file inside it")
+    if path.exists() and not force:
+        raise InputError(f"{option} {path}: already exists; choose another name, or add --force to replace it")
+    folder = path.parent
+    if not folder.is_dir():
+        raise InputError(f"{option} {path}: folder {folder} does not exist; create it first or choose another path")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {path}: folder {folder} is not writable; choose another path")
+    return path
+
+
+def output_folder(path: Path, option: str) -> Path:
+    """A folder we may create files in (created if missing); a file in the way or no permission is one line."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"{option} {path}: cannot create this folder ({err.strerror or err})") from err
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {path}: folder is not writable; choose another")
+    return path
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise RunError(f"{path}: missing") from err
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise RunError(f"{path}: not readable JSON ({err})") from err
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    write_atomic(path, buffer.getvalue())
+
+
+def unused_path(path: Path, companions: tuple[str, ...] = ()) -> Path:
+    """path, or path-2, path-3, ... : a default output name never replaces a file the user has (nor, with
+    companions such as (".gif",), the files of the same name with those suffixes written beside it)."""
+    candidate, number = path, 2
+    while any(p.exists() for p in (candidate, *(candidate.with_suffix(suffix) for suffix in companions))):
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+        number += 1
+    return candidate

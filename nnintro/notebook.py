@@ -16,7 +16,9 @@ from typing import Any
 
 from nnintro.config import Config, leaf_paths, load_config, override_text
 from nnintro.errors import ConfigError
-from nnintro.runs import CONFIG_FILE, METRICS_FILE, Run, open_run, read_history, read_json
+from nnintro.files import read_json
+from nnintro.runs.folder import CONFIG_FILE, METRICS_FILE, read_history
+from nnintro.runs.run import Run, open_run
 
 
 def _overrides(overrides: dict[str, Any] | None, settings: dict[str, Any]) -> list[str]:
@@ -65,9 +67,9 @@ class TrainedRun:
         return pd.DataFrame(rows).set_index("epoch") if rows else pd.DataFrame()
 
     def evaluate(self, split: str = "test") -> dict[str, Any]:
-        from nnintro import api
+        from nnintro.commands.evaluate import evaluate
 
-        return api.evaluate(self.path, split).metrics
+        return evaluate(self.path, split).metrics
 
     def predict(self, inputs: Any, top_k: int = 3) -> list[dict[str, Any]]:
         """Image files, an array (one input, or a batch with the model's input shape), or a DataFrame of rows
@@ -75,13 +77,13 @@ class TrainedRun:
         import numpy as np
         import torch
 
-        from nnintro import api
-        from nnintro.checkpoint import load_model
+        from nnintro.commands.predict import predict
+        from nnintro.runs.checkpoint import load_model
 
         if isinstance(inputs, (str, Path)) or (isinstance(inputs, list) and all(isinstance(i, (str, Path))
                                                                                  for i in inputs)):
             files = [inputs] if isinstance(inputs, (str, Path)) else inputs
-            return api.predict(self.path, [str(f) for f in files], top_k)
+            return predict(self.path, [str(f) for f in files], top_k)
         if hasattr(inputs, "to_csv"):  # a DataFrame of raw rows
             from nnintro.datasets.tabular import read_rows
 
@@ -122,10 +124,10 @@ def train(config: str | None = None, overrides: dict[str, Any] | None = None, ru
     names (epochs=3, lr=0.05, hidden=[64]); returns the finished run."""
     from rich.console import Console
 
-    from nnintro import api
+    from nnintro.commands.train import train as train_run
 
     resolved = load_config(config, _overrides(overrides, settings))
-    result = api.train(resolved, runs_dir, Console(soft_wrap=True))
+    result = train_run(resolved, runs_dir, Console(soft_wrap=True))
     return load(result.run_dir)
 
 

@@ -180,7 +180,7 @@ def _load_cache(path: Path, classes: int) -> tuple[dict[str, torch.Tensor], dict
 def _save_cache(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
     from safetensors.torch import save
 
-    from nnintro.runs import write_atomic
+    from nnintro.files import write_atomic
 
     tensors = {k: v.contiguous() for k, v in tensors.items()}
     try:

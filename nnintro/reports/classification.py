@@ -9,11 +9,11 @@ import torch
 from torch import nn
 
 from nnintro.datasets.base import DatasetBundle
-from nnintro.models import PackedLinear, readable_names, watching_activations
+from nnintro.files import write_csv
+from nnintro.models.layers import PackedLinear, readable_names, watching_activations
 from nnintro.reports import plots
 from nnintro.reports.sink import FigureSink
 from nnintro.reports.tables import Column, TableSpec
-from nnintro.runs import write_csv
 from nnintro.tasks import Classification, SplitOutputs
 
 GRID_LIMIT, GRID_STEPS = 6.0, 121  # the Playground's [-6, 6] square

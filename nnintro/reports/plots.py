@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from nnintro.runs import write_atomic  # noqa: E402
+from nnintro.files import write_atomic  # noqa: E402
 
 WRONG, RIGHT = "#c0392b", "#2471a3"
 

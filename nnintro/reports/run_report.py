@@ -8,10 +8,10 @@ from typing import Any
 from torch import nn
 
 from nnintro.datasets.base import DatasetBundle
+from nnintro.files import write_atomic
 from nnintro.reports import classification, plots, regression
 from nnintro.reports.sink import FigureSink
 from nnintro.reports.tables import TableSpec
-from nnintro.runs import write_atomic
 from nnintro.tasks import SplitOutputs, Task
 
 TASK_REPORTS = {"classification": classification, "regression": regression}  # each: run_report, split_report, split_tables
@@ -41,7 +41,7 @@ def write_run_report(run_dir: Path, model: nn.Module, data: DatasetBundle, test:
 
 def augmented_figure(augmenter: Any, data: DatasetBundle, title: str, count: int = 6, variants: int = 5) -> Any:
     """Training images (first column) and augmented versions of each, as the network sees them."""
-    from nnintro.augment import augmented_examples
+    from nnintro.datasets.augment import augmented_examples
     from nnintro.reports.classification import spread_over_classes
 
     labels = data.train.y.cpu().numpy()

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from nnintro.files import write_atomic
 from nnintro.reports import plots
-from nnintro.runs import write_atomic
 
 
 class FigureSink:

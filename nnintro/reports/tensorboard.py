@@ -8,7 +8,7 @@ from typing import Any
 from torch import nn
 
 from nnintro.datasets.base import DatasetBundle
-from nnintro.models import readable_names, user_model
+from nnintro.models.layers import readable_names, user_model
 
 
 def flatten(prefix: str, value: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from nnintro.cli import app
 from nnintro.config import load_config
-from nnintro.trainer import prepare
+from nnintro.training.trainer import prepare
 
 runner = CliRunner()
 
@@ -70,7 +70,7 @@ def test_lecture_plots_take_their_knobs(tmp_path):
     assert runner.invoke(app, ["plot", "softmax", "--logits", "two,one"]).exit_code == 2
     assert runner.invoke(app, ["plot", "optimizers", "--start", "5,5"]).exit_code == 2
     assert runner.invoke(app, ["plot", "optimizers", "--function", "cubic"]).exit_code == 2
-    from nnintro.lecture import optimizer_paths
+    from nnintro.commands.plot import optimizer_paths
 
     paths = optimizer_paths(steps=100, lr=0.1, start=(0.8, 0.05))
     assert all(path[0].tolist() == pytest.approx([0.8, 0.05]) for path in paths.values())
@@ -95,7 +95,7 @@ def test_the_optimizer_demo_starts_at_random_and_animates(tmp_path):
 
 
 def test_layers_are_summarized_and_dead_units_found():
-    from nnintro.layers import activation_health, health_warnings, layer_table
+    from nnintro.reports.layers import activation_health, health_warnings, layer_table
 
     data, model = prepare(load_config(None, ["model.hidden=[16,8]"]))
     table = layer_table(model, data.input_shape)

@@ -10,7 +10,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from nnintro.cli import app
-from nnintro.experiments import parse_grid
+from nnintro.commands.sweep import parse_grid
 
 runner = CliRunner()
 SWEEP = ["sweep", "--grid", "optimizer.lr=0.01,0.001", "--grid", "model.hidden=[16],[32,32]", "--set",

@@ -11,7 +11,7 @@ from nnintro.cli import app
 
 KILL_AT_FIRST_CHECKPOINT = """
 import os, signal, sys
-from nnintro import trainer
+from nnintro.training import trainer
 trainer.Trainer.save_start = lambda self: os.kill(os.getpid(), signal.SIGKILL)
 from nnintro.cli import main
 sys.argv = ["nnintro", "train", "--set", "train.epochs=2"]

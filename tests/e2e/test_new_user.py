@@ -79,7 +79,7 @@ def test_predict_hints_at_invert_and_centres_drawings(tmp_path):
 
 
 def test_center_puts_the_ink_in_the_middle():
-    from nnintro.inputs import center_like_mnist
+    from nnintro.datasets.inputs import center_like_mnist
 
     drawing = np.zeros((90, 120), np.float32)
     drawing[5:35, 4:20] = 255  # ink in the top-left corner

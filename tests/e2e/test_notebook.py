@@ -35,7 +35,7 @@ def test_short_names_must_be_unambiguous_and_values_are_python_values():
 
 def test_the_documented_from_scratch_network_runs():
     section = README.read_text().split("## From Python / Jupyter", 1)[1].split("\n## ", 1)[0]
-    code = next(block for block in re.findall(r"```python\n(.*?)```", section, re.S) if "nnintro.scratch" in block)
+    code = next(block for block in re.findall(r"```python\n(.*?)```", section, re.S) if "nnintro.models.scratch" in block)
     namespace: dict = {}
     exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own documentation
     assert float(namespace["outputs"][0, 0]) == pytest.approx(0.2947, abs=1e-4)

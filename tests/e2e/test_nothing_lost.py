@@ -16,7 +16,8 @@ import yaml
 from typer.testing import CliRunner
 
 from nnintro.cli import app
-from nnintro.runs import dumps_json, locked_run
+from nnintro.files import dumps_json
+from nnintro.runs.folder import locked_run
 
 runner = CliRunner()
 

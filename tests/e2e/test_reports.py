@@ -179,7 +179,7 @@ def test_hparams_keep_the_fields_that_tell_runs_apart():
 def test_the_boundary_is_pictured_at_every_strip_epoch_and_for_the_animation(tmp_path):
     from nnintro.config import load_config
     from nnintro.reports.tensorboard import TensorBoardObserver
-    from nnintro.trainer import prepare
+    from nnintro.training.trainer import prepare
 
     data, model = prepare(load_config("xor_mlp"))
     board = TensorBoardObserver(tmp_path, model, data, histograms=False, epochs=400)

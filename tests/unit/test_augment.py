@@ -5,10 +5,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nnintro.augment import Augmenter
 from nnintro.config import load_config
+from nnintro.datasets.augment import Augmenter
 from nnintro.errors import ConfigError
-from nnintro.trainer import prepare
+from nnintro.training.trainer import prepare
 
 
 def augmenter(**fields) -> Augmenter:

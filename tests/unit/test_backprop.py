@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from nnintro.backprop import load_network, trace
 from nnintro.cli import app
+from nnintro.commands.backprop import load_network, trace
 from nnintro.errors import ConfigError
 
 runner = CliRunner()
@@ -50,7 +50,7 @@ def test_a_wrong_network_is_named_in_one_line(tmp_path):
 
 
 def test_one_step_of_gradient_descent_lowers_the_loss():
-    from nnintro.backprop import descend
+    from nnintro.commands.backprop import descend
 
     network = load_network("xor")
     before = trace(network)

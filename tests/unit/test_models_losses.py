@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from nnintro.config import load_config
-from nnintro.models import ACTIVATIONS, architecture_for, build_model, count_parameters, describe
+from nnintro.models.layers import ACTIVATIONS, architecture_for, build_model, count_parameters, describe
 from nnintro.tasks import Classification
 from nnintro.tasks.classification import LOSSES
 

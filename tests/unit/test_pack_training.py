@@ -6,8 +6,8 @@ import torch.nn.functional as F
 
 from nnintro.config import load_config
 from nnintro.datasets.batches import train_batches
-from nnintro.models import plain_model
-from nnintro.trainer import Trainer, prepare
+from nnintro.models.layers import plain_model
+from nnintro.training.trainer import Trainer, prepare
 
 
 def make_trainer(overrides):

@@ -6,9 +6,9 @@ import torch
 
 from nnintro.config import load_config
 from nnintro.errors import ConfigError
-from nnintro.evaluate import member_losses
-from nnintro.numpy_engine import NumpyEngine
-from nnintro.trainer import Trainer, prepare
+from nnintro.training.numpy_engine import NumpyEngine
+from nnintro.training.outputs import member_losses
+from nnintro.training.trainer import Trainer, prepare
 
 
 @pytest.mark.parametrize("name, overrides", [
@@ -61,7 +61,7 @@ def test_numpy_engine_refuses_what_it_cannot_do(overrides, message):
 
 
 def test_a_sweep_trains_numpy_engine_models_one_at_a_time():
-    from nnintro.experiments import _pack_groups
+    from nnintro.commands.sweep import _pack_groups
 
     configs = [load_config("xor_mlp", [f"train.engine={engine}", f"optimizer.lr={lr}"])
                for engine in ("torch", "numpy") for lr in (0.01, 0.03)]

@@ -24,11 +24,11 @@ from nnintro.config import load_config
 from nnintro.datasets import load_dataset
 from nnintro.datasets.base import DatasetBundle, Split, channel_stats
 from nnintro.errors import DataError
-from nnintro.evaluate import run_split
-from nnintro.models import Standardize, architecture_for, build_model, member_count, plain_model, user_model
+from nnintro.models.layers import Standardize, architecture_for, build_model, member_count, plain_model, user_model
 from nnintro.reports.tables import Column, TableSpec
 from nnintro.tasks import Classification
-from nnintro.trainer import Trainer
+from nnintro.training.outputs import run_split
+from nnintro.training.trainer import Trainer
 
 SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 
@@ -327,7 +327,7 @@ def loops_markdown(report: dict[str, Any]) -> str:
 
 def write_report(report: dict[str, Any], out_dir: Path, table: TableSpec, stem: str) -> tuple[Path, Path]:
     """STEM-<time>.md (the loops' page, or the table) and STEM-<time>.json."""
-    from nnintro.runs import dumps_json, write_atomic
+    from nnintro.files import dumps_json, write_atomic
 
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -363,8 +363,8 @@ class _TestAccuracyClock:
 def time_to_accuracy(config: Any, target: float, progress: Callable[[str], None] = print) -> dict[str, Any]:
     """Train a config until its test accuracy reaches target (or its epochs run out); the wall time from the
     start (data loading and model building included, the bench's own test evaluations excluded)."""
-    from nnintro.device import select_device
-    from nnintro.trainer import prepare
+    from nnintro.training.device import select_device
+    from nnintro.training.trainer import prepare
 
     started = time.perf_counter()
     data, model = prepare(config)

@@ -13,21 +13,14 @@ from typing import Any
 
 import yaml
 
+from nnintro.commands.train import train
 from nnintro.config import PER_MEMBER, Config, load_config, override_text, validate
 from nnintro.errors import ConfigError
+from nnintro.files import read_json, write_atomic, write_csv
+from nnintro.reports.stats import spread
 from nnintro.reports.tables import Column, TableSpec
-from nnintro.runs import (
-    CONFIG_FILE,
-    METRICS_FILE,
-    NAME_PATTERN,
-    create_run_dir,
-    find_finished_run,
-    open_run,
-    read_json,
-    write_atomic,
-    write_csv,
-)
-from nnintro.stats import spread
+from nnintro.runs.folder import CONFIG_FILE, METRICS_FILE, NAME_PATTERN, find_finished_run
+from nnintro.runs.run import open_run
 
 
 def parse_grid(assignment: str) -> tuple[str, list[Any]]:
@@ -64,7 +57,7 @@ def _seeded_points(points: list[list[str]], base_seed: int, repeat: int) -> list
 
 
 def run_sweep(spec: str | None, grid: list[str], repeat: int, name: str | None, runs_root: Path,
-              overrides: list[str], train: Callable[[Config, Path], Path],
+              overrides: list[str], console: Any,
               progress: Callable[[str], None] = print, pack: bool = True) -> SweepResult:
     """Every combination of the grid (x repeat seeds) trained under runs/<sweep-name>/. Packed (the default):
     the combinations whose models differ only in per-member values (seed, lr, momentum, weight decay, L1) train
@@ -94,7 +87,7 @@ def run_sweep(spec: str | None, grid: list[str], repeat: int, name: str | None, 
             what = (f"{len(indices)} models packed ({', '.join(sorted(job.train.vary))} per member)"
                     if len(indices) > 1 else f"{' '.join(points[indices[0] // repeat]) or 'base config'} (seed {job.seed})")
             progress(f"sweep {sweep_name}: {what}")
-            run = train(job, folder)
+            run = train(job, folder, console).run_dir
             trained += 1
         else:
             skipped += 1
@@ -116,10 +109,10 @@ def run_sweep(spec: str | None, grid: list[str], repeat: int, name: str | None, 
 def _write_boundaries(folder: Path, rows: list[dict[str, Any]]) -> None:
     """2-D sets: every grid point's decision boundary (its first seed's model) in one picture, best first: the
     lecture's slides of one knob (L2 strength, width) turned across its values."""
-    from nnintro.checkpoint import load_model
     from nnintro.datasets import load_dataset
     from nnintro.reports.classification import boundary_image
     from nnintro.reports.plots import frames_figure, save_figure
+    from nnintro.runs.checkpoint import load_model
 
     frames = []
     for row in rows:
@@ -231,61 +224,3 @@ def _write_summary(folder: Path, rows: list[dict[str, Any]], table: TableSpec, m
     save_figure(sweep_figure(rows, metric), folder / "summary.png")
 
 
-@dataclass
-class LrFindResult:
-    folder: Path
-    points: list[tuple[float, float]]
-    suggested: float
-    steepest: float
-
-
-def lr_range_test(config: Config, data: Any, model: Any, lrs: list[float],
-                  explode: float = 4.0) -> list[tuple[float, float]]:
-    """One step per lr (batches of the first epoch, in order), stopping once the smoothed loss exceeds
-    `explode` times its best. Returns (lr, smoothed loss) pairs."""
-    from nnintro.datasets.batches import train_batches
-    from nnintro.distributed import Distributed
-    from nnintro.step import Stepper
-
-    stepper = Stepper(model, data.task, config, Distributed())
-    stepper.train_model.train()
-    smoothed, best, points = 0.0, math.inf, []
-    for index, (lr, (x, y, _)) in enumerate(zip(lrs, train_batches(data.train, config.data.batch_size, config.seed, 1))):
-        for group in stepper.optimizer.param_groups:
-            group["lr"] = lr
-        value = float(stepper.step(x, y, len(y))[1])
-        if not math.isfinite(value):
-            break
-        smoothed = 0.98 * smoothed + 0.02 * value
-        debiased = smoothed / (1 - 0.98 ** (index + 1))
-        points.append((lr, debiased))
-        best = min(best, debiased)
-        if debiased > explode * best:
-            break
-    return points
-
-
-def lr_find(config: Config, runs_root: Path, steps: int, start_lr: float, end_lr: float) -> LrFindResult:
-    """Ramp the lr exponentially over at most one epoch, record the smoothed loss, suggest an lr."""
-    from nnintro.datasets.batches import steps_per_epoch
-    from nnintro.device import select_device
-    from nnintro.reports.plots import lr_find_figure, save_figure
-    from nnintro.trainer import prepare
-
-    device = select_device(config.train.device)
-    data, model = prepare(config)
-    data = data.to(device)
-    count = max(2, min(steps, steps_per_epoch(len(data.train), config.data.batch_size)))
-    lrs = [start_lr * (end_lr / start_lr) ** (i / (count - 1)) for i in range(count)]
-    points = lr_range_test(config, data, model.to(device), lrs)
-    if len(points) < 3:
-        raise ConfigError(f"lr-find: the loss was not finite past {len(points)} steps; lower --start-lr")
-    best = min(range(len(points)), key=lambda i: points[i][1])
-    log_lr = [math.log10(lr) for lr, _ in points]
-    slopes = [(points[i + 1][1] - points[i - 1][1]) / (log_lr[i + 1] - log_lr[i - 1]) for i in range(1, best or 1)]
-    steepest = points[1 + min(range(len(slopes)), key=slopes.__getitem__)][0] if slopes else points[best][0]
-    suggested = points[best][0] / 10  # a decade below the minimum: still falling fast, far from the blow-up
-    folder = create_run_dir(runs_root, f"lr_find-{config.run_name}")
-    write_csv(folder / "lr_find.csv", [{"lr": lr, "smoothed_loss": loss} for lr, loss in points])
-    save_figure(lr_find_figure(points, suggested, steepest, config.run_name), folder / "lr_find.png")
-    return LrFindResult(folder, points, suggested, steepest)

@@ -1,5 +1,5 @@
 """Backpropagation made visible: a tiny network with given weights, its forward pass and every gradient,
-node by node, as the first lecture works it on the board. The arithmetic is nnintro.scratch's (the same layers
+node by node, as the first lecture works it on the board. The arithmetic is nnintro.models.scratch's (the same layers
 `train.engine: numpy` trains with); torch's autograd checks it."""
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import numpy as np
 import torch
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
 
-from nnintro import scratch
 from nnintro.config import describe_error, read_yaml_mapping
 from nnintro.errors import ConfigError
+from nnintro.models import scratch
 
 LARGEST = 1e6  # values beyond this are not for reading by eye (and could overflow)
 

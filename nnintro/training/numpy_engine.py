@@ -1,5 +1,5 @@
 """train.engine: numpy — the trainer's step takes its gradients from the from-scratch numpy network
-(nnintro.scratch) instead of autograd. The numpy layers work on the torch model's own weight memory, so the
+(nnintro.models.scratch) instead of autograd. The numpy layers work on the torch model's own weight memory, so the
 optimizer, checkpoints, evaluation and reports are the usual ones; only forward and backward are the lesson's."""
 from __future__ import annotations
 
@@ -8,34 +8,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from nnintro import scratch
 from nnintro.errors import ConfigError
-from nnintro.models import Destandardize, PackedLinear
+from nnintro.models import scratch
+from nnintro.models.layers import Destandardize, PackedLinear
 from nnintro.tasks import Task
 
 LOSSES = {("classification", "cross_entropy"): scratch.SoftmaxCrossEntropy, ("regression", "mse"): scratch.MSE}
-
-
-def engine_problems(config: Any) -> list[str]:
-    """What train.engine: numpy cannot do in this config (the task's loss is checked by check_task)."""
-    problems = []
-    if config.model.kind == "mlp" and config.model.activation not in scratch.ACTIVATIONS:
-        problems.append(f"model.activation '{config.model.activation}' has no from-scratch layer "
-                        f"(valid: {', '.join(scratch.ACTIVATIONS)})")
-    unsupported = {
-        "model.norm": config.model.norm != "none",
-        "model.dropout": any(config.model.dropout if isinstance(config.model.dropout, list) else [config.model.dropout]),
-        "train.members": config.train.members > 1,
-        "train.precision": config.train.precision != "32",
-        "train.compile": config.train.compile,
-        "train.device": config.train.device not in ("auto", "cpu"),
-        "regularization.l1": config.regularization.l1 > 0,
-        "loss.label_smoothing": config.loss.label_smoothing > 0,
-        "loss.class_weight": config.loss.class_weight != "none",
-        "data.augment.mixup": config.data.augment.mixup > 0,
-    }
-    problems += [f"{field} must stay at its default" for field, used in unsupported.items() if used]
-    return problems
 
 
 def check_task(task: Task, loss_config: Any) -> None:

@@ -10,8 +10,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from nnintro.models import member_tensors
-from nnintro.step import FrozenMembers
+from nnintro.models.layers import member_tensors
+
+pass
 
 TRAINING, STOPPED_EARLY, DIVERGED, COMPLETED = "training", "stopped_early", "diverged", "completed"
 
@@ -175,3 +176,28 @@ class Members:
             member.status, member.message = saved.get("status", stopped), saved.get("message", "")
         self.best_state = best_state
         self._freeze()
+
+
+class FrozenMembers:
+    """Members that stopped (early stopping, divergence) keep their weights: their rows of every packed tensor
+    are put back after each step (their optimizer state may move; they never train again)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        state = model.state_dict()  # views of the live tensors: weights and running statistics
+        self.parameters = [state[name] for name in member_tensors(model)]
+        self.index: torch.Tensor | None = None
+        self.rows: list[torch.Tensor] = []
+
+    def freeze(self, members: list[int]) -> None:
+        """Freeze these members (all frozen ones, not only new ones) at their current weights."""
+        if not members:
+            self.index, self.rows = None, []
+            return
+        self.index = torch.tensor(sorted(members), device=self.parameters[0].device)
+        self.rows = [p.detach().index_select(0, self.index) for p in self.parameters]
+
+    def restore(self) -> None:
+        if self.index is not None:
+            with torch.no_grad():
+                for parameter, rows in zip(self.parameters, self.rows):
+                    parameter.index_copy_(0, self.index, rows)

@@ -13,9 +13,9 @@ from nnintro.reports.tables import Column, TableSpec
 def show_data(config: Config, out: Path, count: int = 30) -> tuple[Path | None, list[TableSpec]]:
     """The picture of the training data (None for tables), a table describing the splits, and the configured
     model's layers."""
-    from nnintro.layers import layer_table
     from nnintro.reports import plots
-    from nnintro.trainer import prepare
+    from nnintro.reports.layers import layer_table
+    from nnintro.training.trainer import prepare
 
     if config.data.dataset == "csv":  # every column's fate first: a refused column must not hide the others
         from nnintro.datasets.tabular import column_fates
@@ -32,7 +32,7 @@ def show_data(config: Config, out: Path, count: int = 30) -> tuple[Path | None, 
     if data.kind == "image":
         figure = samples_figure(data, count)
     else:  # over the untrained model's probabilities: where training starts from (the notebook's pcolormesh)
-        from nnintro.models import user_model
+        from nnintro.models.layers import user_model
         from nnintro.reports.classification import decision_boundary
 
         figure = decision_boundary(user_model(model, data.task.combine), data,

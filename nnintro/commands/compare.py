@@ -1,27 +1,19 @@
 """`nnintro compare`: runs side by side, best validation first (the course lab's question in one command)."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nnintro.config import Config, load_config
+from nnintro.commands.train import train
+from nnintro.config import load_config
 from nnintro.errors import RunError
-from nnintro.models import describe
+from nnintro.files import read_json, write_atomic, write_csv
+from nnintro.models.layers import describe
+from nnintro.reports.stats import difference, spread
 from nnintro.reports.tables import Column, TableSpec
-from nnintro.runs import (
-    METRICS_FILE,
-    Run,
-    create_run_dir,
-    find_finished_run,
-    open_run,
-    read_history,
-    read_json,
-    write_atomic,
-    write_csv,
-)
-from nnintro.stats import difference, spread
+from nnintro.runs.folder import METRICS_FILE, create_run_dir, find_finished_run, read_history
+from nnintro.runs.run import Run, open_run
 from nnintro.tasks import Task
 
 
@@ -74,7 +66,7 @@ def summarize(path: str | Path) -> RunSummary:
     return summary
 
 
-def runs_for_configs(specs: list[str], runs_root: Path, train: Callable[[Config], Path],
+def runs_for_configs(specs: list[str], runs_root: Path, console: Any,
                      overrides: list[str] | None = None, repeat: int = 1) -> list[Path]:
     """A finished run for every config (with the same --set overrides), training those that have none yet.
     repeat > 1: each config as a pack of that many members (seeds seed, seed+1, ...), trained in one pass."""
@@ -82,7 +74,7 @@ def runs_for_configs(specs: list[str], runs_root: Path, train: Callable[[Config]
     configs = [load_config(spec, [*(overrides or []), *([f"train.members={repeat}"] if repeat > 1 else [])])
                for spec in specs]  # every config is checked before anything trains
     for config in configs:
-        paths.append(find_finished_run(config.model_dump(mode="json"), runs_root) or train(config))
+        paths.append(find_finished_run(config.model_dump(mode="json"), runs_root) or train(config, runs_root, console).run_dir)
     return paths
 
 
@@ -172,11 +164,11 @@ def _write_probabilities(summaries: list[RunSummary], folder: Path, count: int =
     test images (a seeded mix over the classes)."""
     import torch
 
-    from nnintro.checkpoint import load_model
     from nnintro.datasets import load_dataset
     from nnintro.reports.classification import spread_over_classes
     from nnintro.reports.plots import compare_probabilities_figure, save_figure
-    from nnintro.runs import CONFIG_FILE
+    from nnintro.runs.checkpoint import load_model
+    from nnintro.runs.folder import CONFIG_FILE
 
     runs = [s.run for s in summaries]
     first = runs[0]
@@ -197,7 +189,7 @@ def _write_probabilities(summaries: list[RunSummary], folder: Path, count: int =
 
 def runs_table(runs_root: Path) -> TableSpec:
     """All runs under runs_root, newest first; an unfinished or damaged one is listed with what can be read."""
-    from nnintro.runs import CONFIG_FILE, is_run, never_started
+    from nnintro.runs.folder import CONFIG_FILE, is_run, never_started
 
     folders = sorted((p for p in runs_root.glob("**/") if p != runs_root and (is_run(p) or never_started(p))),
                      key=lambda p: p.stat().st_mtime, reverse=True) if runs_root.is_dir() else []

@@ -17,11 +17,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from nnintro import __version__
-from nnintro.checkpoint import load_model
 from nnintro.errors import InputError
-from nnintro.runs import file_mode, open_run, output_file
+from nnintro.files import file_mode, output_file
+from nnintro.runs.checkpoint import load_model
+from nnintro.runs.run import open_run
 from nnintro.tasks import Task
+from nnintro.version import __version__
 
 EXTRA = 'pip install "nnintro[export]"'
 

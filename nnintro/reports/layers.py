@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from nnintro.datasets.base import Split
-from nnintro.models import PackedLinear, hidden_activations, member_count, readable_names, watching_activations
+from nnintro.models.layers import PackedLinear, hidden_activations, member_count, readable_names, watching_activations
 from nnintro.reports.tables import Column, TableSpec
 
 SATURATING = (nn.Sigmoid, nn.Tanh)

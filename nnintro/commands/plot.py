@@ -1,4 +1,4 @@
-"""The lecture's pictures: activations with their derivatives, optimizers on a surface (as a picture or an
+"""`nnintro plot`: the lecture's pictures: activations with their derivatives, optimizers on a surface (as a picture or an
 animation), softmax of a logit vector."""
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nnintro.models import ACTIVATIONS
+from nnintro.files import write_atomic
+from nnintro.models.layers import ACTIVATIONS
 from nnintro.reports.plots import (
     activations_figure,
     animation_gif,
@@ -16,7 +17,6 @@ from nnintro.reports.plots import (
     save_figure,
     softmax_figure,
 )
-from nnintro.runs import write_atomic
 
 SADDLE_START = (1.0, 1e-3)  # on the ridge, nudged off it: escaping is the whole story
 LIMIT = 1.5  # the picture's square; a path that leaves it stops

@@ -11,37 +11,13 @@ from torch import nn
 
 from nnintro.config import Config
 from nnintro.datasets.base import Split
-from nnintro.distributed import Distributed
-from nnintro.evaluate import member_losses
-from nnintro.models import PackedLinear, member_tensors
-from nnintro.numpy_engine import NumpyEngine
-from nnintro.optim import build_optimizer
+from nnintro.models.layers import PackedLinear
+from nnintro.models.optim import build_optimizer
 from nnintro.tasks import Task
-
-
-class FrozenMembers:
-    """Members that stopped (early stopping, divergence) keep their weights: their rows of every packed tensor
-    are put back after each step (their optimizer state may move; they never train again)."""
-
-    def __init__(self, model: nn.Module) -> None:
-        state = model.state_dict()  # views of the live tensors: weights and running statistics
-        self.parameters = [state[name] for name in member_tensors(model)]
-        self.index: torch.Tensor | None = None
-        self.rows: list[torch.Tensor] = []
-
-    def freeze(self, members: list[int]) -> None:
-        """Freeze these members (all frozen ones, not only new ones) at their current weights."""
-        if not members:
-            self.index, self.rows = None, []
-            return
-        self.index = torch.tensor(sorted(members), device=self.parameters[0].device)
-        self.rows = [p.detach().index_select(0, self.index) for p in self.parameters]
-
-    def restore(self) -> None:
-        if self.index is not None:
-            with torch.no_grad():
-                for parameter, rows in zip(self.parameters, self.rows):
-                    parameter.index_copy_(0, self.index, rows)
+from nnintro.training.distributed import Distributed
+from nnintro.training.members import FrozenMembers
+from nnintro.training.numpy_engine import NumpyEngine
+from nnintro.training.outputs import member_losses
 
 
 class Stepper:

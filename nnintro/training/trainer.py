@@ -16,19 +16,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from nnintro.augment import Augmenter
-from nnintro.checkpoint import RunFolder, load_training_state
 from nnintro.config import Config
 from nnintro.datasets import DatasetBundle, load_dataset
+from nnintro.datasets.augment import Augmenter
 from nnintro.datasets.batches import steps_per_epoch, train_batches
-from nnintro.distributed import Distributed, all_reduce_sum, any_rank
 from nnintro.errors import ConfigError, NnintroError
-from nnintro.evaluate import member_outputs, run_split
-from nnintro.members import Members
-from nnintro.models import architecture_for, build_model, check_memory, member_count
-from nnintro.numpy_engine import check_task
-from nnintro.optim import build_scheduler, member_lrs
-from nnintro.step import Stepper
+from nnintro.models.layers import architecture_for, build_model, check_memory, member_count
+from nnintro.models.optim import build_scheduler, member_lrs
+from nnintro.runs.checkpoint import RunFolder, load_training_state
+from nnintro.training.distributed import Distributed, all_reduce_sum, any_rank
+from nnintro.training.members import Members
+from nnintro.training.numpy_engine import check_task
+from nnintro.training.outputs import member_outputs, run_split
+from nnintro.training.step import Stepper
 
 REFRESH_SECONDS = 0.25  # how often live numbers are read back from the device
 

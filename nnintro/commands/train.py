@@ -13,42 +13,24 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from nnintro import __version__, distributed
-from nnintro.checkpoint import RunFolder, checkpoint_config, load_model, load_pack
 from nnintro.config import Config, load_config, validate
-from nnintro.datasets import DatasetBundle, load_dataset
-from nnintro.device import check_precision, select_device
-from nnintro.errors import ConfigError, DataError, InputError, RunError, StorageError
-from nnintro.evaluate import ensemble_outputs, member_outputs, out_of_fold, run_split
-from nnintro.layers import activation_health, health_warnings
-from nnintro.models import architecture_for, count_parameters, describe, user_model
+from nnintro.datasets import DatasetBundle
+from nnintro.errors import ConfigError, RunError, StorageError
+from nnintro.files import read_json, strict_json, write_atomic, write_csv, write_json
+from nnintro.models.layers import architecture_for, count_parameters, describe, user_model
 from nnintro.reports.console import ConsoleObserver
-from nnintro.reports.tables import TableSpec
+from nnintro.reports.layers import activation_health, health_warnings
+from nnintro.reports.stats import spread
 from nnintro.reports.tensorboard import TensorBoardObserver
-from nnintro.runs import (
-    CHECKPOINT_FILE,
-    CONFIG_FILE,
-    METRICS_FILE,
-    MODEL_FILE,
-    SPLITS_FILE,
-    Run,
-    create_run_dir,
-    locked_run,
-    open_run,
-    output_file,
-    output_folder,
-    read_json,
-    strict_json,
-    write_atomic,
-    write_csv,
-    write_json,
-)
-from nnintro.stats import spread
+from nnintro.runs.checkpoint import RunFolder, checkpoint_config
+from nnintro.runs.folder import CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, MODEL_FILE, SPLITS_FILE, create_run_dir, locked_run
 from nnintro.tasks import Classification, SplitOutputs, Task
-from nnintro.trainer import FitResult, Trainer, prepare
+from nnintro.training import distributed
+from nnintro.training.device import check_precision, select_device
+from nnintro.training.outputs import ensemble_outputs, member_outputs, out_of_fold, run_split
+from nnintro.training.trainer import FitResult, Trainer, prepare
+from nnintro.version import __version__
 
-# Overrides a resumed run may take: they change how long or how it is logged, not what is trained.
-MAX_DRAWN = 24  # predict --plot draws the first this many images: a figure of thousands helps no one
 RESUMABLE_OVERRIDES = ("train.epochs", "train.early_stopping.patience", "train.device", "train.eval_batch_size")
 
 
@@ -115,7 +97,7 @@ def check_model_record(run_dir: Path, info: dict[str, Any]) -> None:
     stored = {key: recorded[key] for key in RECORD_FIELDS if key in recorded}  # older runs record fewer fields
     fresh = {key: info.get(key) for key in stored}
     if stored.get("architecture"):
-        from nnintro.models import upgrade_architecture
+        from nnintro.models.layers import upgrade_architecture
 
         stored["architecture"] = upgrade_architecture(stored["architecture"])
     changed = _changed_fields(strict_json(stored), strict_json(fresh))
@@ -230,7 +212,7 @@ def _train_locked(config: Config, data: DatasetBundle, model: torch.nn.Module, i
         console.print(f"{data.name}: {note}", highlight=False, markup=False)
     console.print(f"run {run_dir}  |  {data.name}: {data.sizes}  |  {describe(info['architecture'])}  |  "
                   f"{info['params']:,} parameters  |  {device}{ranks}"
-                  f"{'  |  numpy engine (nnintro/scratch.py)' if config.train.engine == 'numpy' else ''}",
+                  f"{'  |  numpy engine (nnintro/models/scratch.py)' if config.train.engine == 'numpy' else ''}",
                   highlight=False)
     model.to(device)
     data = data.to(device)
@@ -282,7 +264,7 @@ def table_references(config: Config, data: DatasetBundle, trainer: Trainer, cons
     """The reference models of a table run (data.baselines), fitted before the network trains, and their line."""
     if data.kind != "table" or not config.data.baselines:
         return {}
-    from nnintro.references import reference_metrics
+    from nnintro.training.references import reference_metrics
 
     references = reference_metrics(data, trainer.stepper.loss_fn, config.loss.class_weight == "balanced")
     metric = data.task.headline
@@ -380,105 +362,3 @@ def rare_class_hints(task: Task, test: SplitOutputs) -> list[str]:
             f"recall per class {recall}; balanced accuracy {task.metrics(test)['balanced_accuracy']:.3f}"]
 
 
-@dataclass
-class EvalResult:
-    run: Run
-    split: str
-    outputs: SplitOutputs
-    metrics: dict[str, Any]
-    out_dir: Path
-    tables: list[TableSpec]
-
-
-def evaluate(run_path: str | Path | None, split: str = "test", runs_root: str | Path = "runs",
-             data_root: str | None = None, member: int | None = None) -> EvalResult:
-    """Re-evaluate a run's best weights (its members' ensemble, or one member) on a split of its own dataset;
-    writes RUN/eval/<split>/metrics.json (RUN/eval/<split>-member<I>/ for one member of several)."""
-    run = open_run(run_path, runs_root)
-    config = load_config(str(run.path / CONFIG_FILE))
-    if data_root is not None:  # a path as typed, never parsed as YAML
-        config.data.root = data_root
-    model = load_model(run, member)
-    try:
-        data = load_dataset(config.data, config.seed)
-    except DataError as err:  # name the option the user typed, not the run's config.yaml
-        raise DataError(f"--data-root {data_root}: {err}" if data_root is not None else str(err)) from err
-    task = run.task
-    if data.task.describe() != task.describe():
-        raise RunError(f"{run.path / MODEL_FILE}: the run was trained for {task.describe()}, but dataset "
-                       f"{data.name} now gives {data.task.describe()}")
-    loss_fn = data.task.per_sample_loss(config.loss)
-    if data.folds is not None:
-        outputs = _fold_outputs(run, data, split, loss_fn, config.train.eval_batch_size, member)
-    else:
-        outputs = run_split(model, data.split(split), loss_fn, config.train.eval_batch_size)
-    from nnintro.reports.run_report import split_tables, write_split_report
-
-    which = f"-member{member}" if member is not None and config.train.members > 1 else ""
-    out_dir = output_folder(run.path / "eval" / f"{split}{which}", "run folder")
-    title = f"{run.path.name}: {split}" + (f" (member {member})" if which else "")
-    metrics = {"split": split, **task.metrics(outputs), "samples": len(outputs),
-               **write_split_report(out_dir, task, outputs, title)}
-    write_json(out_dir / METRICS_FILE, metrics)
-    return EvalResult(run, split, outputs, metrics, out_dir, split_tables(task, metrics, title))
-
-
-def _fold_outputs(run: Run, data: DatasetBundle, split: str, loss_fn: Any, batch_size: int,
-                  member: int | None) -> SplitOutputs:
-    """A data.folds run on a split: a member on its own rows of it; all members: test out of fold (no row scored by a
-    member that trained on it), train and val as each member's own rows one after the other."""
-    pack = run_split(load_pack(run), data.split(split), loss_fn, batch_size)
-    mine = member_outputs(pack, data.folds[split])
-    if member is not None:
-        return mine[member]
-    if split == "test":
-        return out_of_fold(pack, data.folds["test"])
-    return SplitOutputs(*(torch.cat([getattr(m, part) for m in mine]) for part in ("outputs", "targets", "losses")))
-
-
-def predict(run_path: str | Path | None, files: list[str], top_k: int = 3, invert: bool = False,
-            runs_root: str | Path = "runs", plot: Path | None = None, force: bool = False,
-            center: bool = False, member: int | None = None) -> list[dict[str, Any]]:
-    """Predict with a run's model. Image runs take image (or .npy) files, one result per file; table runs
-    take CSV files, one result per row ({"file", "row", "prediction", ...}). A file or row that cannot be
-    used gets {"file", "error"} and the others go on. plot: also draw each image beside its class
-    probabilities; an existing file there is replaced only with force."""
-    from nnintro.inputs import read_inputs
-
-    if plot is not None:
-        output_file(plot, "--plot", force)
-    run = open_run(run_path, runs_root)
-    if plot is not None and run.model_info.get("data_kind") != "image":  # said before any work, not after
-        raise InputError(f"--plot {plot}: this run's model does not take images; nothing to draw")
-    model = load_model(run, member)
-    task = run.task
-    results: list[dict[str, Any]] = []
-    drawn: list[tuple[str, torch.Tensor, torch.Tensor]] = []
-    for file in files:
-        try:
-            x, rows = read_inputs(Path(file), run.model_info, invert, center)
-        except InputError as err:
-            results.append({"file": file, "error": str(err)})
-            continue
-        usable = [i for i, row in enumerate(rows) if "error" not in row]
-        with torch.inference_mode():
-            outputs = model(x[usable]).float() if usable else torch.empty(0, task.width)
-        predictions = iter(task.predictions(outputs, top_k))
-        for row in rows:
-            results.append({"file": file, **row, **({} if "error" in row else next(predictions))})
-        if run.model_info.get("data_kind") == "image" and usable:
-            drawn.append((file, x[0], torch.softmax(outputs[0], 0)))
-    if plot is not None and drawn:
-        _plot_predictions(run, drawn[:MAX_DRAWN], plot)
-    return results
-
-
-def _plot_predictions(run: Run, drawn: list[tuple[str, torch.Tensor, torch.Tensor]], path: Path) -> None:
-    from nnintro.reports.plots import probabilities_figure, save_figure
-
-    images = torch.stack([x for _, x, _ in drawn]).numpy()
-    probabilities = torch.stack([p for _, _, p in drawn]).numpy()
-    titles = [Path(file).name for file, _, _ in drawn]
-    figure = probabilities_figure(images, run.architecture["normalization"]["scale"], probabilities, run.task.classes,
-                                  [None] * len(drawn), titles)
-    save_figure(figure, path)
