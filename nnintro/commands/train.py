@@ -183,10 +183,11 @@ def _train(config: Config, dist: distributed.Distributed, device: torch.device, 
     run_dir = Path(resume) if resume is not None else None
     if dist.is_main and run_dir is None:
         run_dir = create_run_dir(runs_root, config.run_name)
-        write_atomic(run_dir / CONFIG_FILE, config.to_yaml())  # from its first moment the folder says what it is
     elif dist.is_main:
         check_model_record(run_dir, info)
     try:
+        if dist.is_main and resume is None:  # from its first moment the folder says what it is
+            write_atomic(run_dir / CONFIG_FILE, config.to_yaml())
         with locked_run(run_dir) if dist.is_main else nullcontext():
             return _train_locked(config, data, model, info, dist, device, run_dir, console, resume)
     except StorageError as err:
