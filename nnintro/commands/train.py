@@ -358,8 +358,12 @@ def rare_class_hints(task: Task, test: SplitOutputs) -> list[str]:
     rare = task.rare_classes() if isinstance(task, Classification) else []
     if not rare:
         return []
-    recall = ", ".join(f"{name} {value:.3f}" for name, value in task.recall_per_class(test).items())
-    return [f"rare class{'es' if len(rare) > 1 else ''} {', '.join(rare[:5])} (under 10% of the training rows): test "
-            f"recall per class {recall}; balanced accuracy {task.metrics(test)['balanced_accuracy']:.3f}"]
+    recall = task.recall_per_class(test)
+    listed = ", ".join(f"{name} {recall[name]:.3f}" for name in rare[:10] if name in recall)
+    common = [value for name, value in recall.items() if name not in rare]
+    others = f", the other classes' mean {sum(common) / len(common):.3f}" if common else ""
+    return [f"{len(rare)} rare class{'es' if len(rare) > 1 else ''} (under 10% of the training rows): test recall "
+            f"{listed}{' ...' if len(rare) > 10 else ''}{others}; balanced accuracy "
+            f"{task.metrics(test)['balanced_accuracy']:.3f}"]
 
 

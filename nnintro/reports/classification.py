@@ -174,8 +174,8 @@ def run_report(sink: FigureSink, model: nn.Module, data: DatasetBundle, test: Sp
         if maps:
             sink("hidden_units", plots.unit_maps_figure(maps, GRID_LIMIT, f"{run_name}: what each hidden unit "
                                                          f"computes over the plane (red < 0 < blue)"))
-    if sink.writer is not None:
-        for index, name in enumerate(classes):
+    if sink.writer is not None:  # one PR curve per class, for the classes a person can look through
+        for index, name in enumerate(classes[:plots.MAX_DRAWN_CLASSES]):
             sink.writer.add_pr_curve(f"pr/{name}", test.targets == index, torch.from_numpy(probabilities[:, index]),
                                      sink.step)
     return {"most_confused": confused}

@@ -40,9 +40,22 @@ def as_display(image: np.ndarray, scale: float) -> tuple[np.ndarray, str | None]
     return pixels.transpose(1, 2, 0), None
 
 
+MAX_DRAWN_CLASSES = 25  # past this many classes the picture shows the classes with the most mistakes
+MAX_BARS = 10  # past this many classes a probability chart shows the largest ones
+
+
 def confusion_matrix_figure(counts: np.ndarray, classes: list[str], title: str) -> Figure:
     """Counts in every cell; the mistakes coloured by their share of the true class's row, the diagonal (the
-    right answers) on a grey background, outside the colour scale, so the errors stand out."""
+    right answers) on a grey background, outside the colour scale, so the errors stand out. With many classes,
+    the MAX_DRAWN_CLASSES classes most involved in mistakes (the CSV keeps them all): a picture of 1,000 x 1,000
+    cells is neither readable nor affordable."""
+    subset = ""
+    if len(classes) > MAX_DRAWN_CLASSES:
+        off = counts - np.diag(np.diag(counts))
+        involved = np.argsort(-(off.sum(0) + off.sum(1)), kind="stable")[:MAX_DRAWN_CLASSES]
+        chosen = np.sort(involved)
+        subset = f", the {len(chosen)} of {len(classes)} classes with the most mistakes"
+        counts, classes = counts[np.ix_(chosen, chosen)], [classes[i] for i in chosen]
     rows = counts.sum(1, keepdims=True)
     share = np.divide(counts, rows, out=np.zeros_like(counts, dtype=float), where=rows > 0)
     mistakes = np.ma.masked_array(share, mask=np.eye(len(classes), dtype=bool))
@@ -61,7 +74,7 @@ def confusion_matrix_figure(counts: np.ndarray, classes: list[str], title: str) 
     axis.set_yticks(range(len(classes)), classes)
     axis.set_xlabel("predicted class")
     axis.set_ylabel("true class")
-    axis.set_title(f"{title}\n(counts; right answers on grey, mistakes coloured by their share of the row)")
+    axis.set_title(f"{title}{subset}\n(counts; right answers on grey, mistakes coloured by their share of the row)")
     return figure
 
 
@@ -85,16 +98,19 @@ def per_class_scores(counts: np.ndarray, classes: list[str]) -> dict[str, Any]:
 
 
 def most_confused(counts: np.ndarray, classes: list[str], k: int = 5) -> list[dict]:
-    pairs = [(int(counts[t, p]), t, p) for t in range(len(classes)) for p in range(len(classes)) if t != p and counts[t, p]]
-    pairs.sort(reverse=True)
+    """The k largest off-diagonal cells, largest first (vectorised: 1,000 classes are a million cells)."""
+    off = counts - np.diag(np.diag(counts))
+    flat = np.argsort(-off, axis=None, kind="stable")[:k]
     rows = counts.sum(1)
+    pairs = [(int(off.flat[i]), *divmod(int(i), len(classes))) for i in flat]
     return [{"true": classes[t], "predicted": classes[p], "count": n, "share_of_true": n / rows[t]}
-            for n, t, p in pairs[:k]]
+            for n, t, p in pairs if n]
 
 
 def probabilities_figure(images: np.ndarray, scale: float, probabilities: np.ndarray, classes: list[str],
                          labels: list[int | None], titles: list[str], heading: str = "class probabilities") -> Figure:
-    """Each input next to a bar chart of all class probabilities; wrong predictions in red."""
+    """Each input next to a bar chart of its class probabilities (with many classes, the largest ones and the true
+    class); wrong predictions in red."""
     n = len(probabilities)
     columns = 2 if n > 1 else 1
     rows = math.ceil(n / columns)
@@ -111,10 +127,13 @@ def probabilities_figure(images: np.ndarray, scale: float, probabilities: np.nda
         predicted = int(probabilities[index].argmax())
         label = labels[index]
         wrong = label is not None and predicted != label
-        colors = [RIGHT] * len(classes)
-        colors[predicted] = WRONG if wrong else "#1e8449"
-        bar_axis.barh(range(len(classes)), probabilities[index], color=colors)
-        bar_axis.set_yticks(range(len(classes)), classes, fontsize=7)
+        shown = list(range(len(classes)))
+        if len(classes) > MAX_BARS:
+            shown = [int(c) for c in np.argsort(-probabilities[index], kind="stable")[:MAX_BARS]]
+            shown += [label] if label is not None and label not in shown else []
+        colors = [WRONG if c == predicted and wrong else "#1e8449" if c == predicted else RIGHT for c in shown]
+        bar_axis.barh(range(len(shown)), probabilities[index][shown], color=colors)
+        bar_axis.set_yticks(range(len(shown)), [classes[c] for c in shown], fontsize=7)
         bar_axis.invert_yaxis()
         bar_axis.set_xlim(0, 1)
         bar_axis.tick_params(axis="x", labelsize=7)

@@ -116,11 +116,13 @@ class Classification(Task):
                 for c, name in enumerate(self.classes) if (outputs.targets == c).any()}
 
     def rare_classes(self, share: float = 0.1) -> list[str]:
-        """Classes with less than this share of the training rows (none before fitting)."""
+        """Classes with less than this share of the training rows and less than half an even share (ten balanced
+        classes are not rare); none before fitting."""
         if not self.counts:
             return []
         total = sum(self.counts)
-        return [name for name, count in zip(self.classes, self.counts) if count < share * total]
+        limit = min(share, 0.5 / self.width) * total
+        return [name for name, count in zip(self.classes, self.counts) if count < limit]
 
     def learned_nothing(self, metrics: dict[str, float]) -> str | None:
         chance = 1 / self.width

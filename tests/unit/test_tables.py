@@ -222,3 +222,14 @@ def test_folds_take_their_own_members_and_refuse_what_cannot_fold(tmp_path):
         load_config(None, ["data.dataset=csv", "data.path=t.csv", "data.target=y", "data.folds=4", "train.members=3"])
     with pytest.raises(DataError, match="cannot make 5 folds of at least 5"):
         load(write(tmp_path / "t.csv", "x,y", [f"{i % 4},{i % 3 * 1.5}" for i in range(20)]), "y", folds=5)
+
+
+def test_a_class_is_rare_below_ten_percent_and_half_an_even_share():
+    import torch
+
+    from nnintro.tasks import Classification
+
+    balanced = Classification([str(d) for d in range(10)]).fit(torch.cat([torch.arange(10)] * 9 + [torch.arange(9)]))
+    assert balanced.rare_classes() == []  # nine of ten classes hold 10 rows, one holds 9 (9.9%): nothing rare
+    skewed = Classification(["no", "yes"]).fit(torch.tensor([0] * 94 + [1] * 6))
+    assert skewed.rare_classes() == ["yes"]
