@@ -48,9 +48,10 @@ def user_errors(command: Callable) -> Callable:
             raise typer.Exit(err.exit_code) from None
         except (typer.Exit, typer.Abort, CLICK_EXCEPTION):
             raise
-        except KeyboardInterrupt:
-            err_console.print("interrupted")
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as err:
+            if not hasattr(err, "result"):  # a training interruption has said where its run is
+                err_console.print("interrupted")
+            raise
         except Exception as err:
             if STATE["debug"]:
                 raise
@@ -141,7 +142,21 @@ def train(
         raise typer.BadParameter("--resume continues with the run's own config; leave out --config")
     from nnintro.commands.train import train as train_run
 
-    result = train_run(None if resume else resolved, runs_dir, console, resume, overrides if resume else None)
+    from nnintro.commands.train import TrainingInterrupted
+
+    try:
+        result = train_run(None if resume else resolved, runs_dir, console, resume, overrides if resume else None)
+    except TrainingInterrupted as stopped:  # the run is saved: show it, then stop as asked
+        _report_training(stopped.result)
+        err_console.print(f"interrupted; continue with: nnintro train --resume {stopped.result.run_dir}",
+                          highlight=False)
+        raise
+    if result.main_process:
+        _report_training(result)
+
+
+def _report_training(result: Any) -> None:
+    """The end-of-run summary, its warnings and what to do next; exit 3 for a diverged run."""
     if not result.main_process:  # under torchrun, rank 0 reports for everyone
         return
     from nnintro.reports.tables import key_values
@@ -168,9 +183,6 @@ def train(
             console.print(m["message"], highlight=False)
         console.print(f"next: nnintro eval {result.run_dir}  |  tensorboard --logdir {result.run_dir.parent}  |  "
                       f"pictures: {result.run_dir}/*.png", highlight=False, markup=False)
-    if m["status"] == "interrupted":
-        err_console.print(f"interrupted; continue with: nnintro train --resume {result.run_dir}", highlight=False)
-        raise typer.Exit(130)
     if m["status"] == "diverged":
         err_console.print(f"error: training diverged: {m['message']}; best weights so far kept in "
                           f"{result.run_dir}", highlight=False)
@@ -594,7 +606,12 @@ def plot_softmax(
 
 
 def main() -> None:
-    app()
+    """The program: a Ctrl-C is exit 130. (Called in-process, e.g. by a test runner, the KeyboardInterrupt goes on
+    to the caller, after the run is saved, so the runner stops as its user asked.)"""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
 
 
 if __name__ == "__main__":

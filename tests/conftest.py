@@ -151,3 +151,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "e2e" in Path(str(item.fspath)).parts:
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(autouse=True)
+def _ctrl_c_stops_the_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Click turns a KeyboardInterrupt inside CliRunner.invoke into exit 1 ("Aborted!"); a Ctrl-C pressed while a
+    test trains must stop the whole session instead, as it does outside the CLI runner."""
+    from typer.testing import CliRunner
+
+    invoke = CliRunner.invoke
+
+    def invoke_then_stop_on_ctrl_c(self, *args, **kwargs):
+        result = invoke(self, *args, **kwargs)
+        cause = result.exception
+        while cause is not None:
+            if isinstance(cause, KeyboardInterrupt):
+                pytest.exit("interrupted (Ctrl-C)", returncode=130)
+            cause = cause.__context__
+        return result
+
+    monkeypatch.setattr(CliRunner, "invoke", invoke_then_stop_on_ctrl_c)

@@ -173,7 +173,19 @@ def train(config: Config | None = None, runs_root: str | Path = "runs", console:
     device = distributed.rank_device(dist, select_device("cpu" if config.train.engine == "numpy" else config.train.device))
     check_precision(device, config.train.precision)
     with distributed.process_group(dist, device):
-        return _train(config, dist, device, runs_root, console if dist.is_main else Console(quiet=True), resume)
+        result = _train(config, dist, device, runs_root, console if dist.is_main else Console(quiet=True), resume)
+    if result.fit.status == "interrupted":
+        raise TrainingInterrupted(result)
+    return result
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped training after a step; the run is saved and can be resumed. A KeyboardInterrupt,
+    so whoever called train (a notebook, a test runner) stops as its user asked; the CLI exits 130."""
+
+    def __init__(self, result: TrainResult) -> None:
+        super().__init__(f"interrupted; the run is saved: continue with nnintro train --resume {result.run_dir}")
+        self.result = result
 
 
 def _train(config: Config, dist: distributed.Distributed, device: torch.device, runs_root: str | Path,
