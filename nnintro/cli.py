@@ -140,9 +140,8 @@ def train(
             return
     elif config:
         raise typer.BadParameter("--resume continues with the run's own config; leave out --config")
-    from nnintro.commands.train import train as train_run
-
     from nnintro.commands.train import TrainingInterrupted
+    from nnintro.commands.train import train as train_run
 
     try:
         result = train_run(None if resume else resolved, runs_dir, console, resume, overrides if resume else None)
