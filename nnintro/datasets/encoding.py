@@ -118,54 +118,51 @@ def fit_columns(plans: list[ColumnPlan], masks: list[np.ndarray], impute: bool,
 
 
 def _encode_one(series: Any, spec: dict[str, Any], errors: list[list[str]], unseen: list[dict[str, str]]) -> np.ndarray:
+    """One column's inputs for every row (vectorised; only the rows with a problem are visited one by one)."""
     import pandas as pd
 
     name, kind, fill = spec["name"], spec["kind"], spec.get("fill")
-    empty = series.isna().to_numpy() | series.astype("string").str.strip().eq("").fillna(False).to_numpy()
+    if kind != "category" and (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)):
+        texts, empty = series, series.isna().to_numpy(bool)  # numbers as read: no text to look at
+    else:
+        texts = series.astype("string").str.strip()
+        empty = (series.isna() | texts.eq("").fillna(False)).to_numpy(bool)
+    block = np.zeros((len(series), column_width(spec)))
+    for row in np.flatnonzero(empty) if fill is None else ():
+        errors[row].append(f"no value for {name}")
     if kind == "category":
         categories = spec["categories"]
-        index = {c: i for i, c in enumerate(categories)}
-        block = np.zeros((len(series), column_width(spec)))
-        texts = series.astype("string").str.strip()
-        for row, value in enumerate(texts):
-            if empty[row]:
-                if fill is None:
-                    errors[row].append(f"no value for {name}")
-                    continue
-                value = fill
-            if value in index:
-                block[row, index[value]] = 1.0
-            elif spec.get("other"):
-                block[row, len(categories)] = 1.0
-            if value not in index and not empty[row]:
-                unseen[row][name] = value
+        values = texts.where(~empty, fill if fill is not None else pd.NA)
+        codes = values.map({c: i for i, c in enumerate(categories)}).to_numpy(dtype=float, na_value=np.nan)
+        known = ~np.isnan(codes)
+        block[np.flatnonzero(known), codes[known].astype(int)] = 1.0
+        new = ~known & ~empty
+        if spec.get("other"):
+            block[new, len(categories)] = 1.0
+        for row in np.flatnonzero(new):
+            unseen[row][name] = str(values.iloc[row])
     else:
         if kind == "numeric":
-            parsed = numbers(series, spec.get("decimal_comma", False)).to_numpy(np.float64)
-            columns = parsed[:, None]
-            filled = np.array([[float(fill)]]) if fill is not None else None
+            columns = numbers(series, spec.get("decimal_comma", False)).to_numpy(np.float64)[:, None]
+            filled = np.array([float(fill)]) if fill is not None else None
+            what = "a number"
         else:
             parts = date_parts(dates(series, spec["format"]))
             columns = np.stack([parts[p] for p in spec["parts"]], 1)
-            parsed = columns[:, 0]
             filled = (np.stack([date_parts(pd.Series(pd.to_datetime([fill], format=spec["format"])))[p]
-                                for p in spec["parts"]], 1) if fill is not None else None)
-        block = np.zeros((len(series), column_width(spec)))
-        for row in range(len(series)):
-            value = parsed[row]
-            if empty[row]:
-                if filled is None:
-                    errors[row].append(f"no value for {name}")
-                else:
-                    block[row, :columns.shape[1]] = filled[0]
-                continue
-            if np.isnan(value):
-                what = "a number" if kind == "numeric" else f"a date ({spec['format']})"
-                errors[row].append(f"{name} holds {str(series.iloc[row])[:30]!r}, not {what}")
-            elif not np.isfinite(value) or abs(value) > LARGEST_VALUE:
-                errors[row].append(f"{name} holds {value:g}, beyond the values a model can take")
-            else:
-                block[row, :columns.shape[1]] = columns[row]
+                                for p in spec["parts"]], 1)[0] if fill is not None else None)
+            what = f"a date ({spec['format']})"
+        value = columns[:, 0]
+        unreadable = ~empty & np.isnan(value)
+        too_large = ~empty & ~unreadable & ~(np.abs(value) <= LARGEST_VALUE)  # infinite included
+        good = ~empty & ~unreadable & ~too_large
+        block[good, :columns.shape[1]] = columns[good]
+        if filled is not None:
+            block[empty, :columns.shape[1]] = filled
+        for row in np.flatnonzero(unreadable):
+            errors[row].append(f"{name} holds {str(series.iloc[row])[:30]!r}, not {what}")
+        for row in np.flatnonzero(too_large):
+            errors[row].append(f"{name} holds {value[row]:g}, beyond the values a model can take")
     if spec.get("indicator"):
         block[:, -1] = empty
     return block
