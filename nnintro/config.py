@@ -461,6 +461,9 @@ def resolve_config_path(spec: str) -> Path:
     stem = path.name[:-5] if path.name.endswith((".yaml", ".yml")) else path.name
     if path.parent == Path(".") and stem in packaged_config_names():
         return Path(str(resources.files("nnintro") / PACKAGED_CONFIGS / f"{stem}.yaml"))
+    for suffix in (".yaml", ".yml"):  # `--config mine` with mine.yaml beside it
+        if path.suffix not in (".yaml", ".yml") and path.with_name(path.name + suffix).is_file():
+            return path.with_name(path.name + suffix)
     names = packaged_config_names()
     hint = did_you_mean(stem, names)
     raise ConfigError(f"config file '{spec}' not found{hint} (packaged configs: {', '.join(names)})")
@@ -580,7 +583,10 @@ def describe_error(error: dict, model: type[BaseModel]) -> str:
         if re.match(r"^[\w.]+(\[\d+\])?: ", message):  # names its own field within the section
             return f"{loc}.{message}" if loc != "config" else message
         return f"{loc}: {message}"
-    return f"{loc}: {error['msg'][0].lower()}{error['msg'][1:]}, got {shown(value)}"
+    hint = ""
+    if kind == "list_type" and isinstance(value, str) and "," in value:  # --set model.hidden=128,64
+        hint = f"; write a list in brackets: \"{loc}=[{value}]\""
+    return f"{loc}: {error['msg'][0].lower()}{error['msg'][1:]}, got {shown(value)}{hint}"
 
 
 def validate(document: dict[str, Any], source: str = "config") -> Config:

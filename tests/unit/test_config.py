@@ -132,3 +132,20 @@ def test_any_override_loads_or_fails_with_one_line(key, value):
         load_config(None, [f"{key}={value}"])
     except ConfigError as err:
         assert str(err) and "\n" not in str(err)
+
+
+def test_a_bare_config_name_finds_the_yaml_file_beside_it(tmp_path, monkeypatch):
+    from nnintro.config import load_config
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.yaml").write_text("train:\n  epochs: 7\n")
+    assert load_config("mine").train.epochs == 7
+
+
+def test_a_comma_list_without_brackets_says_how_to_write_it():
+    import pytest
+
+    from nnintro.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match=r'write a list in brackets: "model.hidden=\[128,64\]"'):
+        load_config(None, ["model.hidden=128,64"])
