@@ -118,6 +118,24 @@ def _changed_fields(old: dict[str, Any], new: dict[str, Any], prefix: str = "") 
     return changed
 
 
+def _check_work_left(run_dir: Path, config: Config) -> None:
+    """A finished run resumed with nothing more to train is said so, and its metrics.json is left as it is."""
+    metrics = run_dir / METRICS_FILE
+    if not metrics.is_file():
+        return
+    try:
+        finished = read_json(metrics)
+    except RunError:
+        return  # a damaged record: resuming rewrites it
+    status, epochs = finished.get("status"), finished.get("epochs_run")
+    if status == "stopped_early":
+        raise RunError(f"{run_dir}: nothing left to do: early stopping ended it after epoch {epochs}; start a new "
+                       f"run to train differently")
+    if status == "completed" and isinstance(epochs, int) and epochs >= config.train.epochs:
+        raise RunError(f"{run_dir}: nothing left to do: it completed {epochs} epochs; to train longer: "
+                       f"nnintro train --resume {run_dir} --set train.epochs={epochs + 10}")
+
+
 def _value_at(document: dict[str, Any], dotted: str) -> Any:
     for part in dotted.split("."):
         document = document.get(part) if isinstance(document, dict) else None
@@ -163,6 +181,7 @@ def train(config: Config | None = None, runs_root: str | Path = "runs", console:
             raise RunError(f"{run_dir}: never started (stopped before its first checkpoint, {CHECKPOINT_FILE}), "
                            f"so there is nothing to resume{again}")
         config = _resume_config(run_dir, overrides or [])
+        _check_work_left(run_dir, config)
         resume = run_dir
     config = config or validate({})
     dist = distributed.from_environment()

@@ -181,3 +181,10 @@ def test_predict_plot_on_a_run_without_images_is_refused_before_any_work(tmp_pat
     np.save(tmp_path / "point.npy", np.array([1.0, -1.0], dtype=np.float32))
     result = invoke("predict", str(run), str(tmp_path / "point.npy"), "--plot", str(tmp_path / "p.png"))
     assert result.exit_code == 2 and "does not take images" in result.output and not (tmp_path / "p.png").exists()
+
+
+def test_a_resume_with_nothing_left_to_do_says_so_and_leaves_the_run(run):
+    before = snapshot(run)
+    result = invoke("train", "--resume", str(run))
+    assert result.exit_code == 2 and "nothing left to do: it completed 2 epochs" in result.output
+    assert "--set train.epochs=12" in result.output and snapshot(run) == before
