@@ -21,6 +21,7 @@ from nnintro.safe_yaml import YamlProblem, load_yaml
 PACKAGED_CONFIGS = "configs"
 PER_MEMBER = ("seed", "optimizer.lr", "optimizer.momentum", "optimizer.weight_decay", "regularization.l1")
 MAX_WIDTH, MAX_LAYERS = 1_000_000, 100
+MAX_MEMBERS = 1024  # one pack's members; a sweep of more same-shape points trains several packs
 
 
 class Section(BaseModel):
@@ -305,11 +306,21 @@ class TrainConfig(Section):
     compile: bool = Field(False, description="torch.compile the model (warm-up reported separately)")
     engine: Literal["torch", "numpy"] = Field("torch", description="numpy: gradients from the lecture's from-scratch "
                                                                  "numpy backpropagation (nnintro/models/scratch.py) on the CPU")
-    members: int = Field(1, ge=1, le=1024, description="train this many models as one pack, member k from seed + k, "
+    members: int = Field(1, ge=1, le=MAX_MEMBERS, description="train this many models as one pack, member k from seed + k, "
                                                        "over the same batches; eval and predict use their ensemble")
     vary: dict[str, list[int | float]] = Field({}, description="per-member values, one per member, of: "
                                                          "seed, optimizer.lr, optimizer.momentum, "
                                                          "optimizer.weight_decay, regularization.l1 (sweep packs)")
+
+    @field_validator("vary", mode="before")
+    @classmethod
+    def _varying_fields(cls, value: Any) -> Any:
+        """The key first: `model.hidden` cannot vary, whatever its values' types would say."""
+        for key in value if isinstance(value, dict) else ():
+            if key not in PER_MEMBER:
+                raise ValueError(f"{key}: cannot differ between members{did_you_mean(str(key), PER_MEMBER)} "
+                                 f"(valid: {', '.join(PER_MEMBER)})")
+        return value
 
     @field_validator("precision", mode="before")
     @classmethod

@@ -14,9 +14,9 @@ from typing import Any
 import yaml
 
 from nnintro.commands.train import train
-from nnintro.config import PER_MEMBER, Config, load_config, override_text, validate
-from nnintro.errors import ConfigError
-from nnintro.files import read_json, write_atomic, write_csv
+from nnintro.config import MAX_MEMBERS, PER_MEMBER, Config, load_config, override_text, validate
+from nnintro.errors import ConfigError, NnintroError
+from nnintro.files import read_json, write_atomic, write_csv, write_json
 from nnintro.reports.stats import spread
 from nnintro.reports.tables import Column, TableSpec
 from nnintro.runs.folder import CONFIG_FILE, METRICS_FILE, NAME_PATTERN, find_finished_run
@@ -69,6 +69,7 @@ def run_sweep(spec: str | None, grid: list[str], repeat: int, name: str | None, 
     if not re.fullmatch(NAME_PATTERN, sweep_name):
         raise ConfigError(f"--name: must be letters, digits, '.', '_' or '-', got {sweep_name!r}")
     folder = runs_root / sweep_name
+    _claim_folder(folder, {"config": spec, "grid": grid, "repeat": repeat, "overrides": overrides, "pack": pack})
     points = [[override_text(key, value) for key, value in zip((k for k, _ in axes), combo)]
               for combo in itertools.product(*(values for _, values in axes))]
     # validate the whole grid before training anything
@@ -106,6 +107,24 @@ def run_sweep(spec: str | None, grid: list[str], repeat: int, name: str | None, 
     return SweepResult(folder, rows, trained, skipped, table)
 
 
+def _claim_folder(folder: Path, sweep: dict[str, Any]) -> None:
+    """sweep.json records what a sweep folder is for: the same sweep again continues it (finished runs are
+    reused, the summary brought up to date); another sweep under the same name is refused, so its summary can
+    never replace this one's."""
+    record = folder / "sweep.json"
+    if record.is_file():
+        try:
+            earlier = read_json(record)
+        except NnintroError:
+            earlier = None
+        if earlier != sweep:
+            raise ConfigError(f"--name: {folder} holds another sweep (its grid and settings are in {record}); "
+                              f"choose another --name, or repeat that sweep's own command to continue it")
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(record, sweep)
+
+
 def _write_boundaries(folder: Path, rows: list[dict[str, Any]]) -> None:
     """2-D sets: every grid point's decision boundary (its first seed's model) in one picture, best first: the
     lecture's slides of one knob (L2 strength, width) turned across its values."""
@@ -140,7 +159,8 @@ def _pack_groups(configs: list[Config]) -> list[list[int]]:
             section, _, field = key.rpartition(".")
             (document[section] if section else document).pop(field)
         groups.setdefault(json.dumps(document, sort_keys=True), []).append(index)
-    return list(groups.values())
+    return [group[start:start + MAX_MEMBERS] for group in groups.values()
+            for start in range(0, len(group), MAX_MEMBERS)]  # a pack holds at most MAX_MEMBERS
 
 
 def _pack_config(configs: list[Config], name: str) -> Config:

@@ -41,10 +41,22 @@ def _visible(path: Path) -> bool:
 
 
 def _class_folders(folder: Path) -> list[Path]:
+    """The class sub-folders; a link back to the folder itself (or above it), or two names for one folder, would
+    be a class holding every image, or one class twice: refused."""
     try:
-        return sorted(p for p in folder.iterdir() if p.is_dir() and _visible(p))
+        found = sorted(p for p in folder.iterdir() if p.is_dir() and _visible(p))
     except OSError as err:
         raise DataError(f"{folder}: cannot list this folder ({err.strerror or err})") from err
+    here, seen = folder.resolve(), {}
+    for path in found:
+        real = path.resolve()
+        if real == here or real in here.parents:
+            raise DataError(f"{path}: links back to {real}, which holds the class folders themselves; remove the link")
+        if real in seen:
+            raise DataError(f"{path} and {seen[real]} are the same folder ({real}); one class under two names "
+                            f"would be a duplicate class; remove one")
+        seen[real] = path
+    return found
 
 
 def _images_in(folder: Path) -> list[Path]:

@@ -140,3 +140,14 @@ def test_a_sweep_over_a_2d_set_draws_every_boundary_side_by_side():
     assert result.exit_code == 0, result.output
     picture = Image.open("runs/knobs/boundaries.png")
     assert picture.width > 1000  # four panels, one per grid point (two packs: one per width)
+
+
+def test_another_sweep_under_a_used_name_is_refused_and_the_first_summary_kept():
+    first = runner.invoke(app, ["sweep", "--grid", "optimizer.lr=0.01", "--set", "train.epochs=1", "--set",
+                                "report.plots=false", "--name", "mine"])
+    assert first.exit_code == 0, first.output
+    summary = Path("runs/mine/summary.csv").read_text()
+    other = runner.invoke(app, ["sweep", "--grid", "optimizer.lr=0.1", "--set", "train.epochs=1", "--set",
+                                "report.plots=false", "--name", "mine"])
+    assert other.exit_code == 2 and "holds another sweep" in other.output and "--name" in other.output
+    assert Path("runs/mine/summary.csv").read_text() == summary

@@ -354,3 +354,11 @@ def test_a_tampered_image_cache_is_noticed_and_decoded_again(tmp_path, tamper):
     assert again.exit_code == 0 and "internal error" not in again.output, again.output
     assert "was not used" in again.output and "decoded again" in again.output
     assert metrics_of(newest_run("folder_linear"))["test"] == metrics_of(sorted(Path("runs").glob("folder_linear-*"))[0])["test"]
+
+
+@pytest.mark.parametrize("link", ["root", "twin"])
+def test_a_class_folder_that_links_back_or_twice_is_refused(tmp_path, link):
+    root = make_image_folder(tmp_path / "photos", per_class=6)
+    (root / "again").symlink_to(root if link == "root" else root / "cat", target_is_directory=True)
+    result = invoke("train", "-c", "folder_linear", "--set", f"data.root={root}", *QUICK)
+    assert result.exit_code == 2 and ("links back" if link == "root" else "same folder") in result.output
