@@ -105,12 +105,13 @@ class TensorBoardObserver:
         file_writer = self.writer._get_file_writer()
         for summary in (experiment, start, end):
             file_writer.add_summary(summary)
-        for tag, value in final.items():
-            self.writer.add_scalar(tag, value, metrics["epochs_run"])
+        # one number each: a table in the Text tab (and the HParams tab), not one-dot charts on the Scalars page,
+        # which then opens on the learning curves (train/, val/)
+        lines = ["| metric | value |", "|---|---|", *(f"| {tag} | {value:.6g} |" for tag, value in final.items()
+                                                    if isinstance(value, (int, float)))]
         for row in metrics.get("layers", []):  # dead or saturated share of each hidden activation
-            for key in ("dead", "saturated"):
-                if key in row:
-                    self.writer.add_scalar(f"activations/{row['layer']}_{key}", row[key], metrics["epochs_run"])
+            lines += [f"| {row['layer']} {key} | {row[key]:.3f} |" for key in ("dead", "saturated") if key in row]
+        self.writer.add_text("summary", "\n".join(lines), metrics["epochs_run"])
 
     def close(self) -> None:
         self.writer.close()

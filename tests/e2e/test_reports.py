@@ -89,7 +89,9 @@ def test_event_files_hold_scalars_images_hparams_and_pr_curves(runs):
     events = EventAccumulator(str(runs["mnist_linear"]), size_guidance={"images": 0, "histograms": 0, "tensors": 0})
     events.Reload()
     tags = events.Tags()
-    assert {"train/loss", "train/accuracy", "val/loss", "val/accuracy", "train/lr", "test/accuracy"} <= set(tags["scalars"])
+    assert {"train/loss", "train/accuracy", "val/loss", "val/accuracy", "train/lr"} <= set(tags["scalars"])
+    assert {tag.split("/")[0] for tag in tags["scalars"]} == {"train", "val"}  # the curves first, no one-dot cards
+    assert "summary/text_summary" in tags["tensors"]  # the final test numbers, as a table
     assert {"reports/confusion_matrix", "reports/templates", "reports/curves"} <= set(tags["images"])
     assert {f"data/{digit}" for digit in "0123456789"} <= set(tags["images"])  # training images of each class
     assert {"weights/output.weight", "gradients/output.bias"} <= set(tags["histograms"])  # named, not "2.weight"
