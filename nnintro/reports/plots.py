@@ -216,7 +216,10 @@ def predicted_vs_true_figure(true: np.ndarray, predicted: np.ndarray, names: lis
 
 
 def residuals_figure(true: np.ndarray, predicted: np.ndarray, names: list[str], title: str) -> Figure:
-    """Per target: residual (predicted - true) against the prediction, and the residuals' histogram."""
+    """Per target: residual (predicted - true) against the prediction, and the residuals' histogram with its
+    density (seaborn's histplot: a skew or a long tail shows as the curve's shape)."""
+    import seaborn as sns  # imported only when drawing, like matplotlib
+
     figure, axes = plt.subplots(len(names), 2, figsize=(9.5, 3.6 * len(names)), squeeze=False)
     for index, name in enumerate(names):
         residual = predicted[:, index] - true[:, index]
@@ -226,7 +229,8 @@ def residuals_figure(true: np.ndarray, predicted: np.ndarray, names: list[str], 
         scatter_axis.set_xlabel(f"predicted {name}")
         scatter_axis.set_ylabel("residual (predicted - true)")
         scatter_axis.grid(alpha=0.3)
-        hist_axis.hist(residual, bins=40, color=RIGHT, alpha=0.8)
+        sns.histplot(residual, bins=40, color=RIGHT, alpha=0.8, ax=hist_axis,
+                     kde=len(residual) >= 5 and float(np.std(residual)) > 0)
         hist_axis.axvline(0, color="black", lw=1, ls="--")
         hist_axis.set_xlabel(f"residual of {name}")
         hist_axis.set_ylabel("test rows")
