@@ -105,10 +105,6 @@ RunsDirOption = Annotated[Path, typer.Option("--runs-dir", help="Folder holding 
 ForceOption = Annotated[bool, typer.Option("--force", metavar="", help="Replace an existing output file (never done otherwise).")]
 
 
-def _number(value: Any) -> str:
-    return "n/a" if value is None else f"{value:.5g}" if isinstance(value, float) else str(value)
-
-
 def _print_tables(tables: list) -> None:
     for table in tables:
         console.print(table.to_rich())
@@ -156,60 +152,10 @@ def train(
 
 def _report_training(result: Any) -> None:
     """The end-of-run summary, its warnings and what to do next; exit 3 for a diverged run."""
-    if not result.main_process:  # under torchrun, rank 0 reports for everyone
-        return
-    from nnintro.reports.tables import key_values
+    from nnintro.reports.summary import print_summary
 
-    m = result.metrics
-    tables = [key_values(f"{result.run_dir}  ({m['status']})", [
-        *((f"test {name}", _number(value)) for name, value in m["test"].items()),
-        *((f"val {name}", _number(value)) for name, value in m["val"].items() if name != "loss"),
-        *_member_lines(m),
-        *_reference_lines(m),
-        ("best epoch", f"{m['best_epoch']} of {m['epochs_run']}"),
-        ("train time", f"{m['train_seconds']:.1f}s ({m['samples_per_second'] or 0:,} samples/s)"),
-        ("parameters", f"{m['params']:,}"),
-    ])]
-    if m.get("most_confused"):
-        from nnintro.reports.classification import most_confused_table
-
-        tables.append(most_confused_table(m["most_confused"]))
-    _print_tables(tables)
-    for hint in m.get("warnings", []):
-        err_console.print(f"warning: {hint}", highlight=False, markup=False)
-    if m["status"] in ("completed", "stopped_early"):
-        if m["message"]:
-            console.print(m["message"], highlight=False)
-        console.print(f"next: nnintro eval {result.run_dir}  |  tensorboard --logdir {result.run_dir.parent}  |  "
-                      f"pictures: {result.run_dir}/*.png", highlight=False, markup=False)
-    if m["status"] == "diverged":
-        err_console.print(f"error: training diverged: {m['message']}; best weights so far kept in "
-                          f"{result.run_dir}", highlight=False)
+    if result.main_process and not print_summary(result.metrics, result.run_dir, console, err_console):
         raise typer.Exit(3)
-
-
-def _reference_lines(metrics: dict[str, Any]) -> list[tuple[str, str]]:
-    """A table run's reference models, on the same test rows, in the metrics shown above them."""
-    rows = []
-    for name, result in metrics.get("baselines", {}).items():
-        numbers = "  ".join(f"{metric} {_number(value)}" for metric, value in result["test"].items() if metric != "loss")
-        rows.append((f"reference: {name.replace('_', ' ')}", f"test {numbers}"))
-    return rows
-
-
-def _member_lines(metrics: dict[str, Any]) -> list[tuple[str, str]]:
-    """A pack's summary rows: each test metric's mean +/- std (min .. max) over its members."""
-    if not metrics.get("members"):
-        return []
-    alive = sum(m["status"] != "diverged" for m in metrics["members"])
-    who = "folds" if metrics.get("folds") else "members"
-    above = ("out of fold (each row predicted by the member that never trained on it)" if metrics.get("folds")
-             else "their ensemble's")
-    lines = [(who, f"{len(metrics['members'])} ({alive} did not diverge); the test numbers above are {above}")]
-    for name, spread in metrics["summary"].get("test", {}).items():
-        lines.append((f"{who}' test {name}", f"{spread['mean']:.4f} ± {spread['std']:.4f} "
-                                             f"({spread['min']:.4f} .. {spread['max']:.4f})"))
-    return lines
 
 
 MemberOption = Annotated[Optional[int], typer.Option("--member", help="A run with several members: use member I "

@@ -4,11 +4,13 @@
     run = nnintro.train("digits_mlp", epochs=5, lr=0.01)     # or overrides={"optimizer.lr": 0.01}
     run.metrics["test"], run.history                           # numbers; a DataFrame of the epochs
     run.plot_curves()                                          # matplotlib figures display inline
+    run.picture("confusion_matrix")                            # any picture of the run folder, inline
     run.predict(images)                                        # files, arrays or (for tables) a DataFrame
     again = nnintro.load(run.path)
 """
 from __future__ import annotations
 
+import difflib
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,12 +32,25 @@ def _overrides(overrides: dict[str, Any] | None, settings: dict[str, Any]) -> li
             texts.append(override_text(name, value))
             continue
         matches = leaves.get(name, [])
+        if not matches:
+            close = difflib.get_close_matches(name, leaves, n=1)
+            suggestion = f"; did you mean {close[0]}= ({', '.join(leaves[close[0]])})?" if close else ""
+            raise ConfigError(f"{name}=: no field of the config ends in '{name}'{suggestion}")
         if len(matches) != 1:
-            known = "no field" if not matches else f"{len(matches)} fields ({', '.join(matches)})"
-            raise ConfigError(f"{name}=: {known} of the config end in '{name}'; give the full name, "
-                              f"e.g. overrides={{'{matches[0] if matches else 'optimizer.lr'}': ...}}")
+            raise ConfigError(f"{name}=: {len(matches)} fields ({', '.join(matches)}) of the config end in '{name}'; "
+                              f"give the full name, e.g. overrides={{'{matches[0]}': ...}}")
         texts.append(override_text(matches[0], value))
     return texts
+
+
+class Metrics(dict):
+    """A split's metrics: a plain dict, shown as a table in a notebook."""
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><td>{key}</td><td>{value:.6g}</td></tr>" if isinstance(value, float) else
+                       f"<tr><td>{key}</td><td>{value}</td></tr>" for key, value in self.items()
+                       if not isinstance(value, (dict, list)))
+        return f"<table><tr><th>metric</th><th>value</th></tr>{rows}</table>"
 
 
 @dataclass
@@ -66,10 +81,32 @@ class TrainedRun:
             return rows
         return pd.DataFrame(rows).set_index("epoch") if rows else pd.DataFrame()
 
-    def evaluate(self, split: str = "test") -> dict[str, Any]:
+    def evaluate(self, split: str = "test") -> Metrics:
+        """Like `nnintro eval`: the split's metrics (a dict that a notebook shows as a table), pictures written
+        under RUN/eval/<split>/."""
         from nnintro.commands.evaluate import evaluate
 
-        return evaluate(self.path, split).metrics
+        return Metrics(evaluate(self.path, split).metrics)
+
+    @property
+    def pictures(self) -> list[str]:
+        """The names of the run's pictures, for picture()."""
+        return sorted(p.stem for p in self.path.glob("*.png"))
+
+    def picture(self, name: str = "curves") -> Any:
+        """One of the run's pictures (confusion_matrix, probabilities, top_losses, ...), displayed inline."""
+        path = self.path / f"{name.removesuffix('.png')}.png"
+        if not path.is_file():
+            from nnintro.errors import InputError
+
+            close = difflib.get_close_matches(name, self.pictures, n=1)
+            raise InputError(f"{path}: no such picture{f'; did you mean {close[0]!r}?' if close else ''} "
+                             f"(this run has: {', '.join(self.pictures) or 'none'})")
+        try:
+            from IPython.display import Image
+        except ImportError:  # outside IPython there is nothing to display it: the file is the picture
+            return path
+        return Image(filename=str(path))
 
     def predict(self, inputs: Any, top_k: int = 3) -> list[dict[str, Any]]:
         """Image files, an array (one input, or a batch with the model's input shape), or a DataFrame of rows
@@ -107,7 +144,11 @@ class TrainedRun:
         m = self.metrics
         history = self.history
         rows = history.reset_index().to_dict("records") if hasattr(history, "reset_index") else history
-        return curves_figure(rows, m["best_epoch"], m["stopped_early"], self.path.name, self.run.task.running_metric)
+        import matplotlib.pyplot as plt
+
+        figure = curves_figure(rows, m["best_epoch"], m["stopped_early"], self.path.name, self.run.task.running_metric)
+        plt.close(figure)  # shown once, as the cell's value, not again by the inline backend at the cell's end
+        return figure
 
     def _repr_markdown_(self) -> str:
         m = self.metrics
@@ -125,9 +166,14 @@ def train(config: str | None = None, overrides: dict[str, Any] | None = None, ru
     from rich.console import Console
 
     from nnintro.commands.train import train as train_run
+    from nnintro.reports.summary import print_summary
 
     resolved = load_config(config, _overrides(overrides, settings))
-    result = train_run(resolved, runs_dir, Console(soft_wrap=True))
+    console = Console(soft_wrap=True)
+    result = train_run(resolved, runs_dir, console)
+    print_summary(result.metrics, result.run_dir, console, console,
+                  next_steps="next: run.evaluate(), run.plot_curves(), run.picture(name) for one of "
+                             f"{', '.join(load(result.run_dir).pictures) or 'its pictures'}")
     return load(result.run_dir)
 
 

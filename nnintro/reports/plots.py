@@ -1,16 +1,19 @@
-"""The course's pictures, drawn with matplotlib's headless Agg backend from results (arrays), never from
-the trainer's internals. Each function returns a Figure; save_figure writes it atomically."""
+"""The course's pictures, drawn with matplotlib (headless Agg, or a notebook's inline backend) from results
+(arrays), never from the trainer's internals. Each function returns a Figure; save_figure writes it atomically."""
 from __future__ import annotations
 
 import io
 import math
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import matplotlib
 import matplotlib.ticker
 
-matplotlib.use("Agg")
+if "ipykernel" not in sys.modules and not os.environ.get("MPLBACKEND"):
+    matplotlib.use("Agg")  # headless everywhere but a notebook, whose inline backend displays the figures
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402

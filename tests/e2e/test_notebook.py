@@ -42,3 +42,27 @@ def test_the_documented_from_scratch_network_runs():
     assert float(namespace["losses"][0]) == pytest.approx(0.4974, abs=1e-4)
     net = namespace["net"]  # the step moved the output towards the target
     assert float(net.forward(np.array([[1.0, 0.0]]))[0, 0]) > 0.2947
+
+
+def test_in_a_real_kernel_the_run_prints_its_summary_and_shows_figures_pictures_and_tables(tmp_path):
+    """What a student sees in Jupyter, checked in a real kernel (nbclient + ipykernel), not by calling functions."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    cells = [
+        "import nnintro\nrun = nnintro.train('digits_mlp', epochs=2)",
+        "figure = run.plot_curves()\nfigure",
+        "run.picture('confusion_matrix')",
+        "run.evaluate('val')",
+        "try:\n    nnintro.train('digits_mlp', epochz=3)\nexcept Exception as err:\n    print(err)",
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [cell.outputs for cell in notebook.cells]
+    printed = "".join(out.get("text", "") + out.get("data", {}).get("text/plain", "") for out in outputs[0])
+    assert "test accuracy" in printed and "next: run.evaluate()" in printed
+    for index in (1, 2):  # the figure and the run folder's picture display as images, not as "<Figure ...>"
+        assert any("image/png" in out.get("data", {}) for out in outputs[index]), outputs[index]
+    assert sum("image/png" in out.get("data", {}) for out in outputs[1]) == 1  # once, not twice
+    assert any("text/html" in out.get("data", {}) and "<table>" in out["data"]["text/html"] for out in outputs[3])
+    assert "did you mean epochs=" in "".join(out.get("text", "") for out in outputs[4]), outputs[4]
