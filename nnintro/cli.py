@@ -349,7 +349,7 @@ def sweep(
     result = run_sweep(config, list(grid or []), repeat, name, runs_dir, list(set_ or []), console,
                        progress=lambda line: console.rule(line, style="dim"), pack=not no_pack)
     console.print(result.table.to_rich())
-    console.print(f"wrote {result.folder}/summary.md, summary.csv, summary.png; "
+    console.print(f"wrote {result.folder}/summary.md, summary.csv, {', '.join(result.pictures)}; "
                   f"tensorboard --logdir {result.folder} compares them in the HParams tab", highlight=False)
 
 
@@ -358,7 +358,7 @@ def sweep(
 def lr_find(
     config: ConfigOption = None,
     set_: SetOption = None,
-    steps: Annotated[int, typer.Option("--steps", min=3, help="Steps in the ramp (at most one epoch).")] = 100,
+    steps: Annotated[int, typer.Option("--steps", min=3, help="Steps in the ramp (over as many epochs as it takes).")] = 100,
     start_lr: Annotated[float, typer.Option("--start-lr", min=0, help="First learning rate.")] = 1e-7,
     end_lr: Annotated[float, typer.Option("--end-lr", min=0, help="Last learning rate.")] = 10.0,
     runs_dir: RunsDirOption = Path("runs"),

@@ -23,8 +23,11 @@ class LrFindResult:
 
 def lr_range_test(config: Config, data: Any, model: Any, lrs: list[float],
                   explode: float = 4.0) -> list[tuple[float, float]]:
-    """One step per lr (batches of the first epoch, in order), stopping once the smoothed loss exceeds
-    `explode` times its best. Returns (lr, smoothed loss) pairs."""
+    """One step per lr (the training batches in order, epoch after epoch as the ramp needs: a small dataset
+    still gets every step asked for), stopping once the smoothed loss exceeds `explode` times its best. Returns
+    (lr, smoothed loss) pairs."""
+    import itertools
+
     from nnintro.datasets.batches import train_batches
     from nnintro.training.distributed import Distributed
     from nnintro.training.step import Stepper
@@ -32,7 +35,9 @@ def lr_range_test(config: Config, data: Any, model: Any, lrs: list[float],
     stepper = Stepper(model, data.task, config, Distributed())
     stepper.train_model.train()
     smoothed, best, points = 0.0, math.inf, []
-    for index, (lr, (x, y, _)) in enumerate(zip(lrs, train_batches(data.train, config.data.batch_size, config.seed, 1))):
+    batches = itertools.chain.from_iterable(train_batches(data.train, config.data.batch_size, config.seed, epoch)
+                                            for epoch in itertools.count(1))
+    for index, (lr, (x, y, _)) in enumerate(zip(lrs, batches)):
         for group in stepper.optimizer.param_groups:
             group["lr"] = lr
         value = float(stepper.step(x, y, len(y))[1])
@@ -48,8 +53,7 @@ def lr_range_test(config: Config, data: Any, model: Any, lrs: list[float],
 
 
 def lr_find(config: Config, runs_root: Path, steps: int, start_lr: float, end_lr: float) -> LrFindResult:
-    """Ramp the lr exponentially over at most one epoch, record the smoothed loss, suggest an lr."""
-    from nnintro.datasets.batches import steps_per_epoch
+    """Ramp the lr exponentially over `steps` steps, record the smoothed loss, suggest an lr."""
     from nnintro.reports.plots import lr_find_figure, save_figure
     from nnintro.training.device import select_device
     from nnintro.training.trainer import prepare
@@ -57,7 +61,7 @@ def lr_find(config: Config, runs_root: Path, steps: int, start_lr: float, end_lr
     device = select_device(config.train.device)
     data, model = prepare(config)
     data = data.to(device)
-    count = max(2, min(steps, steps_per_epoch(len(data.train), config.data.batch_size)))
+    count = max(2, steps)
     lrs = [start_lr * (end_lr / start_lr) ** (i / (count - 1)) for i in range(count)]
     points = lr_range_test(config, data, model.to(device), lrs)
     if len(points) < 3:

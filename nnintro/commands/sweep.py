@@ -42,6 +42,7 @@ class SweepResult:
     trained: int
     skipped: int
     table: TableSpec
+    pictures: list[str]  # what was drawn into the folder
 
 
 def _seeded_points(points: list[list[str]], base_seed: int, repeat: int) -> list[list[list[str]]]:
@@ -102,9 +103,11 @@ def run_sweep(spec: str | None, grid: list[str], repeat: int, name: str | None, 
         row["rank"] = rank
     table = _summary_table(rows, metric, f"{folder}: {trained} trained, {skipped} already finished")
     _write_summary(folder, rows, table, metric)
+    pictures = ["summary.png"]
     if open_run(run).model_info.get("data_kind") == "points":
         _write_boundaries(folder, rows)
-    return SweepResult(folder, rows, trained, skipped, table)
+        pictures.append("boundaries.png")
+    return SweepResult(folder, rows, trained, skipped, table, pictures)
 
 
 def _claim_folder(folder: Path, sweep: dict[str, Any]) -> None:
@@ -226,9 +229,11 @@ def _summary_table(rows: list[dict[str, Any]], metric: str, title: str) -> Table
                Column("seeds", "seeds", left=True)]
     for split in ("val", "test"):
         key = f"{split}_{metric}"
-        columns.append(Column(f"{key}_text", f"{split} {metric} (mean ± std)"))
+        repeated = any(row["runs"] > 1 for row in rows)  # no spread from a single run: say the number alone
+        columns.append(Column(f"{key}_text", f"{split} {metric}" + (" (mean ± std)" if repeated else "")))
         for row in rows:
-            row[f"{key}_text"] = (f"{row[key + '_mean']:.4g} ± {row[key + '_std']:.2g}" if math.isfinite(row[key + "_mean"])
+            spread = f" ± {row[key + '_std']:.2g}" if row["runs"] > 1 else ""
+            row[f"{key}_text"] = (f"{row[key + '_mean']:.4g}{spread}" if math.isfinite(row[key + "_mean"])
                                   else "diverged")
     columns += [Column("val_loss_mean", "val loss", "{:.4f}"), Column("params", "params", "{:,}"),
                 Column("train_seconds_mean", "train s/model", "{:.1f}")]

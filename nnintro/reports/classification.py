@@ -19,6 +19,9 @@ from nnintro.tasks import Classification, SplitOutputs
 GRID_LIMIT, GRID_STEPS = 6.0, 121  # the Playground's [-6, 6] square
 
 
+PRINTED_MATRIX = 12  # eval prints the whole matrix up to this many classes (the picture and CSV hold any count)
+
+
 def confusion_counts(outputs: SplitOutputs, classes: int) -> np.ndarray:
     """counts[true, predicted]."""
     pairs = outputs.targets.long() * classes + outputs.outputs.argmax(1)
@@ -137,9 +140,18 @@ def teaching_examples(probabilities: np.ndarray, labels: np.ndarray, count: int,
 
 
 def most_confused_table(pairs: list[dict]) -> TableSpec:
-    return TableSpec("most confused (true -> predicted)", [
+    """The largest confusions, the one taking the largest share of its true class first."""
+    ranked = sorted(pairs, key=lambda pair: (-pair["share_of_true"], -pair["count"]))
+    return TableSpec("most confused (true -> predicted), largest share of the true class first", [
         Column("true", "true", left=True), Column("predicted", "predicted", left=True), Column("count", "count"),
-        Column("share_of_true", "share of true class", "{:.1%}")], pairs)
+        Column("share_of_true", "share of true class", "{:.1%}")], ranked)
+
+
+def confusion_table(matrix: list[list[int]], classes: list[str]) -> TableSpec:
+    """The confusion matrix as printed rows: true classes down, predictions across."""
+    columns = [Column("true", "true \\ predicted", left=True), *(Column(f"p{i}", name) for i, name in enumerate(classes))]
+    rows = [{"true": name, **{f"p{i}": count for i, count in enumerate(row)}} for name, row in zip(classes, matrix)]
+    return TableSpec("confusion matrix (counts)", columns, rows)
 
 
 def run_report(sink: FigureSink, model: nn.Module, data: DatasetBundle, test: SplitOutputs, examples: int,
@@ -184,8 +196,10 @@ def run_report(sink: FigureSink, model: nn.Module, data: DatasetBundle, test: Sp
 def split_report(sink: FigureSink, task: Classification, outputs: SplitOutputs, title: str) -> dict[str, Any]:
     """eval's extras: precision/recall/F1 per class, the confusion matrix and the most-confused pairs."""
     confused = write_confusion(sink, outputs, task.classes, f"{title} confusion matrix")
-    report = plots.per_class_scores(confusion_counts(outputs, task.width), task.classes)
-    return {"per_class": report, "most_confused": confused}
+    counts = confusion_counts(outputs, task.width)
+    report = plots.per_class_scores(counts, task.classes)
+    matrix = {"confusion_matrix": counts.tolist()} if task.width <= PRINTED_MATRIX else {}
+    return {"per_class": report, "most_confused": confused, **matrix}
 
 
 def split_tables(metrics: dict[str, Any], title: str) -> list[TableSpec]:
@@ -196,4 +210,5 @@ def split_tables(metrics: dict[str, Any], title: str) -> list[TableSpec]:
                           Column("class", "class", left=True), Column("precision", "precision", "{:.3f}"),
                           Column("recall", "recall", "{:.3f}"), Column("f1-score", "f1", "{:.3f}"),
                           Column("support", "support", lambda v: f"{int(v)}")], rows, section_after={len(names) - 1})
-    return [table, *([most_confused_table(metrics["most_confused"])] if metrics["most_confused"] else [])]
+    matrix = [confusion_table(metrics["confusion_matrix"], names)] if "confusion_matrix" in metrics else []
+    return [table, *matrix, *([most_confused_table(metrics["most_confused"])] if metrics["most_confused"] else [])]

@@ -315,14 +315,16 @@ def sweep_figure(rows: list[dict], metric: str = "accuracy") -> Figure:
     """Ranked grid points: the mean validation metric with the spread over repeats."""
     figure, axis = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2))
     labels = [f"#{r['rank']} {r['setting']}" for r in rows]
-    means, stds = [r[f"val_{metric}_mean"] for r in rows], [r[f"val_{metric}_std"] for r in rows]
-    axis.barh(range(len(rows)), means, xerr=stds, color=RIGHT, alpha=0.8, capsize=3)
+    means = [r[f"val_{metric}_mean"] for r in rows]
+    repeated = any(r["runs"] > 1 for r in rows)
+    stds = [r[f"val_{metric}_std"] if r["runs"] > 1 else 0.0 for r in rows]
+    # points, not bars: a bar's length reads as the value only from 0, and near-equal points would vanish there
+    axis.errorbar(means, range(len(rows)), xerr=stds if repeated else None, fmt="o", color=RIGHT, capsize=3)
     axis.set_yticks(range(len(rows)), labels, fontsize=8)
     axis.invert_yaxis()
     if metric == "accuracy":
-        low = min((m - s for m, s in zip(means, stds) if m == m), default=0.0)
-        axis.set_xlim(max(0.0, low - 0.05), 1.0)
-    axis.set_xlabel(f"validation {metric} (mean ± std over repeats)")
+        axis.set_xlim(right=1.0)
+    axis.set_xlabel(f"validation {metric}" + (" (mean ± std over repeats)" if repeated else ""))
     axis.set_title("sweep, best first")
     axis.grid(axis="x", alpha=0.3)
     figure.tight_layout()
@@ -454,7 +456,7 @@ def frames_figure(frames: list[tuple[str, np.ndarray]], title: str, columns: int
         axis.imshow(image)
         axis.set_title(caption, fontsize=8)
     figure.suptitle(title, fontsize=10)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 1 - 0.45 / figure.get_figheight()))  # the panels start under the title
     return figure
 
 
