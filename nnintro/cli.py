@@ -44,7 +44,7 @@ def user_errors(command: Callable) -> Callable:
         except NnintroError as err:
             if STATE["debug"]:
                 raise
-            err_console.print(f"error: {err}", highlight=False, markup=False, soft_wrap=True)
+            err_console.print(f"{'error: ' if err.exit_code else ''}{err}", highlight=False, markup=False, soft_wrap=True)
             raise typer.Exit(err.exit_code) from None
         except (typer.Exit, typer.Abort, CLICK_EXCEPTION):
             raise

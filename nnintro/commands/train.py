@@ -15,7 +15,7 @@ from rich.console import Console
 
 from nnintro.config import Config, load_config, validate
 from nnintro.datasets import DatasetBundle
-from nnintro.errors import ConfigError, RunError, StorageError
+from nnintro.errors import ConfigError, NnintroError, RunError, StorageError
 from nnintro.files import read_json, strict_json, write_atomic, write_csv, write_json
 from nnintro.models.layers import architecture_for, count_parameters, describe, user_model
 from nnintro.reports.console import ConsoleObserver
@@ -118,6 +118,12 @@ def _changed_fields(old: dict[str, Any], new: dict[str, Any], prefix: str = "") 
     return changed
 
 
+class NothingLeft(NnintroError):
+    """A resume of a finished run: nothing is trained and nothing is written; said, and exit 0."""
+
+    exit_code = 0
+
+
 def _check_work_left(run_dir: Path, config: Config) -> None:
     """A finished run resumed with nothing more to train is said so, and its metrics.json is left as it is."""
     metrics = run_dir / METRICS_FILE
@@ -129,11 +135,11 @@ def _check_work_left(run_dir: Path, config: Config) -> None:
         return  # a damaged record: resuming rewrites it
     status, epochs = finished.get("status"), finished.get("epochs_run")
     if status == "stopped_early":
-        raise RunError(f"{run_dir}: nothing left to do: early stopping ended it after epoch {epochs}; start a new "
-                       f"run to train differently")
+        raise NothingLeft(f"{run_dir}: nothing left to do: early stopping ended it after epoch {epochs}; start a "
+                          f"new run to train differently")
     if status == "completed" and isinstance(epochs, int) and epochs >= config.train.epochs:
-        raise RunError(f"{run_dir}: nothing left to do: it completed {epochs} epochs; to train longer: "
-                       f"nnintro train --resume {run_dir} --set train.epochs={epochs + 10}")
+        raise NothingLeft(f"{run_dir}: nothing left to do: it completed {epochs} epochs; to train longer: "
+                          f"nnintro train --resume {run_dir} --set train.epochs={epochs + 10}")
 
 
 def _value_at(document: dict[str, Any], dotted: str) -> Any:

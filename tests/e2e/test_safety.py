@@ -192,6 +192,7 @@ def test_resuming_a_finished_run_trains_nothing_more():
     (run,) = Path("runs").iterdir()
     before = json.loads((run / "metrics.json").read_text())
     assert before["stopped_early"]
-    assert runner.invoke(app, ["train", "--resume", str(run)]).exit_code == 0
+    resumed = runner.invoke(app, ["train", "--resume", str(run)])
+    assert resumed.exit_code == 0 and "nothing left to do" in resumed.output
     after = json.loads((run / "metrics.json").read_text())
     assert comparable(after) == comparable(before)
