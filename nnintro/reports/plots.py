@@ -181,7 +181,7 @@ def curves_figure(history: list[dict], best_epoch: int, stopped_early: bool, tit
             axis.plot(epochs, mean, "o-", ms=3, color=colour, label=f"{name} (members' mean)" if members else name)
             if members:
                 values = np.array([[row[f"{m}/{split}/{metric}"] for m in members] for row in history], dtype=float)
-                axis.plot(epochs, values, "-", lw=0.6, alpha=0.35, color=colour)
+                axis.plot(epochs, values, "-", lw=1.0, alpha=0.7, color=colour)  # each member, visible over the band
                 std = np.nanstd(values, axis=1, ddof=1)
                 axis.fill_between(epochs, np.array(mean) - std, np.array(mean) + std, color=colour, alpha=0.15,
                                   label=f"{name} ± std over {len(members)} members")
