@@ -19,7 +19,8 @@ from nnintro.reports.plots import (
 )
 
 SADDLE_START = (1.0, 1e-3)  # on the ridge, nudged off it: escaping is the whole story
-LIMIT = 1.5  # the picture's square; a path that leaves it stops
+LIMIT = 1.5  # the picture's square at least; it grows to frame the paths
+ESCAPE = 30.0  # a path this far out has escaped (or blown up): it stops there
 
 # name -> (formula as the picture shows it, f(x, y) on tensors)
 FUNCTIONS = {
@@ -61,7 +62,7 @@ def optimizer_paths(steps: int = 120, lr: float = 0.05, start: tuple[float, floa
             f(point[0], point[1]).backward()
             optimizer.step()
             path.append(point.detach().clone().numpy())
-            if not point.detach().abs().max() <= LIMIT:  # it has left the picture (or blown up)
+            if not point.detach().abs().max() <= ESCAPE:  # it has escaped (or blown up)
                 break
         paths[label] = np.stack(path)
     return paths
@@ -85,7 +86,7 @@ def plot_optimizers(path: Path, lr: float = 0.05, steps: int = 120, start: tuple
     formula, f = FUNCTIONS[function]
     paths = optimizer_paths(steps, lr, start, function, optimizers)
     title = f"from ({start[0]:.3g}, {start[1]:.3g}) on f = {formula}, lr {lr:g}, {steps} steps"
-    surface = _surface(f)
+    surface = _surface(f, paths)
     save_figure(optimizers_figure(paths, title, surface, formula), path)
     if not animate:
         return [path]
@@ -103,8 +104,13 @@ def plot_optimizers(path: Path, lr: float = 0.05, steps: int = 120, start: tuple
 ANIMATION_FRAMES = 40
 
 
-def _surface(f) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    grid = torch.linspace(-LIMIT, LIMIT, 200, dtype=torch.float64)
+def _surface(f, paths: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The function over a square that frames every path (at least [-LIMIT, LIMIT]), so a path that escapes the
+    saddle is seen leaving over several frames, not gone after three steps."""
+    points = np.concatenate([p for p in paths.values()])
+    points = points[np.isfinite(points).all(1)]
+    reach = max(LIMIT, float(np.abs(points).max()) * 1.05) if len(points) else LIMIT
+    grid = torch.linspace(-reach, reach, 200, dtype=torch.float64)
     gy, gx = torch.meshgrid(grid, grid, indexing="ij")
     return gx.numpy(), gy.numpy(), f(gx, gy).numpy()
 

@@ -121,3 +121,15 @@ def test_compare_shows_every_models_probabilities_on_the_same_images():
     assert result.exit_code == 0, result.output
     (folder,) = Path("runs").glob("compare-*")
     assert (folder / "compare_probabilities.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_path_that_escapes_the_saddle_stays_in_the_frame_for_every_step():
+    import numpy as np
+
+    from nnintro.commands.plot import FUNCTIONS, _surface, optimizer_paths, random_start
+
+    paths = optimizer_paths(steps=30, lr=0.05, start=random_start(3), optimizers=["sgd"])
+    (path,) = paths.values()
+    assert len(path) == 31  # it leaves the first square in a few steps, and is followed for all 30
+    gx, gy, _ = _surface(FUNCTIONS["saddle"][1], paths)
+    assert gx.max() >= np.abs(path[:, 0]).max() and gy.max() >= np.abs(path[:, 1]).max()
