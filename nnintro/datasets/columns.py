@@ -19,7 +19,7 @@ LARGEST_VALUE = 1e30  # beyond this, squares overflow float64 sums and values ov
 DATE_PARTS = ("year", "month", "day_of_year", "day_of_week")
 TIME_NAMES = re.compile(r"(?i)^(.*[_ .])?(year|yr|time|period|quarter|month|week|day|t)([_ .].*)?$")
 ID_NAMES = re.compile(r"(?i)^(unnamed: ?\d+|rownames?|row(_?(id|no|num|number))?|index|idx|id|key|.*[_ ]id)$")
-DECIMAL_COMMA = re.compile(r"^[+-]?(\d{1,3}(\.\d{3})+|\d+),\d+$")
+DECIMAL_COMMA = re.compile(r"^[+-]?(\d{1,3}(\.\d{3})+|\d+),\d+ ?%?$")
 DATE_FORMS = [  # (pattern of the date part, strptime format, what the console calls it)
     (re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$"), "%Y-%m-%d", "year-month-day"),
     (re.compile(r"^\d{4}/\d{1,2}/\d{1,2}$"), "%Y/%m/%d", "year/month/day"),
@@ -57,15 +57,19 @@ def _shown(values: Any, count: int = 4) -> str:
 
 
 def numbers(series: Any, decimal_comma: bool) -> Any:
-    """Cells as floats: NaN where empty or not a number (decimal commas read when the column uses them)."""
+    """Cells as floats: NaN where empty or not a number (decimal commas read when the column uses them; a
+    percentage such as `12.5%` is the number 0.125)."""
     import pandas as pd
 
     if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
         return series.astype(float)
     text = series.astype("string").str.strip()
+    percent = text.str.endswith("%").fillna(False).to_numpy(bool)
+    text = text.str.removesuffix("%").str.strip()
     if decimal_comma:  # the European form: '.' groups thousands, ',' marks the decimals
         text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
-    return pd.to_numeric(text, errors="coerce").astype(float)
+    values = pd.to_numeric(text, errors="coerce").astype(float)
+    return values.where(~percent, values / 100)
 
 
 def dates(series: Any, date_format: str) -> Any:

@@ -233,3 +233,10 @@ def test_a_class_is_rare_below_ten_percent_and_half_an_even_share():
     assert balanced.rare_classes() == []  # nine of ten classes hold 10 rows, one holds 9 (9.9%): nothing rare
     skewed = Classification(["no", "yes"]).fit(torch.tensor([0] * 94 + [1] * 6))
     assert skewed.rare_classes() == ["yes"]
+
+
+def test_percentages_are_numbers(tmp_path):
+    rows = [f"{i % 50}%,{(i % 9) * 1.5}% ,{i % 2}" for i in range(80)]
+    data = load(write(tmp_path / "t.csv", "share,rate,y", rows), "y")
+    assert {c["name"]: c["kind"] for c in data.inputs["columns"]} == {"share": "numeric", "rate": "numeric"}
+    assert float(data.train.x[:, 0].max()) == pytest.approx(0.49)  # 49% is 0.49
