@@ -13,7 +13,7 @@ from nnintro.datasets import DatasetBundle, load_dataset
 from nnintro.errors import DataError, RunError
 from nnintro.files import output_folder, write_json
 from nnintro.reports.tables import TableSpec
-from nnintro.runs.checkpoint import load_model, load_pack
+from nnintro.runs.checkpoint import load_model
 from nnintro.runs.folder import CONFIG_FILE, METRICS_FILE, MODEL_FILE
 from nnintro.runs.run import Run, open_run
 from nnintro.tasks import SplitOutputs
@@ -48,8 +48,8 @@ def evaluate(run_path: str | Path | None, split: str = "test", runs_root: str | 
         raise RunError(f"{run.path / MODEL_FILE}: the run was trained for {task.describe()}, but dataset "
                        f"{data.name} now gives {data.task.describe()}")
     loss_fn = data.task.per_sample_loss(config.loss)
-    if data.folds is not None:
-        outputs = _fold_outputs(run, data, split, loss_fn, config.train.eval_batch_size, member)
+    if data.folds is not None:  # every member's outputs: the pack the model views
+        outputs = _fold_outputs(model.pack, data, split, loss_fn, config.train.eval_batch_size, member)
     else:
         outputs = run_split(model, data.split(split), loss_fn, config.train.eval_batch_size)
     from nnintro.reports.run_report import split_tables, write_split_report
@@ -63,11 +63,11 @@ def evaluate(run_path: str | Path | None, split: str = "test", runs_root: str | 
     return EvalResult(run, split, outputs, metrics, out_dir, split_tables(task, metrics, title))
 
 
-def _fold_outputs(run: Run, data: DatasetBundle, split: str, loss_fn: Any, batch_size: int,
+def _fold_outputs(pack_model: torch.nn.Module, data: DatasetBundle, split: str, loss_fn: Any, batch_size: int,
                   member: int | None) -> SplitOutputs:
     """A data.folds run on a split: a member on its own rows of it; all members: test out of fold (no row scored by a
     member that trained on it), train and val as each member's own rows one after the other."""
-    pack = run_split(load_pack(run), data.split(split), loss_fn, batch_size)
+    pack = run_split(pack_model, data.split(split), loss_fn, batch_size)
     mine = member_outputs(pack, data.folds[split])
     if member is not None:
         return mine[member]

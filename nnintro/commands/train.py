@@ -107,7 +107,7 @@ def check_model_record(run_dir: Path, info: dict[str, Any]) -> None:
 
 
 def _changed_fields(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
-    """Dotted names of the leaves that differ between two config mappings."""
+    """Dotted names of the leaves that differ between two mappings (configs, model records)."""
     changed = []
     for key in sorted(set(old) | set(new)):
         a, b, name = old.get(key), new.get(key), f"{prefix}{key}"
@@ -159,11 +159,12 @@ def _resume_config(run_dir: Path, overrides: list[str]) -> Config:
     config = load_config(str(run_dir / CONFIG_FILE), overrides)
     started = checkpoint_config(run_dir / CHECKPOINT_FILE)
     if started is not None:
-        changed = _changed_fields(started, config.model_dump(mode="json"))
+        current = config.model_dump(mode="json")
+        changed = _changed_fields(started, current)
         refused = [name for name in changed if name not in RESUMABLE_OVERRIDES]
         if refused:
             shown = ", ".join(f"{name} ({_value_at(started, name)!r} in the checkpoint, "
-                              f"{_value_at(config.model_dump(mode='json'), name)!r} in config.yaml)" for name in refused[:3])
+                              f"{_value_at(current, name)!r} in config.yaml)" for name in refused[:3])
             raise ConfigError(f"{run_dir}: {CHECKPOINT_FILE} and {CONFIG_FILE} disagree on {shown}"
                               f"{' and more' if len(refused) > 3 else ''}: config.yaml was edited, or the checkpoint "
                               f"comes from another run; resuming cannot change what is trained (allowed: "
@@ -268,7 +269,8 @@ def _train_locked(config: Config, data: DatasetBundle, model: torch.nn.Module, i
                         write_csv(run_dir / SPLITS_FILE, [{"row": row, "split": split}
                                                           for row, split in enumerate(data.row_splits, 1)])
                     trainer.save_start()
-                write_atomic(run_dir / CONFIG_FILE, config.to_yaml())
+                else:  # a new run's was written with its folder; a resumed one takes its --set overrides
+                    write_atomic(run_dir / CONFIG_FILE, config.to_yaml())
                 board = TensorBoardObserver(run_dir, model, data, config.report.histograms, config.train.epochs)
                 observers.append(board)
             references = table_references(config, data, trainer, console) if dist.is_main else {}
@@ -350,7 +352,8 @@ def final_metrics(trainer: Trainer, fit: FitResult, info: dict, wall_seconds: fl
         "layers": activation_health(trainer.model, trainer.data.val, config.train.eval_batch_size),
     }
     metrics["warnings"] = (teaching_hints(fit.history, trainer.task, metrics_of["val"], config.optimizer.lr)
-                           + rare_class_hints(task, outputs["test"]) + health_warnings(metrics["layers"]))
+                           + rare_class_hints(task, outputs["test"], metrics_of["test"])
+                           + health_warnings(metrics["layers"]))
     return metrics, outputs["test"]
 
 
@@ -390,7 +393,7 @@ def teaching_hints(history: list[dict[str, float]], task: Task, val: dict[str, f
     return hints
 
 
-def rare_class_hints(task: Task, test: SplitOutputs) -> list[str]:
+def rare_class_hints(task: Task, test: SplitOutputs, test_metrics: dict[str, float]) -> list[str]:
     """Where a class is rare, accuracy hides how it fares: say each class's test recall."""
     rare = task.rare_classes() if isinstance(task, Classification) else []
     if not rare:
@@ -401,6 +404,6 @@ def rare_class_hints(task: Task, test: SplitOutputs) -> list[str]:
     others = f", the other classes' mean {sum(common) / len(common):.3f}" if common else ""
     return [f"{len(rare)} rare class{'es' if len(rare) > 1 else ''} (under 10% of the training rows): test recall "
             f"{listed}{' ...' if len(rare) > 10 else ''}{others}; balanced accuracy "
-            f"{task.metrics(test)['balanced_accuracy']:.3f}"]
+            f"{test_metrics['balanced_accuracy']:.3f}"]
 
 

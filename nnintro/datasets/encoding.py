@@ -57,25 +57,25 @@ def _varies(column: Any, masks: list[np.ndarray], missing: np.ndarray) -> bool:
 
 def _fit_one(plan: ColumnPlan, masks: list[np.ndarray], impute: bool, min_rows: int) -> tuple[dict | None, str | None]:
     """The column's spec from the training rows (under data.folds: what holds for every fold's training rows), or
-    (None, why it is left out)."""
+    (None, why it is left out: "is constant (3) on the training rows")."""
     union = np.any(masks, axis=0)
     missing = plan.values.isna().to_numpy()
     spec: dict[str, Any] = {"name": plan.name, "kind": plan.kind}
     present = plan.values[union & ~missing]
     if any(not (mask & ~missing).any() for mask in masks):
-        return None, f"column '{plan.name}' is empty in every training row: left out"
+        return None, "is empty in every training row"
     if plan.kind == "numeric":
         if plan.decimal_comma:
             spec["decimal_comma"] = True
         if not _varies(plan.values.to_numpy(), masks, missing):
-            return None, f"column '{plan.name}' is constant ({present.iloc[0]:g}) on the training rows: left out"
+            return None, f"is constant ({present.iloc[0]:g}) on the training rows"
         fill = float(np.median(present))
     elif plan.kind == "date":
         parts = date_parts(plan.values)
         spec["format"] = plan.date_format
         spec["parts"] = [part for part, column in parts.items() if _varies(column, masks, missing)]
         if not spec["parts"]:
-            return None, f"column '{plan.name}' holds a single date on the training rows: left out"
+            return None, "holds a single date on the training rows"
         fill = present.sort_values().iloc[len(present) // 2].strftime(plan.date_format)
     else:
         counts = [plan.values[mask & ~missing].value_counts() for mask in masks]
@@ -85,7 +85,7 @@ def _fit_one(plan: ColumnPlan, masks: list[np.ndarray], impute: bool, min_rows: 
         kept = sorted(str(c) for c, n in fewest.items() if n >= min_rows)
         pooled = all(int(c[~c.index.isin(kept)].sum()) > 0 for c in counts)
         if len(kept) + pooled < 2:
-            return None, f"column '{plan.name}' has a single category on the training rows: left out"
+            return None, "has a single category on the training rows"
         spec["categories"] = kept
         if pooled:
             spec["other"] = True
@@ -98,14 +98,15 @@ def _fit_one(plan: ColumnPlan, masks: list[np.ndarray], impute: bool, min_rows: 
 
 
 def fit_columns(plans: list[ColumnPlan], masks: list[np.ndarray], impute: bool,
-                min_rows: int) -> tuple[list[dict], list[str]]:
-    """Every usable column's spec, learned from the training rows (boolean masks: one, or one per fold), and notes
-    on what was left out or pooled."""
-    specs, notes = [], []
+                min_rows: int) -> tuple[list[dict], dict[str, str], list[str]]:
+    """Every usable column's spec, learned from the training rows (boolean masks: one, or one per fold), the
+    columns left out (name -> why), and notes for the console on what was left out or pooled."""
+    specs, left_out, notes = [], {}, []
     for plan in plans:
-        spec, note = _fit_one(plan, masks, impute, min_rows)
+        spec, reason = _fit_one(plan, masks, impute, min_rows)
         if spec is None:
-            notes.append(note)
+            left_out[plan.name] = reason
+            notes.append(f"column '{plan.name}' {reason}: left out")
             continue
         specs.append(spec)
         rare = plan.values[np.any(masks, axis=0)].dropna()
@@ -114,7 +115,7 @@ def fit_columns(plans: list[ColumnPlan], masks: list[np.ndarray], impute: bool,
             notes.append(f"column '{plan.name}': {rare} categories seen in fewer than {min_rows} training rows "
                          f"{'pooled into ' + OTHER if spec.get('other') else 'encoded as no category'} "
                          f"(data.min_category_rows)")
-    return specs, notes
+    return specs, left_out, notes
 
 
 def _encode_one(series: Any, spec: dict[str, Any], errors: list[list[str]], unseen: list[dict[str, str]]) -> np.ndarray:

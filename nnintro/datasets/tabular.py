@@ -255,20 +255,21 @@ def table_dataset(frame: Any, targets: list[str], cfg: Any, source: str, seed: i
         if len(present) < 2:
             raise DataError(f"{source}: the usable rows hold a single class ({task.classes[present[0]]!r}); "
                             f"nothing to classify")
+    usable_rows = np.flatnonzero(usable)
     if cfg.folds:
-        folds = _fold_rows(y_all, np.flatnonzero(usable), task, cfg, seed, source)
-        rows = {split: np.flatnonzero(usable) for split in ("train", "val", "test")}  # each member picks its own
+        folds = _fold_rows(y_all, usable_rows, task, cfg, seed, source)
+        rows = {split: usable_rows for split in ("train", "val", "test")}  # each member picks its own
         train_masks = list(folds["train"])
         notes.append(f"data.folds: {cfg.folds} folds of {usable.sum() // cfg.folds}+ rows; member k trains on the "
                      f"others and is tested on fold k")
     else:
-        folds, rows = None, _split_rows(y_all, np.flatnonzero(usable), task, cfg, seed, source)
+        folds, rows = None, _split_rows(y_all, usable_rows, task, cfg, seed, source)
         train_masks = [np.isin(np.arange(len(frame)), rows["train"])]
         if len(rows["test"]) < SMALL_TEST:
             notes.append(f"the test split holds {len(rows['test'])} rows: one row moves accuracy by "
                          f"{100 / len(rows['test']):.0f} points, so its numbers are rough; compare with the "
                          f"references, or use --set data.folds=5")
-    specs, fitted = fit_columns(table.plans, train_masks, cfg.missing == "impute", cfg.min_category_rows)
+    specs, left_out, fitted = fit_columns(table.plans, train_masks, cfg.missing == "impute", cfg.min_category_rows)
     notes += [plan.detail.split("; ", 1)[1] for plan in table.plans if plan.kind == "date" and "; " in plan.detail]
     notes += fitted
     if not specs:
@@ -290,9 +291,9 @@ def table_dataset(frame: Any, targets: list[str], cfg: Any, source: str, seed: i
         for member, mask in enumerate(folds["test"]):
             for row in np.flatnonzero(mask):
                 row_splits[row] = f"fold{member + 1}"
-    usable_rows = rows["train"]
     return RawDataset(splits["train"], splits["test"], task, scale=1.0, kind="table",
-                      inputs={"columns": specs, "targets": targets}, val=splits["val"], notes=notes,
+                      inputs={"columns": specs, "targets": targets, **({"left_out": left_out} if left_out else {})},
+                      val=splits["val"], notes=notes,
                       row_splits=row_splits,
                       folds={split: torch.from_numpy(mask[:, usable_rows]) for split, mask in folds.items()}
                       if folds is not None else None)
@@ -311,8 +312,7 @@ def column_fates(cfg: Any, seed: int) -> list[dict[str, str]]:
         try:
             raw = table_dataset(frame, targets, cfg, str(cfg.path), seed)
             specs = {spec["name"]: spec for spec in raw.inputs["columns"]}
-            left_out = {note.split("'")[1]: note.split(": ", 1)[-1].split(" on the", 1)[0] for note in raw.notes
-                        if note.endswith("left out")}
+            left_out = raw.inputs.get("left_out", {})
         except DataError as err:
             fates.update({"(all)": f"refused: {err}"})
     for plan in table.plans:
@@ -329,8 +329,7 @@ def column_fates(cfg: Any, seed: int) -> list[dict[str, str]]:
                 what += f"; empty cells imputed with {spec['fill']!r}" + (" + a was-missing input" * bool(spec.get("indicator")))
             fates[plan.name] = what
         else:
-            fates[plan.name] = f"left out: {left_out.get(plan.name, plan.detail)} on the training rows" if plan.name in left_out \
-                else plan.detail
+            fates[plan.name] = f"left out: it {left_out[plan.name]}" if plan.name in left_out else plan.detail
     return [{"column": name, "fate": fates.get(name, "")} for name in frame.columns] + (
         [{"column": "(all)", "fate": fates["(all)"]}] if "(all)" in fates else [])
 

@@ -10,9 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nnintro.models.layers import member_tensors
-
-pass
+from nnintro.models.layers import member_count, member_tensors
 
 TRAINING, STOPPED_EARLY, DIVERGED, COMPLETED = "training", "stopped_early", "diverged", "completed"
 
@@ -71,6 +69,13 @@ class Members:
         self.members = [Member(EarlyStopping(monitor, higher_is_better, min_delta, patience)) for _ in range(count)]
         self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         self.packed = member_tensors(model)  # leading dimension: the member
+
+    @classmethod
+    def for_config(cls, model: nn.Module, frozen: FrozenMembers, task: Any, early: Any) -> Members:
+        """The pack's members with the early stopping of train.early_stopping, watching the task's metric."""
+        monitor = task.check_monitor(early.monitor)
+        return cls(model, frozen, member_count(model), monitor, task.higher_is_better[monitor], early.min_delta,
+                   early.patience, early.restore_best)
 
     def __len__(self) -> int:
         return len(self.members)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,7 +22,7 @@ from nnintro.datasets import DatasetBundle, load_dataset
 from nnintro.datasets.augment import Augmenter
 from nnintro.datasets.batches import steps_per_epoch, train_batches
 from nnintro.errors import ConfigError, NnintroError
-from nnintro.models.layers import architecture_for, build_model, check_memory, member_count
+from nnintro.models.layers import architecture_for, build_model, check_memory
 from nnintro.models.optim import build_scheduler, member_lrs
 from nnintro.runs.checkpoint import RunFolder, load_training_state
 from nnintro.training.distributed import Distributed, all_reduce_sum, any_rank
@@ -82,6 +83,40 @@ def prepare(config: Config) -> tuple[DatasetBundle, torch.nn.Module]:
 
 
 @dataclass
+class EpochTotals:
+    """One epoch's numbers, kept on the device (read once at its end): each step's loss and sample count per
+    member, and the sum of the task's running metric."""
+
+    losses: torch.Tensor  # (steps, K)
+    counts: torch.Tensor  # (steps, K): the batch size, or under data.folds each member's own rows in it
+    running: torch.Tensor  # (K,)
+
+    @classmethod
+    def zeros(cls, steps: int, members: int, device: torch.device) -> EpochTotals:
+        return cls(torch.zeros(steps, members, device=device), torch.zeros(steps, members, device=device),
+                   torch.zeros(members, device=device))
+
+    def add(self, step: int, losses: torch.Tensor, count: torch.Tensor | int, running: torch.Tensor) -> None:
+        self.losses[step], self.counts[step] = losses, count
+        self.running += running
+
+    def means(self, running_metric: str) -> dict[str, torch.Tensor]:
+        """Each member's training loss and running metric over the samples it trained on, (K,) tensors."""
+        seen = self.counts.sum(0).clamp_min(1)
+        return {"train/loss": (self.losses * self.counts).sum(0) / seen, f"train/{running_metric}": self.running / seen}
+
+
+@contextmanager
+def flushed_denormals() -> Iterator[None]:
+    """Tiny values late in training become denormal floats, which run many times slower on x86 CPUs."""
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
+
+
+@dataclass
 class Trainer:
     config: Config
     data: DatasetBundle  # already on the device
@@ -99,10 +134,7 @@ class Trainer:
         self.steps = steps_per_epoch(len(self.data.train), cfg.data.batch_size)
         self.scheduler, self.scheduler_per_batch = build_scheduler(self.optimizer, cfg.scheduler,
                                                                    cfg.train.epochs, self.steps)
-        es = cfg.train.early_stopping
-        monitor = self.task.check_monitor(es.monitor)
-        self.members = Members(self.model, self.stepper.frozen, member_count(self.model), monitor,
-                               self.task.higher_is_better[monitor], es.min_delta, es.patience, es.restore_best)
+        self.members = Members.for_config(self.model, self.stepper.frozen, self.task, cfg.train.early_stopping)
         self.augment = Augmenter.for_data(cfg.data.augment, self.data.normalization)
         self.history: list[dict[str, float]] = []
         self.start_epoch = 1
@@ -124,11 +156,8 @@ class Trainer:
         """Each member's training loss and running metric over the epoch, (K,) tensors ({} if interrupted)."""
         cfg = self.config
         self.stepper.train_model.train()
-        device = self.data.train.x.device
-        n = len(self.data.train)
-        step_losses = torch.zeros(self.steps, len(self.members), device=device)
-        counts = torch.zeros(self.steps, len(self.members), device=device)  # each member's samples in each step
-        running = torch.zeros(len(self.members), device=device)  # the task's running metric, summed over samples
+        device, n = self.data.train.x.device, len(self.data.train)
+        totals = EpochTotals.zeros(self.steps, len(self.members), device)
         own_rows = self.data.folds["train"].float() if self.data.folds else None
         last_refresh = time.perf_counter()
         solo = not self.dist.enabled  # under DDP, decisions wait for the epoch's collective numbers
@@ -136,29 +165,26 @@ class Trainer:
                                                            self.dist.rank, self.dist.world_size)):
             x, mix = self.augment.batch(x) if self.augment is not None else (x, None)  # the training split only
             weights = own_rows[:, index] if own_rows is not None else None
-            outputs, losses = self.stepper.step(x, y, min(cfg.data.batch_size, n - step * cfg.data.batch_size), mix,
-                                                weights)
+            size = min(cfg.data.batch_size, n - step * cfg.data.batch_size)  # the global batch's
+            outputs, losses = self.stepper.step(x, y, size, mix, weights)
             if self.scheduler_per_batch:
                 self.scheduler.step()
-            step_losses[step] = losses
-            counts[step] = weights.sum(-1) if weights is not None else min(cfg.data.batch_size,
-                                                                          n - step * cfg.data.batch_size)
-            running += self.task.running_sum(outputs, y, weights)
+            totals.add(step, losses, weights.sum(-1) if weights is not None else size,
+                       self.task.running_sum(outputs, y, weights))
             now = time.perf_counter()
             if now - last_refresh > REFRESH_SECONDS or step == self.steps - 1:
                 last_refresh = now
                 if solo:
-                    self._check_finite(step_losses[: step + 1], epoch)
-                self._notify("on_step", epoch, step + 1, self.steps, float(step_losses[step, self.members.alive].mean()))
+                    self._check_finite(totals.losses[: step + 1], epoch)
+                self._notify("on_step", epoch, step + 1, self.steps, float(totals.losses[step, self.members.alive].mean()))
             if solo and self.stop_requested():
                 return {}
         if not solo:
             # each rank averaged its own share of every batch; the epoch's numbers are over all of them
-            step_losses = all_reduce_sum(step_losses) / self.dist.world_size
-            running = all_reduce_sum(running)
-            self._check_finite(step_losses, epoch)
-        seen = counts.sum(0).clamp_min(1) if own_rows is not None else n
-        return {"train/loss": (step_losses * counts).sum(0) / seen, f"train/{self.task.running_metric}": running / seen}
+            totals.losses = all_reduce_sum(totals.losses) / self.dist.world_size
+            totals.running = all_reduce_sum(totals.running)
+            self._check_finite(totals.losses, epoch)
+        return totals.means(self.task.running_metric)
 
     def _check_finite(self, step_losses: torch.Tensor, epoch: int) -> None:
         self.members.check_finite(step_losses, epoch, member_lrs(self.optimizer, len(self.members)))
@@ -186,16 +212,11 @@ class Trainer:
             self.started = True
 
     def fit(self) -> FitResult:
-        # tiny values late in training become denormal floats, which run many times slower on x86 CPUs
-        torch.set_flush_denormal(True)
-        try:
+        with flushed_denormals():
             return self._fit()
-        finally:
-            torch.set_flush_denormal(False)
 
     def _fit(self) -> FitResult:
-        cfg = self.config
-        status = "completed"
+        cfg, status = self.config, "completed"
         if cfg.train.compile and self.start_epoch <= cfg.train.epochs:
             self.stepper.warm_up_compiled(self.data.train, cfg.data.batch_size, self.steps)
         self.save_start()
@@ -218,11 +239,7 @@ class Trainer:
             val_metrics = self._validate()
             improved = self.members.end_epoch(epoch, [m[self.members[0].early.monitor] for m in val_metrics],
                                               epoch == cfg.train.epochs)
-            if self.scheduler is not None and not self.scheduler_per_batch:
-                if cfg.scheduler.name == "plateau":  # a pack's members share it: their mean val loss
-                    self.scheduler.step(sum(val_metrics[k]["loss"] for k in self.members.alive) / len(self.members.alive))
-                else:
-                    self.scheduler.step()
+            self._step_epoch_scheduler(val_metrics)
             row = self.members.history_row(epoch, train_metrics, val_metrics, lr, epoch_seconds)
             self.history.append(row)
             self._save_epoch(epoch, improved)
@@ -232,6 +249,14 @@ class Trainer:
                 status = "interrupted"
                 break
         return self._finish(status)
+
+    def _step_epoch_scheduler(self, val_metrics: list[dict[str, float]]) -> None:
+        if self.scheduler is None or self.scheduler_per_batch:
+            return
+        if self.config.scheduler.name == "plateau":  # a pack's members share it: their mean val loss
+            self.scheduler.step(sum(val_metrics[k]["loss"] for k in self.members.alive) / len(self.members.alive))
+        else:
+            self.scheduler.step()
 
     def _finish(self, status: str) -> FitResult:
         self.members.finish(restore_all=status == "interrupted")

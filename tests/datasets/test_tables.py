@@ -75,6 +75,11 @@ def test_a_column_constant_on_the_training_rows_is_left_out_and_named(tmp_path):
     data = load(table(test_row), "y")
     assert [c["name"] for c in data.inputs["columns"]] == ["x"]
     assert any("'flag' is constant (1) on the training rows: left out" in note for note in data.notes)
+    from nnintro.datasets.tabular import column_fates
+
+    config = validate({"data": {"dataset": "csv", "path": str(tmp_path / "t.csv"), "target": "y"}})
+    fates = {row["column"]: row["fate"] for row in column_fates(config.data, 0)}
+    assert fates["flag"] == "left out: it is constant (1) on the training rows"
 
 
 @pytest.mark.parametrize("header, values", [
