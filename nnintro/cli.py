@@ -206,7 +206,7 @@ def predict(
     """Predict with a trained run: classes for images, values (or classes) for the rows of a CSV."""
     from nnintro.commands.predict import predict as predict_files
     from nnintro.files import dumps_json
-    from nnintro.runs.run import open_run
+    from nnintro.run_folder.run import open_run
 
     results = predict_files(run, files, top_k, invert, plot=plot, force=force, center=center, member=member)
     if as_json:
@@ -248,7 +248,7 @@ def compare(
     Folders of nnintro's own reports (compare-*, lr_find-*) among the arguments are skipped, so `runs/*` works."""
     from nnintro.commands.compare import runs_for_configs, summarize, write_comparison
     from nnintro.files import output_file
-    from nnintro.runs.folder import is_report_folder
+    from nnintro.run_folder.layout import is_report_folder
 
     if md is not None:
         output_file(md, "--md", force)

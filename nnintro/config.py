@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from nnintro.errors import ConfigError, did_you_mean
-from nnintro.runs.folder import NAME_PATTERN
+from nnintro.run_folder.layout import NAME_PATTERN
 from nnintro.safe_yaml import YamlProblem, load_yaml
 
 PACKAGED_CONFIGS = "configs"

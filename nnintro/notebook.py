@@ -19,8 +19,8 @@ from typing import Any
 from nnintro.config import Config, leaf_paths, load_config, override_text
 from nnintro.errors import ConfigError
 from nnintro.files import read_json
-from nnintro.runs.folder import CONFIG_FILE, METRICS_FILE, read_history
-from nnintro.runs.run import Run, open_run
+from nnintro.run_folder.layout import CONFIG_FILE, METRICS_FILE, read_history
+from nnintro.run_folder.run import Run, open_run
 
 
 def _overrides(overrides: dict[str, Any] | None, settings: dict[str, Any]) -> list[str]:
@@ -115,7 +115,7 @@ class TrainedRun:
         import torch
 
         from nnintro.commands.predict import predict
-        from nnintro.runs.checkpoint import load_model
+        from nnintro.run_folder.checkpoint import load_model
 
         if isinstance(inputs, (str, Path)) or (isinstance(inputs, list) and all(isinstance(i, (str, Path))
                                                                                  for i in inputs)):

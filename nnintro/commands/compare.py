@@ -12,8 +12,8 @@ from nnintro.files import read_json, write_atomic, write_csv
 from nnintro.models.layers import describe
 from nnintro.reports.stats import difference, spread
 from nnintro.reports.tables import Column, TableSpec
-from nnintro.runs.folder import METRICS_FILE, create_run_dir, find_finished_run, read_history
-from nnintro.runs.run import Run, open_run
+from nnintro.run_folder.layout import METRICS_FILE, create_run_dir, find_finished_run, read_history
+from nnintro.run_folder.run import Run, open_run
 from nnintro.tasks import Task
 
 
@@ -167,8 +167,8 @@ def _write_probabilities(summaries: list[RunSummary], folder: Path, count: int =
     from nnintro.datasets import load_dataset
     from nnintro.reports.classification import spread_over_classes
     from nnintro.reports.plots import compare_probabilities_figure, save_figure
-    from nnintro.runs.checkpoint import load_model
-    from nnintro.runs.folder import CONFIG_FILE
+    from nnintro.run_folder.checkpoint import load_model
+    from nnintro.run_folder.layout import CONFIG_FILE
 
     runs = [s.run for s in summaries]
     first = runs[0]
@@ -189,7 +189,7 @@ def _write_probabilities(summaries: list[RunSummary], folder: Path, count: int =
 
 def runs_table(runs_root: Path) -> TableSpec:
     """All runs under runs_root, newest first; an unfinished or damaged one is listed with what can be read."""
-    from nnintro.runs.folder import CONFIG_FILE, is_run, never_started
+    from nnintro.run_folder.layout import CONFIG_FILE, is_run, never_started
 
     folders = sorted((p for p in runs_root.glob("**/") if p != runs_root and (is_run(p) or never_started(p))),
                      key=lambda p: p.stat().st_mtime, reverse=True) if runs_root.is_dir() else []

@@ -13,9 +13,9 @@ from nnintro.datasets import DatasetBundle, load_dataset
 from nnintro.errors import DataError, RunError
 from nnintro.files import output_folder, write_json
 from nnintro.reports.tables import TableSpec
-from nnintro.runs.checkpoint import load_model
-from nnintro.runs.folder import CONFIG_FILE, METRICS_FILE, MODEL_FILE
-from nnintro.runs.run import Run, open_run
+from nnintro.run_folder.checkpoint import load_model
+from nnintro.run_folder.layout import CONFIG_FILE, METRICS_FILE, MODEL_FILE
+from nnintro.run_folder.run import Run, open_run
 from nnintro.tasks import SplitOutputs
 from nnintro.training.outputs import member_outputs, out_of_fold, run_split
 

@@ -19,8 +19,8 @@ from torch import nn
 
 from nnintro.errors import InputError
 from nnintro.files import file_mode, output_file
-from nnintro.runs.checkpoint import load_model
-from nnintro.runs.run import open_run
+from nnintro.run_folder.checkpoint import load_model
+from nnintro.run_folder.run import open_run
 from nnintro.tasks import Task
 from nnintro.version import __version__
 

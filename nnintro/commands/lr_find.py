@@ -10,7 +10,7 @@ from typing import Any
 from nnintro.config import Config
 from nnintro.errors import ConfigError
 from nnintro.files import write_csv
-from nnintro.runs.folder import create_run_dir
+from nnintro.run_folder.layout import create_run_dir
 
 
 @dataclass

@@ -9,8 +9,8 @@ import torch
 
 from nnintro.errors import InputError
 from nnintro.files import output_file
-from nnintro.runs.checkpoint import load_model
-from nnintro.runs.run import Run, open_run
+from nnintro.run_folder.checkpoint import load_model
+from nnintro.run_folder.run import Run, open_run
 
 # Overrides a resumed run may take: they change how long or how it is logged, not what is trained.
 MAX_DRAWN = 24  # predict --plot draws the first this many images: a figure of thousands helps no one

@@ -19,8 +19,8 @@ from nnintro.errors import ConfigError, NnintroError
 from nnintro.files import read_json, write_atomic, write_csv, write_json
 from nnintro.reports.stats import spread
 from nnintro.reports.tables import Column, TableSpec
-from nnintro.runs.folder import CONFIG_FILE, METRICS_FILE, NAME_PATTERN, find_finished_run
-from nnintro.runs.run import open_run
+from nnintro.run_folder.layout import CONFIG_FILE, METRICS_FILE, NAME_PATTERN, find_finished_run
+from nnintro.run_folder.run import open_run
 
 
 def parse_grid(assignment: str) -> tuple[str, list[Any]]:
@@ -134,7 +134,7 @@ def _write_boundaries(folder: Path, rows: list[dict[str, Any]]) -> None:
     from nnintro.datasets import load_dataset
     from nnintro.reports.classification import boundary_image
     from nnintro.reports.plots import frames_figure, save_figure
-    from nnintro.runs.checkpoint import load_model
+    from nnintro.run_folder.checkpoint import load_model
 
     frames = []
     for row in rows:

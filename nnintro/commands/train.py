@@ -22,8 +22,16 @@ from nnintro.reports.console import ConsoleObserver
 from nnintro.reports.layers import activation_health, health_warnings
 from nnintro.reports.stats import spread
 from nnintro.reports.tensorboard import TensorBoardObserver
-from nnintro.runs.checkpoint import RunFolder, checkpoint_config
-from nnintro.runs.folder import CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, MODEL_FILE, SPLITS_FILE, create_run_dir, locked_run
+from nnintro.run_folder.checkpoint import RunFolder, checkpoint_config
+from nnintro.run_folder.layout import (
+    CHECKPOINT_FILE,
+    CONFIG_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    SPLITS_FILE,
+    create_run_dir,
+    locked_run,
+)
 from nnintro.tasks import Classification, SplitOutputs, Task
 from nnintro.training import distributed
 from nnintro.training.device import check_precision, select_device

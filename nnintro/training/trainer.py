@@ -24,7 +24,7 @@ from nnintro.datasets.batches import steps_per_epoch, train_batches
 from nnintro.errors import ConfigError, NnintroError
 from nnintro.models.layers import architecture_for, build_model, check_memory
 from nnintro.models.optim import build_scheduler, member_lrs
-from nnintro.runs.checkpoint import RunFolder, load_training_state
+from nnintro.run_folder.checkpoint import RunFolder, load_training_state
 from nnintro.training.distributed import Distributed, all_reduce_sum, any_rank
 from nnintro.training.members import Members
 from nnintro.training.numpy_engine import check_task

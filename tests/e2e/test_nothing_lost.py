@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from nnintro.cli import app
 from nnintro.files import dumps_json
-from nnintro.runs.folder import locked_run
+from nnintro.run_folder.layout import locked_run
 
 runner = CliRunner()
 

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nnintro.cli import app
-from nnintro.runs.folder import create_run_dir
+from nnintro.run_folder.layout import create_run_dir
 
 runner = CliRunner()
 # dropout, augmentation with mixup (random draws), batch norm (running statistics) and two members: everything a

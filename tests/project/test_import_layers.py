@@ -13,7 +13,7 @@ ROWS = [  # top row first; each row may import only the rows below it
     {"nnintro.commands"},
     {"nnintro.training", "nnintro.reports"},
     {"nnintro.config"},
-    {"nnintro.runs", "nnintro.datasets"},
+    {"nnintro.run_folder", "nnintro.datasets"},
     {"nnintro.tasks", "nnintro.models", "nnintro.files"},
     {"nnintro.errors", "nnintro.safe_yaml", "nnintro.features", "nnintro.version"},
 ]

@@ -19,8 +19,8 @@ from torch import nn
 from nnintro.errors import InputError, RunError
 from nnintro.files import read_json, write_atomic, write_csv
 from nnintro.models.layers import architecture_problems, build_model, member_count, planned_parameters, user_model
-from nnintro.runs.folder import CHECKPOINT_FILE, HISTORY_FILE, METRICS_FILE, WEIGHTS_FILE
-from nnintro.runs.run import Run
+from nnintro.run_folder.layout import CHECKPOINT_FILE, HISTORY_FILE, METRICS_FILE, WEIGHTS_FILE
+from nnintro.run_folder.run import Run
 
 
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from nnintro.errors import RunError
 from nnintro.files import read_json
-from nnintro.runs.folder import CONFIG_FILE, MODEL_FILE, is_run, newest_run
+from nnintro.run_folder.layout import CONFIG_FILE, MODEL_FILE, is_run, newest_run
 
 
 @dataclass
