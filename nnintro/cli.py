@@ -448,6 +448,24 @@ def backprop(
 
 
 @app.command()
+@user_errors
+def serve(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders to serve side by side (image, table or 2-D runs).")],
+    host: Annotated[str, typer.Option("--host", help="Address to listen on. The default answers this machine only; "
+                                      "0.0.0.0 lets anyone who can reach it use the page and the API.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
+) -> None:
+    """A live page (draw, drop or type an input; watch the models answer) and an HTTP API over trained runs.
+    Needs the serve extra: pip install 'nnintro[serve]'."""
+    from nnintro.web.app import serve as serve_runs
+
+    if host in ("0.0.0.0", "::"):
+        err_console.print(f"listening on every network interface ({host}): anyone who can reach this machine can use "
+                          f"the page and the API", highlight=False)
+    serve_runs(runs, host, port, say=lambda text: console.print(text, highlight=False, markup=False))
+
+
+@app.command()
 def configs() -> None:
     """List the packaged configs (use one with --config NAME; copy one from configs/ to change it)."""
     from nnintro.config import packaged_config_summaries

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import difflib
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,31 +110,15 @@ class TrainedRun:
     def predict(self, inputs: Any, top_k: int = 3) -> list[dict[str, Any]]:
         """Image files, an array (one input, or a batch with the model's input shape), or a DataFrame of rows
         for a table run; one prediction per input, as `nnintro predict --json` gives them."""
-        import numpy as np
-        import torch
-
         from nnintro.commands.predict import predict
-        from nnintro.run_folder.checkpoint import load_model
+        from nnintro.inference.predictor import Predictor
 
         if isinstance(inputs, (str, Path)) or (isinstance(inputs, list) and all(isinstance(i, (str, Path))
                                                                                  for i in inputs)):
             files = [inputs] if isinstance(inputs, (str, Path)) else inputs
             return predict(self.path, [str(f) for f in files], top_k)
-        if hasattr(inputs, "to_csv"):  # a DataFrame of raw rows
-            from nnintro.datasets.tabular import read_rows
-
-            with tempfile.TemporaryDirectory() as folder:  # one reader for files and frames: the CSV one
-                table = Path(folder) / "rows.csv"
-                inputs.to_csv(table, index=False)
-                x, rows = read_rows(table, self.run.model_info["inputs"])
-        else:
-            shape = self.run.architecture["input_shape"]
-            array = np.asarray(inputs, dtype=np.float32)
-            x = torch.from_numpy(array.reshape(-1, *shape) if array.size % int(np.prod(shape)) == 0 else array)
-            rows = [{} for _ in range(len(x))]
-        with torch.inference_mode():
-            outputs = load_model(self.run)(x).float()
-        return [{**row, **prediction} for row, prediction in zip(rows, self.run.task.predictions(outputs, top_k))]
+        predictor = Predictor(self.run)
+        return predictor.frame(inputs, top_k) if hasattr(inputs, "to_csv") else predictor.array(inputs, top_k)
 
     def plot_curves(self) -> Any:
         """Loss and the task's running metric per epoch (the run's curves.png, as a figure)."""

@@ -171,3 +171,25 @@ def _ctrl_c_stops_the_session(monkeypatch: pytest.MonkeyPatch) -> None:
         return result
 
     monkeypatch.setattr(CliRunner, "invoke", invoke_then_stop_on_ctrl_c)
+
+
+@pytest.fixture(scope="session")
+def served_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Small finished runs of each data kind for serve's tests: digits MLP and linear (images), XOR (points), a
+    generated table (regression): a few seconds in all, trained once per session."""
+    import nnintro
+
+    root = tmp_path_factory.mktemp("served")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NNINTRO_CACHE_DIR", str(root / "cache"))
+        runs = root / "runs"
+        table = write_table(root / "houses.csv")
+        trained = {
+            "digits_mlp": nnintro.train("digits_mlp", runs_dir=runs, epochs=4),
+            "digits_linear": nnintro.train("digits_linear", runs_dir=runs, epochs=4),
+            "xor": nnintro.train("xor_mlp", runs_dir=runs, epochs=20),
+            "table": nnintro.train("tabular_mlp", {"data.path": str(table), "data.target": "price",
+                                                   "data.ignore": ["name"], "data.missing": "impute"},
+                                  runs_dir=runs, epochs=20),
+        }
+    return {name: run.path for name, run in trained.items()}

@@ -9,10 +9,8 @@ import torch
 
 from nnintro.errors import InputError
 from nnintro.files import output_file
-from nnintro.run_folder.checkpoint import load_model
 from nnintro.run_folder.run import Run, open_run
 
-# Overrides a resumed run may take: they change how long or how it is logged, not what is trained.
 MAX_DRAWN = 24  # predict --plot draws the first this many images: a figure of thousands helps no one
 
 
@@ -23,30 +21,24 @@ def predict(run_path: str | Path | None, files: list[str], top_k: int = 3, inver
     take CSV files, one result per row ({"file", "row", "prediction", ...}). A file or row that cannot be
     used gets {"file", "error"} and the others go on. plot: also draw each image beside its class
     probabilities; an existing file there is replaced only with force."""
-    from nnintro.datasets.inputs import read_inputs
+    from nnintro.inference.predictor import Predictor
 
     if plot is not None:
         output_file(plot, "--plot", force)
     run = open_run(run_path, runs_root)
     if plot is not None and run.model_info.get("data_kind") != "image":  # said before any work, not after
         raise InputError(f"--plot {plot}: this run's model does not take images; nothing to draw")
-    model = load_model(run, member)
-    task = run.task
+    predictor = Predictor(run, member)
     results: list[dict[str, Any]] = []
     drawn: list[tuple[str, torch.Tensor, torch.Tensor]] = []
     for file in files:
         try:
-            x, rows = read_inputs(Path(file), run.model_info, invert, center)
+            found, x, outputs = predictor.file(Path(file), top_k, invert, center, name=file)
         except InputError as err:
             results.append({"file": file, "error": str(err)})
             continue
-        usable = [i for i, row in enumerate(rows) if "error" not in row]
-        with torch.inference_mode():
-            outputs = model(x[usable]).float() if usable else torch.empty(0, task.width)
-        predictions = iter(task.predictions(outputs, top_k))
-        for row in rows:
-            results.append({"file": file, **row, **({} if "error" in row else next(predictions))})
-        if run.model_info.get("data_kind") == "image" and usable:
+        results += found
+        if run.model_info.get("data_kind") == "image" and len(outputs):
             drawn.append((file, x[0], torch.softmax(outputs[0], 0)))
     if plot is not None and drawn:
         _plot_predictions(run, drawn[:MAX_DRAWN], plot)

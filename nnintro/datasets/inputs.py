@@ -43,16 +43,22 @@ def _read_array(path: Path, shape: list[int]) -> np.ndarray:
         raise
     except (OSError, ValueError, EOFError, TypeError, SyntaxError) as err:
         raise InputError(f"{path}: not a readable .npy array ({str(err)[:120]})") from err
+    return check_array(array, shape, str(path))
+
+
+def check_array(array: np.ndarray, shape: list[int], where: str) -> np.ndarray:
+    """One model input from an array of the input's shape (or H, W, C, or the same numbers flat), as float32;
+    refused when it does not fit or holds NaN or infinities. where: what the message calls the array."""
     if list(array.shape) != shape:
         if array.ndim == 3 and list(array.shape) == [shape[1], shape[2], shape[0]]:
             array = array.transpose(2, 0, 1)  # H, W, C as images are usually stored
         elif array.size == int(np.prod(shape)) and array.ndim < len(shape) + 1:
             array = array.reshape(shape)
         else:
-            raise InputError(f"{path}: array shape {list(array.shape)} does not fit the model's input {shape}")
-    array = array.astype(np.float32)
+            raise InputError(f"{where}: array shape {list(array.shape)} does not fit the model's input {shape}")
+    array = np.ascontiguousarray(array, dtype=np.float32)
     if not np.isfinite(array).all():
-        raise InputError(f"{path}: array holds NaN or infinite values")
+        raise InputError(f"{where}: array holds NaN or infinite values")
     return array
 
 

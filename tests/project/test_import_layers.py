@@ -9,9 +9,9 @@ import nnintro
 
 PACKAGE = Path(nnintro.__file__).parent
 ROWS = [  # top row first; each row may import only the rows below it
-    {"nnintro", "nnintro.__main__", "nnintro.cli", "nnintro.notebook"},
+    {"nnintro", "nnintro.__main__", "nnintro.cli", "nnintro.notebook", "nnintro.web"},
     {"nnintro.commands"},
-    {"nnintro.training", "nnintro.reports"},
+    {"nnintro.training", "nnintro.reports", "nnintro.inference"},
     {"nnintro.config"},
     {"nnintro.run_folder", "nnintro.datasets"},
     {"nnintro.tasks", "nnintro.models", "nnintro.files"},
