@@ -197,7 +197,8 @@ def predict(
     invert: Annotated[bool, typer.Option("--invert", metavar="", help="Invert gray levels: dark ink on white paper -> "
                                          "MNIST's white-on-black.")] = False,
     center: Annotated[bool, typer.Option("--center", metavar="", help="Gray models: crop to the ink and centre it by "
-                                         "mass in a 20/28 box, as MNIST's digits were (for your own drawings).")] = False,
+                                         "mass as the training digits were (MNIST: a 20/28 box; digits: the whole "
+                                         "frame), for your own drawings.")] = False,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Draw each image beside its class probabilities "
                                                  "into this PNG.")] = None,
     force: ForceOption = False,

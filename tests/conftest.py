@@ -184,12 +184,13 @@ def served_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         patch.setenv("NNINTRO_CACHE_DIR", str(root / "cache"))
         runs = root / "runs"
         table = write_table(root / "houses.csv")
+        quick = {"report.plots": False}  # serve reads no picture: none drawn
         trained = {
-            "digits_mlp": nnintro.train("digits_mlp", runs_dir=runs, epochs=4),
-            "digits_linear": nnintro.train("digits_linear", runs_dir=runs, epochs=4),
-            "xor": nnintro.train("xor_mlp", runs_dir=runs, epochs=20),
-            "table": nnintro.train("tabular_mlp", {"data.path": str(table), "data.target": "price",
+            "digits_mlp": nnintro.train("digits_mlp", quick, runs_dir=runs, epochs=4),
+            "digits_linear": nnintro.train("digits_linear", quick, runs_dir=runs, epochs=4),
+            "xor": nnintro.train("xor_mlp", quick, runs_dir=runs, epochs=20),
+            "table": nnintro.train("tabular_mlp", {**quick, "data.path": str(table), "data.target": "price",
                                                    "data.ignore": ["name"], "data.missing": "impute"},
-                                  runs_dir=runs, epochs=20),
+                                   runs_dir=runs, epochs=20),
         }
     return {name: run.path for name, run in trained.items()}

@@ -12,6 +12,7 @@ from nnintro.errors import InputError
 from nnintro.files import check_file
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
+MNIST_INK_BOX = 20 / 28  # MNIST's digits fill a 20x20 box in their 28x28 frame; a family may record its own
 
 
 def _read_image(path: Path, channels: int, height: int, width: int) -> np.ndarray:
@@ -62,9 +63,9 @@ def check_array(array: np.ndarray, shape: list[int], where: str) -> np.ndarray:
     return array
 
 
-def center_like_mnist(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
+def center_like_mnist(pixels: np.ndarray, height: int, width: int, ink_box: float = MNIST_INK_BOX) -> np.ndarray:
     """MNIST's own preprocessing for a drawing (light ink on dark, any size): crop to the ink, scale its longer
-    side to 20/28 of the frame keeping the aspect, and place it so its centre of mass is the frame's centre."""
+    side to ink_box of the frame keeping the aspect, and place it so its centre of mass is the frame's centre."""
     from PIL import Image
 
     ink = pixels > 0.2 * pixels.max() if pixels.max() > 0 else np.zeros_like(pixels, dtype=bool)
@@ -72,7 +73,7 @@ def center_like_mnist(pixels: np.ndarray, height: int, width: int) -> np.ndarray
         return np.asarray(Image.fromarray(pixels.astype(np.uint8)).resize((width, height)), dtype=np.float32)
     rows, columns = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
     crop = pixels[rows[0]:rows[-1] + 1, columns[0]:columns[-1] + 1]
-    box = 20 / 28 * min(height, width)
+    box = ink_box * min(height, width)
     factor = box / max(crop.shape)
     size = (max(1, round(crop.shape[1] * factor)), max(1, round(crop.shape[0] * factor)))
     small = np.asarray(Image.fromarray(crop.astype(np.uint8)).resize(size, Image.Resampling.LANCZOS), np.float32)
@@ -106,8 +107,10 @@ def load_input(path: Path, model_info: dict[str, Any], invert: bool = False,
         except DecodeError as err:
             raise InputError(f"{path}: {err}") from err
         pixels = _read_image(path, 1, native[0], native[1])[0]
-        pixels = center_like_mnist(255.0 - pixels if invert else pixels, shape[1], shape[2])[None]
-        notes["centered"] = "cropped to the ink, scaled to 20/28 of the frame, centred by mass (as MNIST)"
+        ink_box = model_info.get("inputs", {}).get("ink_box", MNIST_INK_BOX)
+        pixels = center_like_mnist(255.0 - pixels if invert else pixels, shape[1], shape[2], ink_box)[None]
+        notes["centered"] = (f"cropped to the ink, scaled to {ink_box * shape[1]:g}/{shape[1]} of the frame, centred by "
+                             f"mass (as the training digits)")
     else:
         pixels = _read_image(path, *shape)
         if invert:

@@ -63,7 +63,8 @@ class Predictor:
         """One input or a batch with the model's input shape, in the raw units of the training data."""
         shape = self.input_shape
         try:
-            array = np.asarray(values, dtype=np.float32)
+            with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused below
+                array = np.asarray(values, dtype=np.float32)
         except (TypeError, ValueError) as err:
             raise InputError(f"the input must be numbers in the model's input shape {shape} ({err})") from err
         if array.size == 0 or array.size % int(np.prod(shape)):

@@ -191,3 +191,17 @@ def test_two_folders_of_one_name_are_both_served(served_runs, tmp_path):
     shutil.copytree(served_runs["xor"], copy)
     both = load_runs([served_runs["xor"], copy])
     assert list(both) == [copy.name, f"{copy.name}-2"]
+
+
+def test_a_busy_port_or_a_missing_extra_is_one_line(served_runs, monkeypatch):
+    import socket
+    import sys
+
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        result = runner.invoke(cli, ["serve", str(served_runs["xor"]), "--port", str(port)])
+    assert result.exit_code == 2 and f"--port {port}: cannot listen there" in result.output
+    monkeypatch.setitem(sys.modules, "fastapi", None)  # as where the serve extra is not installed
+    result = runner.invoke(cli, ["serve", str(served_runs["xor"])])
+    assert result.exit_code == 2 and "pip install 'nnintro[serve]'" in result.output
+    assert "Traceback" not in result.output
