@@ -1,8 +1,11 @@
-# nnintro on an official PyTorch CUDA runtime image (CUDA, cuDNN and Python inside; pip brings torch to the floor).
+# nnintro on a slim Python image with one CUDA stack: PyTorch's Linux wheel from PyPI, built for CUDA 13.0, which
+# brings its own CUDA libraries (the host needs an NVIDIA driver of the 580 series or newer, and the NVIDIA
+# Container Toolkit for --gpus). A CPU-only image: --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cpu
 #   docker build -t nnintro .
-#   docker run --gpus all -v "$PWD/data:/app/data" -v "$PWD/runs:/app/runs" nnintro train --config cifar_mlp.yaml
-FROM pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime
+#   docker run --rm --gpus all -v "$PWD/runs:/app/runs" nnintro train        # the offline default
+FROM python:3.12-slim-bookworm
 
+ARG TORCH_INDEX=https://pypi.org/simple
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -11,8 +14,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# dependencies first (cached while only the code changes); pip upgrades the base image's torch to the
-# floor in pyproject.toml (2.11, the oldest release the test suite has passed on)
+# torch first, in its own layer (a few GB that change only with the floor); the ranges are pyproject.toml's, so
+# installing nnintro next finds them met and brings no second torch
+RUN pip install --no-cache-dir --index-url "$TORCH_INDEX" "torch>=2.11,<3" "torchvision>=0.26,<1"
+
 COPY pyproject.toml README.md ./
 COPY nnintro ./nnintro
 RUN pip install --no-cache-dir . \
