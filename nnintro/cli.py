@@ -354,6 +354,58 @@ def sweep(
                   f"tensorboard --logdir {result.folder} compares them in the HParams tab", highlight=False)
 
 
+@app.command()
+@user_errors
+def tune(
+    config: ConfigOption = None,
+    space: Annotated[Optional[list[str]], typer.Option(
+        "--space", "-s", help="FIELD=KIND(...): log(1e-4,1e-1), uniform(0,0.5), int(1,4), logint(16,512), "
+                              "choice([64],[128,64]). Repeatable; adds to the config's tune.space.")] = None,
+    trials: Annotated[Optional[int], typer.Option("--trials", "-n", min=1, help="Trials in the study (default "
+                                                  "tune.trials, 40); with --resume: how many more.")] = None,
+    study: Annotated[Optional[str], typer.Option("--study", help="The study's name and folder under --runs-dir. "
+                                                 "Default: tune-<config name>.")] = None,
+    storage: Annotated[Optional[str], typer.Option("--storage", help="Where the study lives: a database URL "
+                                                   "(postgresql://..., mysql://..., sqlite:///...) or a journal file "
+                                                   "path. Default: runs/<study>/study.db.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", metavar="", help="Continue --study with its stored config "
+                                         "and space; --trials more trials.")] = False,
+    sampler: Annotated[Optional[str], typer.Option("--sampler", help="tpe (default), random, grid, cmaes.")] = None,
+    pruner: Annotated[Optional[str], typer.Option("--pruner", help="median (default), halving, none.")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=256, help="Worker processes on this machine.")] = 1,
+    pack: Annotated[int, typer.Option("--pack", min=1, max=1024, help="Trials asked at once; those that share the "
+                                      "model's shape train together as one pack.")] = 8,
+    confirm: Annotated[int, typer.Option("--confirm", min=0, max=20, help="Train the best this many points again "
+                                         "on fresh seeds, beside the default, and compare them (0: skip).")] = 3,
+    seeds: Annotated[int, typer.Option("--seeds", min=2, max=64, help="Fresh seeds per confirmed point.")] = 5,
+    grace: Annotated[float, typer.Option("--grace", min=2, help="Seconds without a heartbeat after which a trial "
+                                         "is taken as killed: failed and asked again.")] = 120,
+    worker: Annotated[bool, typer.Option("--worker", hidden=True)] = False,
+    set_: SetOption = None,
+    runs_dir: RunsDirOption = Path("runs"),
+) -> None:
+    """Search hyperparameters with Optuna: a sampler that learns, pruning, packed trials, many workers.
+    Needs the tune extra: pip install 'nnintro[tune]'."""
+    from nnintro.commands.tune import PRUNERS, SAMPLERS
+    from nnintro.commands.tune import tune as run_tune
+
+    for option, value, valid in (("--sampler", sampler, SAMPLERS), ("--pruner", pruner, PRUNERS)):
+        if value is not None and value not in valid:
+            raise typer.BadParameter(f"'{value}' (valid: {', '.join(valid)})", param_hint=option)
+    result = run_tune(config, list(set_ or []), list(space or []), trials, study, storage, resume, sampler, pruner,
+                      workers, pack, confirm, seeds, runs_dir, grace, worker,
+                      say=lambda line: console.print(line, highlight=False, markup=False))
+    if worker:
+        return
+    if result.rows:
+        console.print(result.table.to_rich())
+        console.print(f"winner: {result.rows[0].label}; reproduce it with:\n  {result.winner_line}", highlight=False,
+                      markup=False)
+    console.print(f"wrote {result.folder}/summary.md, summary.csv{''.join(', ' + p for p in result.pictures)}; "
+                  f"{result.trials} trials finished in {result.storage}; tensorboard --logdir {result.folder} shows "
+                  f"every trial in its HParams tab", highlight=False, markup=False)
+
+
 @app.command("lr-find")
 @user_errors
 def lr_find(

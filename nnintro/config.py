@@ -341,6 +341,14 @@ class ReportConfig(Section):
     histograms: bool = Field(False, description="weight and gradient histograms in TensorBoard every epoch")
 
 
+class TuneConfig(Section):
+    space: dict[str, str] = Field({}, description="nnintro tune: field -> distribution, e.g. optimizer.lr: "
+                                  "log(1e-4, 1e-1); kinds: log, uniform, int, logint, choice")
+    trials: int = Field(40, ge=1, le=100_000, description="nnintro tune: how many trials a study runs")
+    sampler: Literal["tpe", "random", "grid", "cmaes"] = Field("tpe", description="nnintro tune: Optuna's sampler")
+    pruner: Literal["median", "halving", "none"] = Field("median", description="nnintro tune: Optuna's pruner")
+
+
 class Config(Section):
     name: str | None = Field(None, description="run name prefix; default: <dataset>_<model.kind>")
     seed: int = Field(0, ge=0, le=2**32 - 1, description="the libraries underneath take 0 .. 2^32 - 1")
@@ -352,6 +360,7 @@ class Config(Section):
     regularization: RegularizationConfig = RegularizationConfig()
     train: TrainConfig = TrainConfig()
     report: ReportConfig = ReportConfig()
+    tune: TuneConfig = TuneConfig()
 
     @field_validator("name")
     @classmethod

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import re
 import statistics
@@ -14,13 +13,14 @@ from typing import Any
 import yaml
 
 from nnintro.commands.train import train
-from nnintro.config import MAX_MEMBERS, PER_MEMBER, Config, load_config, override_text, validate
+from nnintro.config import load_config, override_text
 from nnintro.errors import ConfigError, NnintroError
 from nnintro.files import read_json, write_atomic, write_csv, write_json
 from nnintro.reports.stats import spread
 from nnintro.reports.tables import Column, TableSpec
 from nnintro.run_folder.layout import CONFIG_FILE, METRICS_FILE, NAME_PATTERN, find_finished_run
 from nnintro.run_folder.run import open_run
+from nnintro.training.packs import pack_config, pack_groups
 
 
 def parse_grid(assignment: str) -> tuple[str, list[Any]]:
@@ -77,8 +77,8 @@ def run_sweep(spec: str | None, grid: list[str], repeat: int, name: str | None, 
     configs = [load_config(spec, [*overrides, *repeat_point, f"name={_slug(point) or base.run_name}"])
                for point, repeats in zip(points, _seeded_points(points, base.seed, repeat)) for repeat_point in repeats]
     if pack and base.train.members == 1 and not base.train.vary:
-        jobs = [(_pack_config([configs[i] for i in group], f"{base.run_name}-pack{k + 1}"), group)
-                for k, group in enumerate(_pack_groups(configs))]
+        jobs = [(pack_config([configs[i] for i in group], f"{base.run_name}-pack{k + 1}"), group)
+                for k, group in enumerate(pack_groups(configs))]
     else:
         jobs = [(config, [i]) for i, config in enumerate(configs)]
     trained = skipped = 0
@@ -146,35 +146,6 @@ def _write_boundaries(folder: Path, rows: list[dict[str, Any]]) -> None:
         frames.append((caption, boundary_image(model, load_dataset(config.data, config.seed))))
     save_figure(frames_figure(frames, f"{folder.name}: decision boundaries, best validation first",
                               columns=min(len(frames), 4)), folder / "boundaries.png")
-
-
-def _pack_groups(configs: list[Config]) -> list[list[int]]:
-    """Indices of the configs that can train as one pack: equal in everything but the per-member values (a
-    config that trains one model at a time, such as the numpy engine's, is a group of its own)."""
-    groups: dict[str, list[int]] = {}
-    for index, config in enumerate(configs):
-        if not config.packable:
-            groups[f"alone {index}"] = [index]
-            continue
-        document = config.model_dump(mode="json")
-        document.pop("name")
-        for key in PER_MEMBER:
-            section, _, field = key.rpartition(".")
-            (document[section] if section else document).pop(field)
-        groups.setdefault(json.dumps(document, sort_keys=True), []).append(index)
-    return [group[start:start + MAX_MEMBERS] for group in groups.values()
-            for start in range(0, len(group), MAX_MEMBERS)]  # a pack holds at most MAX_MEMBERS
-
-
-def _pack_config(configs: list[Config], name: str) -> Config:
-    """One run training these configs as its members (member k = configs[k]); a single config as it is."""
-    if len(configs) == 1:
-        return configs[0]
-    vary = {key: [config.value(key) for config in configs] for key in PER_MEMBER}
-    document = configs[0].model_dump(mode="json")
-    document["name"] = name
-    document["train"].update(members=len(configs), vary={k: v for k, v in vary.items() if k == "seed" or len(set(v)) > 1})
-    return validate(document)
 
 
 def member_records(run: Path) -> list[dict[str, Any]]:

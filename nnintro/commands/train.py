@@ -36,7 +36,7 @@ from nnintro.tasks import Classification, SplitOutputs, Task
 from nnintro.training import distributed
 from nnintro.training.device import check_precision, select_device
 from nnintro.training.outputs import ensemble_outputs, member_outputs, out_of_fold, run_split
-from nnintro.training.trainer import FitResult, Trainer, prepare
+from nnintro.training.trainer import FitResult, Judge, Trainer, prepare
 from nnintro.version import __version__
 
 RESUMABLE_OVERRIDES = ("train.epochs", "train.early_stopping.patience", "train.device", "train.eval_batch_size")
@@ -142,6 +142,9 @@ def _check_work_left(run_dir: Path, config: Config) -> None:
     except RunError:
         return  # a damaged record: resuming rewrites it
     status, epochs = finished.get("status"), finished.get("epochs_run")
+    if status == "pruned":
+        raise NothingLeft(f"{run_dir}: nothing left to do: a hyperparameter search pruned it after epoch {epochs}; "
+                          f"start a new run to train it further")
     if status == "stopped_early":
         raise NothingLeft(f"{run_dir}: nothing left to do: early stopping ended it after epoch {epochs}; start a "
                           f"new run to train differently")
@@ -185,8 +188,10 @@ def _resume_config(run_dir: Path, overrides: list[str]) -> Config:
 
 
 def train(config: Config | None = None, runs_root: str | Path = "runs", console: Console | None = None,
-          resume: str | Path | None = None, overrides: list[str] | None = None) -> TrainResult:
-    """Train one run (or continue one with resume=RUN_DIR) and write everything into its folder."""
+          resume: str | Path | None = None, overrides: list[str] | None = None,
+          judge: Judge | None = None) -> TrainResult:
+    """Train one run (or continue one with resume=RUN_DIR) and write everything into its folder. judge: after
+    each epoch, which members to stop and why (a hyperparameter search pruning its trials)."""
     console = console or Console(soft_wrap=True)
     if resume is not None:
         run_dir = Path(resume)
@@ -207,7 +212,7 @@ def train(config: Config | None = None, runs_root: str | Path = "runs", console:
     device = distributed.rank_device(dist, select_device("cpu" if config.train.engine == "numpy" else config.train.device))
     check_precision(device, config.train.precision)
     with distributed.process_group(dist, device):
-        result = _train(config, dist, device, runs_root, console if dist.is_main else Console(quiet=True), resume)
+        result = _train(config, dist, device, runs_root, console if dist.is_main else Console(quiet=True), resume, judge)
     if result.fit.status == "interrupted":
         raise TrainingInterrupted(result)
     return result
@@ -223,7 +228,7 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 
 def _train(config: Config, dist: distributed.Distributed, device: torch.device, runs_root: str | Path,
-           console: Console, resume: Path | None) -> TrainResult:
+           console: Console, resume: Path | None, judge: Judge | None = None) -> TrainResult:
     data, model = prepare(config)
     info = model_info(config, data, model)
     run_dir = Path(resume) if resume is not None else None
@@ -235,7 +240,7 @@ def _train(config: Config, dist: distributed.Distributed, device: torch.device, 
         if dist.is_main and resume is None:  # from its first moment the folder says what it is
             write_atomic(run_dir / CONFIG_FILE, config.to_yaml())
         with locked_run(run_dir) if dist.is_main else nullcontext():
-            return _train_locked(config, data, model, info, dist, device, run_dir, console, resume)
+            return _train_locked(config, data, model, info, dist, device, run_dir, console, resume, judge)
     except StorageError as err:
         if dist.is_main and (run_dir / METRICS_FILE).exists():  # what was written is whole: say what is there
             raise StorageError(f"{err}; training finished and {run_dir} keeps its weights and metrics.json, "
@@ -253,7 +258,7 @@ def _train(config: Config, dist: distributed.Distributed, device: torch.device, 
 
 def _train_locked(config: Config, data: DatasetBundle, model: torch.nn.Module, info: dict[str, Any],
                   dist: distributed.Distributed, device: torch.device, run_dir: Path | None, console: Console,
-                  resume: Path | None) -> TrainResult:
+                  resume: Path | None, judge: Judge | None) -> TrainResult:
     ranks = f"  |  {dist.world_size} processes (DDP), global batch {config.data.batch_size}" if dist.enabled else ""
     for note in data.notes:
         console.print(f"{data.name}: {note}", highlight=False, markup=False)
@@ -267,7 +272,8 @@ def _train_locked(config: Config, data: DatasetBundle, model: torch.nn.Module, i
     observers: list[Any] = [ConsoleObserver(console, config.train.epochs)]
     try:
         with stop_on_signals() as stop:
-            trainer = Trainer(config, data, model, RunFolder(run_dir) if dist.is_main else None, observers, stop, dist)
+            trainer = Trainer(config, data, model, RunFolder(run_dir) if dist.is_main else None, observers, stop, dist,
+                              judge)
             if resume is not None:
                 trainer.resume(Path(resume) / CHECKPOINT_FILE)
             if dist.is_main:  # only now: a resume that fails above leaves the run as it was

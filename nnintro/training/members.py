@@ -13,6 +13,7 @@ from torch import nn
 from nnintro.models.layers import member_count, member_tensors
 
 TRAINING, STOPPED_EARLY, DIVERGED, COMPLETED = "training", "stopped_early", "diverged", "completed"
+PRUNED = "pruned"  # stopped by a hyperparameter search (nnintro tune) as a trial that will not win
 
 
 @dataclass
@@ -130,6 +131,17 @@ class Members:
             self._freeze()
         return bool(improved)
 
+    def prune(self, verdicts: dict[int, str]) -> None:
+        """Stop these training members (member -> why) as early stopping would: best weights back under
+        restore_best, frozen; the others go on."""
+        pruned = [k for k in verdicts if k in self.training]
+        for k in pruned:
+            self.members[k].status, self.members[k].message = PRUNED, verdicts[k]
+        if pruned:
+            if self.restore_best:
+                self._copy_rows(self.best_state, self.model.state_dict(), pruned)
+            self._freeze()
+
     def finish(self, restore_all: bool) -> None:
         """The weights the run keeps: best rows for every member under restore_best (or restore_all, after an
         interruption); diverged members already hold theirs."""
@@ -152,7 +164,10 @@ class Members:
     def outcome(self, status: str) -> tuple[str, str]:
         """The run's status and message from the loop's: stopped early when every member that did not diverge
         stopped early; one member's message, or a line about each member that stopped or diverged."""
-        if status == COMPLETED and self.alive and all(self.members[k].status == STOPPED_EARLY for k in self.alive):
+        ended = [self.members[k].status for k in self.alive]
+        if status == COMPLETED and ended and all(s == PRUNED for s in ended):
+            status = PRUNED
+        elif status == COMPLETED and ended and all(s in (STOPPED_EARLY, PRUNED) for s in ended):
             status = STOPPED_EARLY
         if len(self) == 1:
             return status, self.members[0].message
@@ -161,7 +176,7 @@ class Members:
         return status, "; ".join(parts)
 
     def records(self) -> list[dict[str, Any]]:
-        """Each member's status (completed, stopped_early, diverged), message and best epoch."""
+        """Each member's status (completed, stopped_early, diverged, pruned), message and best epoch."""
         return [{"status": COMPLETED if m.status == TRAINING else m.status, "message": m.message,
                  "best_epoch": m.early.best_epoch} for m in self.members]
 

@@ -40,6 +40,10 @@ class Diverged(NnintroError):
     exit_code = 3
 
 
+# after each epoch: (epoch, each member's val metrics, the members still training) -> members to stop, and why
+Judge = Callable[[int, list[dict[str, float]], list[int]], dict[int, str]]
+
+
 class Observer(Protocol):
     """What the trainer tells the console, TensorBoard and reports; every method is optional."""
 
@@ -52,7 +56,7 @@ class FitResult:
     history: list[dict[str, float]]
     best_epoch: int
     stopped_early: bool
-    status: str  # completed | stopped_early | interrupted | diverged (every member diverged)
+    status: str  # completed | stopped_early | interrupted | diverged (every member) | pruned (every member)
     train_seconds: float
     samples_trained: int
     message: str = ""
@@ -125,6 +129,7 @@ class Trainer:
     observers: list[Observer] = field(default_factory=list)
     stop_requested: Callable[[], bool] = lambda: False
     dist: Distributed = Distributed()
+    judge: Judge | None = None
 
     def __post_init__(self) -> None:
         cfg = self.config
@@ -239,6 +244,8 @@ class Trainer:
             val_metrics = self._validate()
             improved = self.members.end_epoch(epoch, [m[self.members[0].early.monitor] for m in val_metrics],
                                               epoch == cfg.train.epochs)
+            if self.judge is not None:
+                self.members.prune(self.judge(epoch, val_metrics, self.members.training))
             self._step_epoch_scheduler(val_metrics)
             row = self.members.history_row(epoch, train_metrics, val_metrics, lr, epoch_seconds)
             self.history.append(row)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from nnintro.commands.sweep import _pack_groups
 from nnintro.config import MAX_MEMBERS, ConfigError, load_config, validate
+from nnintro.training.packs import pack_groups
 
 
 def test_more_same_shape_points_than_a_pack_holds_train_as_several_packs():
@@ -13,7 +13,7 @@ def test_more_same_shape_points_than_a_pack_holds_train_as_several_packs():
     for index in range(MAX_MEMBERS + 76):
         base["optimizer"]["lr"] = 1e-4 * (index + 1)
         configs.append(validate(base))
-    assert [len(group) for group in _pack_groups(configs)] == [MAX_MEMBERS, 76]
+    assert [len(group) for group in pack_groups(configs)] == [MAX_MEMBERS, 76]
 
 
 def test_a_field_that_cannot_vary_says_so_in_one_line():

@@ -61,8 +61,8 @@ def test_numpy_engine_refuses_what_it_cannot_do(overrides, message):
 
 
 def test_a_sweep_trains_numpy_engine_models_one_at_a_time():
-    from nnintro.commands.sweep import _pack_groups
+    from nnintro.training.packs import pack_groups
 
     configs = [load_config("xor_mlp", [f"train.engine={engine}", f"optimizer.lr={lr}"])
                for engine in ("torch", "numpy") for lr in (0.01, 0.03)]
-    assert _pack_groups(configs) == [[0, 1], [2], [3]]
+    assert pack_groups(configs) == [[0, 1], [2], [3]]
