@@ -227,10 +227,14 @@ def open_storage(url: str | None, folder: Path, grace: float) -> tuple[Any, str]
         except OSError as err:
             raise InputError(f"--storage {url}: cannot open the journal file ({err.strerror or err})") from err
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    import inspect
+
+    retry = optuna.storages.RetryFailedTrialCallback(max_retry=1)  # a killed worker's trial is asked once more
+    renamed = "heartbeat_stale_trial_callback" in inspect.signature(optuna.storages.RDBStorage).parameters  # 4.9
     try:
         storage = optuna.storages.RDBStorage(
             url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=int(max(grace, 2)),
-            failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=1))
+            **{"heartbeat_stale_trial_callback" if renamed else "failed_trial_callback": retry})
     except ImportError as err:
         raise InputError(f"--storage {_hidden(url)}: its database driver is not installed ({err}); e.g. pip install "
                          f"psycopg2-binary for postgresql://, PyMySQL for mysql+pymysql://") from err
@@ -326,7 +330,8 @@ class Pruning:
             trial = self.trials[k]
             if math.isfinite(value):
                 trial.report(value, epoch)
-            self.study._storage.record_heartbeat(trial._trial_id)  # Optuna beats only inside optimize()
+            if hasattr(self.study._storage, "record_heartbeat"):  # Optuna beats only inside optimize()
+                self.study._storage.record_heartbeat(trial._trial_id)
             if trial.should_prune():
                 verdicts[k] = f"pruned after epoch {epoch} by the {self.pruner} pruner (val {self.metric} {value:.4g})"
         return verdicts
