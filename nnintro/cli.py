@@ -392,9 +392,19 @@ def tune(
     for option, value, valid in (("--sampler", sampler, SAMPLERS), ("--pruner", pruner, PRUNERS)):
         if value is not None and value not in valid:
             raise typer.BadParameter(f"'{value}' (valid: {', '.join(valid)})", param_hint=option)
-    result = run_tune(config, list(set_ or []), list(space or []), trials, study, storage, resume, sampler, pruner,
-                      workers, pack, confirm, seeds, runs_dir, grace, worker,
-                      say=lambda line: console.print(line, highlight=False, markup=False))
+    from nnintro.commands.train import TrainingInterrupted
+
+    try:
+        result = run_tune(config, list(set_ or []), list(space or []), trials, study, storage, resume, sampler, pruner,
+                          workers, pack, confirm, seeds, runs_dir, grace, worker,
+                          say=lambda line: console.print(line, highlight=False, markup=False))
+    except TrainingInterrupted as stopped:
+        name = getattr(stopped, "study", None)
+        err_console.print(f"interrupted; the study is saved and the interrupted trials are queued: continue with "
+                          f"nnintro tune --study {name} --resume --trials N" if name else
+                          "interrupted while confirming; the same command again reuses every finished run",
+                          highlight=False, markup=False)
+        raise
     if worker:
         return
     if result.rows:

@@ -229,8 +229,9 @@ def open_storage(url: str | None, folder: Path, grace: float) -> tuple[Any, str]
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     import inspect
 
-    retry = optuna.storages.RetryFailedTrialCallback(max_retry=1)  # a killed worker's trial is asked once more
     renamed = "heartbeat_stale_trial_callback" in inspect.signature(optuna.storages.RDBStorage).parameters  # 4.9
+    retry = (optuna.storages.RetryHeartbeatStaleTrialCallback if renamed  # a killed worker's trial: asked once more
+             else optuna.storages.RetryFailedTrialCallback)(max_retry=1)
     try:
         storage = optuna.storages.RDBStorage(
             url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=int(max(grace, 2)),
@@ -264,7 +265,8 @@ def _sampler(name: str, seed: int, dimensions: list[Dimension]) -> Any:
 
 def _pruner(name: str) -> Any:
     optuna = _optuna()
-    return {"median": lambda: optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1),
+    # no verdict before 5 trials have finished and 5 epochs have run: a slow start is not a bad end
+    return {"median": lambda: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=5),
             "halving": lambda: optuna.pruners.SuccessiveHalvingPruner(),
             "none": lambda: optuna.pruners.NopPruner()}[name]()
 
@@ -357,9 +359,10 @@ def _train_trials(study: Any, record: StudyRecord, trials: list[Any], folder: Pa
         judge = Pruning(study, members, record.metric, record.pruner)
         try:
             result = train(config, folder, _quiet_console(), judge=judge)
-        except TrainingInterrupted:
+        except TrainingInterrupted:  # Ctrl-C: these trials are asked again by the next worker or --resume
             for trial in members:
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
             raise
         except NnintroError as err:
             for trial in members:
@@ -407,11 +410,15 @@ def work(study: Any, record: StudyRecord, total: int, pack: int, folder: Path, s
 def _spawn_workers(count: int, study: str, storage_url: str, total: int, pack: int, runs_root: Path,
                    grace: float, folder: Path) -> list[subprocess.Popen]:
     workers = []
+    # the machine's cores shared among the workers (unless the user set it): small models gain more from
+    # trials side by side than from threads inside one trial
+    threads = os.environ.get("OMP_NUM_THREADS") or str(max(1, (os.cpu_count() or 1) // count))
     for k in range(count):
-        log = (folder / f"worker-{k + 1}.log").open("w")
         command = [sys.executable, "-m", "nnintro", "tune", "--study", study, "--storage", storage_url, "--worker",
                    "--trials", str(total), "--pack", str(pack), "--runs-dir", str(runs_root), "--grace", str(grace)]
-        workers.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ}))
+        with (folder / f"worker-{k + 1}.log").open("w") as log:
+            workers.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                            env={**os.environ, "OMP_NUM_THREADS": threads}))
     return workers
 
 
@@ -544,6 +551,24 @@ class TuneResult:
     winner_line: str = ""
 
 
+def _run_workers(study: Any, record: StudyRecord, total: int, pack: int, folder: Path, say: Any, worker: bool,
+                 workers: int, study_name: str, url: str, runs_root: Path, grace: float) -> None:
+    """The trials: in this process, or in `workers` worker processes (then here what they left undone)."""
+    if worker or workers <= 1:
+        work(study, record, total, pack, folder, say)
+        return
+    say(f"study {study_name}: {workers} workers, logs in {folder}/worker-*.log")
+    processes = _spawn_workers(workers, study_name, url, total, pack, runs_root, grace, folder)
+    try:
+        for process in processes:
+            process.wait()
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+    work(study, record, total, pack, folder, say)  # what a worker that failed or was killed left undone
+
+
 def tune(spec: str | None, overrides: list[str], space: list[str], trials: int | None, study_name: str | None,
          storage_url: str | None, resume: bool, sampler: str | None, pruner: str | None, workers: int, pack: int,
          confirm_count: int, seeds: int, runs_root: Path, grace: float, worker: bool = False,
@@ -586,19 +611,11 @@ def tune(spec: str | None, overrides: list[str], space: list[str], trials: int |
     folder.mkdir(parents=True, exist_ok=True)
     if not worker:
         write_json(folder / RECORD_FILE, {**asdict(record), "study": study_name, "storage": _hidden(url)})
-    if worker or workers <= 1:
-        work(study, record, total, pack, folder, say)
-    else:
-        say(f"study {study_name}: {workers} workers, logs in {folder}/worker-*.log")
-        processes = _spawn_workers(workers, study_name, url, total, pack, runs_root, grace, folder)
-        try:
-            for process in processes:
-                process.wait()
-        finally:
-            for process in processes:
-                if process.poll() is None:
-                    process.terminate()
-        work(study, record, total, pack, folder, say)  # what a worker that failed or was killed left undone
+    try:
+        _run_workers(study, record, total, pack, folder, say, worker, workers, study_name, url, runs_root, grace)
+    except TrainingInterrupted as err:  # the study is saved; the interrupted trials were queued again
+        err.study = study_name
+        raise
     result = TuneResult(folder, study_name, _hidden(url), _counts(study)[0])
     if worker:
         return result
