@@ -360,7 +360,8 @@ class Config(Section):
     regularization: RegularizationConfig = RegularizationConfig()
     train: TrainConfig = TrainConfig()
     report: ReportConfig = ReportConfig()
-    tune: TuneConfig = TuneConfig()
+    # read by nnintro tune only: left out of every dump, so a run's config.yaml stays what trains it
+    tune: TuneConfig = Field(TuneConfig(), exclude=True)
 
     @field_validator("name")
     @classmethod

@@ -71,11 +71,6 @@ class Dimension:
     def text(self) -> str:
         return f"{self.kind}({', '.join(json.dumps(v) for v in self.values)})"
 
-    @property
-    def candidates(self) -> list[Any]:
-        """The values that must all be valid for the field: a range's ends, or every choice."""
-        return list(self.values)
-
     def suggest(self, trial: Any) -> Any:
         low, high = (self.values + (None, None))[:2]
         if self.kind == "choice":  # Optuna's choices are plain scalars: lists travel as their JSON text
@@ -83,16 +78,6 @@ class Dimension:
         if self.kind in ("int", "logint"):
             return trial.suggest_int(self.field, int(low), int(high), log=self.kind == "logint")
         return trial.suggest_float(self.field, float(low), float(high), log=self.kind == "log")
-
-    def distribution(self) -> Any:
-        """The same dimension as an Optuna distribution (for the grid sampler and for checks)."""
-        optuna = _optuna()
-        low, high = (self.values + (None, None))[:2]
-        if self.kind == "choice":
-            return optuna.distributions.CategoricalDistribution([json.dumps(v) for v in self.values])
-        if self.kind in ("int", "logint"):
-            return optuna.distributions.IntDistribution(int(low), int(high), log=self.kind == "logint")
-        return optuna.distributions.FloatDistribution(float(low), float(high), log=self.kind == "log")
 
 
 def _literals(text: str) -> list[Any]:
@@ -160,7 +145,7 @@ def check_space(dimensions: list[Dimension], spec: str | None, overrides: list[s
             raise ConfigError(f"{where}: cannot be searched: every trial must be trained and judged on the same "
                               f"data, seed and setup (searchable: model.*, optimizer.*, scheduler.*, loss.*, "
                               f"regularization.*, data.batch_size, data.augment.*, train.early_stopping.patience)")
-        for value in dimension.candidates:
+        for value in dimension.values:  # a range's two ends, or every choice
             try:
                 load_config(spec, [*overrides, override_text(name, value)])
             except ConfigError as err:
@@ -349,9 +334,16 @@ def _outcomes(run_dir: Path, count: int, metric: str) -> list[tuple[str, float |
 def _train_trials(study: Any, record: StudyRecord, trials: list[Any], folder: Path, say: Any) -> None:
     """Train the asked trials, packed by shape, and tell the study each one's outcome."""
     optuna = _optuna()
-    configs = []
+    configs, asked = [], []
     for trial in trials:
-        configs.append(_trial_config(record, trial))
+        try:
+            configs.append(_trial_config(record, trial))
+            asked.append(trial)
+        except ConfigError as err:  # each value was checked alone; together they can still be refused
+            trial.set_user_attr("error", str(err))
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            say(f"trial {trial.number:>4}  refused: {err}")
+    trials = asked
     for group in pack_groups(configs):
         members = [trials[i] for i in group]
         first, last = members[0].number, members[-1].number

@@ -1,0 +1,42 @@
+"""nnintro tune's search space refused before anything trains: one line naming the field and what is wrong."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from nnintro.cli import app
+
+pytest.importorskip("optuna")
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(("space", "words"), [
+    ("optimizer.lr=log(0,1)", "a log range must start above 0"),
+    ("optimizer.lr=uniform(1,0)", "low (1) must be below high (0)"),
+    ("optimizer.lrr=log(1e-4,1e-1)", "no such config field; did you mean 'optimizer.lr'"),
+    ("seed=int(0,9)", "cannot be searched"),
+    ("data.path=choice(a.csv,b.csv)", "cannot be searched"),
+    ("optimizer.lr=gauss(1,2)", "unknown kind 'gauss'"),
+    ("optimizer.lr=log(a,b)", "log takes two finite numbers"),
+    ("model.hidden=choice(abc,[64])", "the value \"abc\" is refused"),
+    ("model.dropout=uniform(0,2)", "the value 2 is refused"),
+    ("optimizer.lr", "expected FIELD=KIND(...)"),
+])
+def test_a_malformed_space_is_one_line_and_exit_2(space, words):
+    result = runner.invoke(app, ["tune", "--config", "digits_mlp", "--space", space, "--trials", "1"])
+    assert result.exit_code == 2, result.output
+    assert words in result.output and len(result.output.strip().splitlines()) == 1, result.output
+    assert not Path("runs").exists() or not any(Path("runs").rglob("*.safetensors"))
+
+
+def test_the_config_tune_section_is_checked_the_same_way_and_kept_out_of_run_configs(tmp_path):
+    config = tmp_path / "searched.yaml"
+    config.write_text("data: {dataset: digits}\ntune:\n  space: {optimizer.lr: 'log(0, 1)'}\n  trials: 3\n")
+    result = runner.invoke(app, ["tune", "--config", str(config)])
+    assert result.exit_code == 2 and "--space 'optimizer.lr=log(0, 1)': a log range must start above 0" in result.output
+    from nnintro.config import load_config
+
+    assert "tune" not in load_config(str(config)).model_dump(mode="json")  # what runs write as config.yaml
