@@ -571,6 +571,12 @@ def tune(spec: str | None, overrides: list[str], space: list[str], trials: int |
     record = None
     if not resume and not worker:
         base = load_config(spec, overrides)
+        if base.data.folds:
+            raise ConfigError("data.folds: tune judges every trial on one validation split and reports the test split it "
+                              "never saw; folds would let the search choose on rows it then tests on; leave it unset")
+        if base.train.members > 1 or base.train.vary:
+            raise ConfigError("train.members / train.vary: tune trains each trial as one model and packs trials "
+                              "itself; leave them unset (the best points are trained again on several seeds at the end)")
         given = {**base.tune.space, **{d.field: d.text for d in map(parse_dimension, space)}}
         dimensions = [parse_dimension(f"{name}={text}") for name, text in given.items()]
         if not dimensions:

@@ -24,9 +24,12 @@ runner = CliRunner()
     ("model.hidden=choice(abc,[64])", "the value \"abc\" is refused"),
     ("model.dropout=uniform(0,2)", "the value 2 is refused"),
     ("optimizer.lr", "expected FIELD=KIND(...)"),
+    ("optimizer.lr=log(1e-4,1e-1) --set data.folds=5", "data.folds: tune judges every trial on one validation split"),
+    ("optimizer.lr=log(1e-4,1e-1) --set train.members=3", "train.members / train.vary: tune trains each trial"),
 ])
 def test_a_malformed_space_is_one_line_and_exit_2(space, words):
-    result = runner.invoke(app, ["tune", "--config", "digits_mlp", "--space", space, "--trials", "1"])
+    space, *sets = space.split(" ")
+    result = runner.invoke(app, ["tune", "--config", "digits_mlp", "--space", space, "--trials", "1", *sets])
     assert result.exit_code == 2, result.output
     assert words in result.output and len(result.output.strip().splitlines()) == 1, result.output
     assert not Path("runs").exists() or not any(Path("runs").rglob("*.safetensors"))
@@ -40,3 +43,11 @@ def test_the_config_tune_section_is_checked_the_same_way_and_kept_out_of_run_con
     from nnintro.config import load_config
 
     assert "tune" not in load_config(str(config)).model_dump(mode="json")  # what runs write as config.yaml
+
+
+def test_without_the_tune_extra_the_command_says_how_to_install_it(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "optuna", None)  # as where the tune extra is not installed
+    result = runner.invoke(app, ["tune", "--space", "optimizer.lr=log(1e-4,1e-1)"])
+    assert result.exit_code == 2 and "pip install 'nnintro[tune]'" in result.output and "Traceback" not in result.output

@@ -114,3 +114,20 @@ def test_the_answer_is_confirmed_on_fresh_seeds_beside_the_default():
     assert "nnintro train --config digits_mlp" in summary and "95% CI" in summary
     assert (result.folder / "summary.csv").read_text().count("\n") == 4
     assert "optimization_history.png" in result.pictures
+
+
+def test_a_study_refuses_data_that_changed_under_it(tmp_path):
+    from tests.conftest import write_table
+
+    table = write_table(tmp_path / "houses.csv")
+    settings = ["--config", "tabular_mlp", "--set", f"data.path={table}", "--set", "data.target=price", "--set",
+                "data.ignore=[name]", "--set", "data.missing=impute", "--set", "train.epochs=3", "--set",
+                "report.plots=false", "--space", "optimizer.lr=log(1e-3,1e-1)", "--study", "houses", "--confirm", "0"]
+    first = runner.invoke(app, ["tune", *settings, "--trials", "1"])
+    assert first.exit_code == 0, first.output
+    write_table(table, rows=210, seed=1)  # the file changes
+    again = runner.invoke(app, ["tune", *settings, "--trials", "2"])
+    assert again.exit_code == 2 and "exists with another data" in again.output
+    resumed = runner.invoke(app, ["tune", "--study", "houses", "--resume", "--trials", "1", "--confirm", "0"])
+    assert resumed.exit_code == 2 and "the data of study 'houses' changed" in resumed.output
+    assert len(trials_of("houses")) == 1
