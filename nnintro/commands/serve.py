@@ -13,6 +13,7 @@ import numpy as np
 from nnintro.errors import InputError, NnintroError
 from nnintro.files import read_json
 from nnintro.inference.predictor import Predictor
+from nnintro.models.layers import describe as describe_architecture
 from nnintro.run_folder.layout import METRICS_FILE
 from nnintro.run_folder.run import Run, open_run
 
@@ -67,7 +68,7 @@ def describe(item: Served) -> dict[str, Any]:
     architecture = item.run.architecture
     described: dict[str, Any] = {
         "name": item.name, "dataset": info.get("dataset"), "data_kind": item.kind, "task": task.name,
-        "model": architecture["kind"] + (f" {architecture['hidden']}" if architecture.get("hidden") else ""),
+        "model": describe_architecture(architecture),
         "params": info.get("params"), **task.describe(), "test": _test_metric(item.run, task.headline),
         "input": INPUTS[item.kind](item.run)}
     scale = architecture.get("target_scale")
@@ -187,15 +188,12 @@ def plane(item: Served) -> dict[str, Any]:
     class and its probability, for the page's picture of the decision boundary."""
     import torch
 
-    from nnintro.reports.classification import GRID_LIMIT
+    from nnintro.reports.classification import GRID_LIMIT, plane_points
 
     if item.kind != "points" or item.predictor.task.name != "classification":
         raise InputError(f"{item.name} is not a 2-D classifier (its input: {item.description['input']['text']})")
-    axis = torch.linspace(-GRID_LIMIT, GRID_LIMIT, PLANE_STEPS)
-    grid_y, grid_x = torch.meshgrid(axis.flip(0), axis, indexing="ij")
-    outputs = item.predictor.outputs(torch.stack([grid_x.reshape(-1), grid_y.reshape(-1)], 1))
-    probabilities = item.predictor.task.finish(outputs)
-    best, index = probabilities.max(1)
-    return {"limit": GRID_LIMIT, "steps": PLANE_STEPS,
-            "class": index.reshape(PLANE_STEPS, PLANE_STEPS).tolist(),
-            "probability": best.reshape(PLANE_STEPS, PLANE_STEPS).round(decimals=3).tolist()}
+    _, _, points = plane_points(torch.device("cpu"), PLANE_STEPS)
+    best, index = item.predictor.task.finish(item.predictor.outputs(points)).max(1)
+    return {"limit": GRID_LIMIT, "steps": PLANE_STEPS,  # flipped: the page draws row 0 at the top
+            "class": index.reshape(PLANE_STEPS, PLANE_STEPS).flip(0).tolist(),
+            "probability": best.reshape(PLANE_STEPS, PLANE_STEPS).flip(0).round(decimals=3).tolist()}

@@ -36,7 +36,7 @@ from nnintro.tasks import Classification, SplitOutputs, Task
 from nnintro.training import distributed
 from nnintro.training.device import check_precision, select_device
 from nnintro.training.outputs import ensemble_outputs, member_outputs, out_of_fold, run_split
-from nnintro.training.trainer import FitResult, Judge, Trainer, prepare
+from nnintro.training.trainer import FitResult, Judge, Trainer, no_verdicts, prepare
 from nnintro.version import __version__
 
 RESUMABLE_OVERRIDES = ("train.epochs", "train.early_stopping.patience", "train.device", "train.eval_batch_size")
@@ -189,7 +189,7 @@ def _resume_config(run_dir: Path, overrides: list[str]) -> Config:
 
 def train(config: Config | None = None, runs_root: str | Path = "runs", console: Console | None = None,
           resume: str | Path | None = None, overrides: list[str] | None = None,
-          judge: Judge | None = None) -> TrainResult:
+          judge: Judge = no_verdicts) -> TrainResult:
     """Train one run (or continue one with resume=RUN_DIR) and write everything into its folder. judge: after
     each epoch, which members to stop and why (a hyperparameter search pruning its trials)."""
     console = console or Console(soft_wrap=True)
@@ -228,7 +228,7 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 
 def _train(config: Config, dist: distributed.Distributed, device: torch.device, runs_root: str | Path,
-           console: Console, resume: Path | None, judge: Judge | None = None) -> TrainResult:
+           console: Console, resume: Path | None, judge: Judge) -> TrainResult:
     data, model = prepare(config)
     info = model_info(config, data, model)
     run_dir = Path(resume) if resume is not None else None
@@ -258,7 +258,7 @@ def _train(config: Config, dist: distributed.Distributed, device: torch.device, 
 
 def _train_locked(config: Config, data: DatasetBundle, model: torch.nn.Module, info: dict[str, Any],
                   dist: distributed.Distributed, device: torch.device, run_dir: Path | None, console: Console,
-                  resume: Path | None, judge: Judge | None) -> TrainResult:
+                  resume: Path | None, judge: Judge) -> TrainResult:
     ranks = f"  |  {dist.world_size} processes (DDP), global batch {config.data.batch_size}" if dist.enabled else ""
     for note in data.notes:
         console.print(f"{data.name}: {note}", highlight=False, markup=False)

@@ -491,7 +491,7 @@ def write_reports(study: Any, record: StudyRecord, rows: list[Confirmed], folder
     trials = study.get_trials(deepcopy=False)
     write_csv(folder / "summary.csv", [
         {"trial": t.number, "state": t.state.name.lower(), f"val_{record.metric}": t.value, "run": t.user_attrs.get("run", ""),
-         "seconds": round(t.duration.total_seconds(), 2) if t.duration else "", **{k: v for k, v in t.params.items()},
+         "seconds": round(t.duration.total_seconds(), 2) if t.duration else "", **t.params,
          "error": t.user_attrs.get("error", "")} for t in trials])
     lines = [f"# nnintro tune: {study.study_name}", "", f"{len(trials)} trials; searched: " +
              ", ".join(f"`{k}={v}`" for k, v in record.space.items()), "", table.to_markdown(), ""]

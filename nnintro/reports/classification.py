@@ -37,9 +37,9 @@ def write_confusion(sink: FigureSink, outputs: SplitOutputs, classes: list[str],
     return plots.most_confused(counts, classes)
 
 
-def plane_points(device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The Playground's square as a grid: its x and y (GRID_STEPS, GRID_STEPS) and the points (GRID_STEPS², 2)."""
-    axis = torch.linspace(-GRID_LIMIT, GRID_LIMIT, GRID_STEPS)
+def plane_points(device: torch.device, steps: int = GRID_STEPS) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The Playground's square as a grid (row 0 at y = -limit): its x and y (steps, steps) and the points (steps², 2)."""
+    axis = torch.linspace(-GRID_LIMIT, GRID_LIMIT, steps)
     grid_y, grid_x = torch.meshgrid(axis, axis, indexing="ij")
     return grid_x, grid_y, torch.stack([grid_x.reshape(-1), grid_y.reshape(-1)], 1).to(device)
 

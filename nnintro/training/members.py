@@ -118,28 +118,23 @@ class Members:
     def end_epoch(self, epoch: int, monitored: list[float], last_epoch: bool) -> bool:
         """Each training member's monitored val metric; True if any member improved (new best weights). A member
         whose patience ran out before the last epoch stops: best weights back (restore_best), frozen."""
-        state = self.model.state_dict()
         improved = [k for k in self.training if self.members[k].early.update(epoch, monitored[k])]
-        self._copy_rows(state, self.best_state, improved)
-        stopping = [k for k in self.training if self.members[k].early.should_stop and not last_epoch]
-        for k in stopping:
-            self.members[k].status = STOPPED_EARLY
-            self.members[k].message = self.members[k].early.reason(epoch, self.restore_best)
-        if stopping:
-            if self.restore_best:
-                self._copy_rows(self.best_state, state, stopping)
-            self._freeze()
+        self._copy_rows(self.model.state_dict(), self.best_state, improved)
+        self._stop(STOPPED_EARLY, {k: self.members[k].early.reason(epoch, self.restore_best) for k in self.training
+                                   if self.members[k].early.should_stop and not last_epoch})
         return bool(improved)
 
     def prune(self, verdicts: dict[int, str]) -> None:
-        """Stop these training members (member -> why) as early stopping would: best weights back under
-        restore_best, frozen; the others go on."""
-        pruned = [k for k in verdicts if k in self.training]
-        for k in pruned:
-            self.members[k].status, self.members[k].message = PRUNED, verdicts[k]
-        if pruned:
+        """Stop these training members (member -> why) as early stopping would; the others go on."""
+        self._stop(PRUNED, {k: why for k, why in verdicts.items() if k in self.training})
+
+    def _stop(self, status: str, messages: dict[int, str]) -> None:
+        """Members that stop training (member -> why): best weights back under restore_best, then frozen."""
+        for k, message in messages.items():
+            self.members[k].status, self.members[k].message = status, message
+        if messages:
             if self.restore_best:
-                self._copy_rows(self.best_state, self.model.state_dict(), pruned)
+                self._copy_rows(self.best_state, self.model.state_dict(), list(messages))
             self._freeze()
 
     def finish(self, restore_all: bool) -> None:

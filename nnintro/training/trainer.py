@@ -44,6 +44,11 @@ class Diverged(NnintroError):
 Judge = Callable[[int, list[dict[str, float]], list[int]], dict[int, str]]
 
 
+def no_verdicts(_epoch: int, _val: list[dict[str, float]], _training: list[int]) -> dict[int, str]:
+    """The judge of a plain run: nobody is stopped but by early stopping and divergence."""
+    return {}
+
+
 class Observer(Protocol):
     """What the trainer tells the console, TensorBoard and reports; every method is optional."""
 
@@ -129,7 +134,7 @@ class Trainer:
     observers: list[Observer] = field(default_factory=list)
     stop_requested: Callable[[], bool] = lambda: False
     dist: Distributed = Distributed()
-    judge: Judge | None = None
+    judge: Judge = no_verdicts
 
     def __post_init__(self) -> None:
         cfg = self.config
@@ -216,11 +221,8 @@ class Trainer:
             self._save_epoch(0, improved=True)
             self.started = True
 
+    @flushed_denormals()  # a context manager made by @contextmanager also decorates
     def fit(self) -> FitResult:
-        with flushed_denormals():
-            return self._fit()
-
-    def _fit(self) -> FitResult:
         cfg, status = self.config, "completed"
         if cfg.train.compile and self.start_epoch <= cfg.train.epochs:
             self.stepper.warm_up_compiled(self.data.train, cfg.data.batch_size, self.steps)
@@ -244,8 +246,7 @@ class Trainer:
             val_metrics = self._validate()
             improved = self.members.end_epoch(epoch, [m[self.members[0].early.monitor] for m in val_metrics],
                                               epoch == cfg.train.epochs)
-            if self.judge is not None:
-                self.members.prune(self.judge(epoch, val_metrics, self.members.training))
+            self.members.prune(self.judge(epoch, val_metrics, self.members.training))
             self._step_epoch_scheduler(val_metrics)
             row = self.members.history_row(epoch, train_metrics, val_metrics, lr, epoch_seconds)
             self.history.append(row)
