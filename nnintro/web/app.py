@@ -11,6 +11,7 @@ from typing import Any
 
 from nnintro.commands.serve import Served, UnknownRun, find, load_runs, plane, predict_json, predict_upload
 from nnintro.errors import InputError, NnintroError
+from nnintro.files import strict_json
 
 UPLOAD_LIMIT = 8 * 1024 * 1024  # an image, .npy or CSV upload
 JSON_LIMIT = 64 * 1024  # a JSON row, point or small array
@@ -126,10 +127,11 @@ def create_app(served: dict[str, Served]) -> Any:
                 parsed = json.loads(body)
             except ValueError as err:
                 raise RequestError(400, f"the body is not valid JSON ({err})") from err
-            return await run_in_threadpool(predict_json, item, parsed, top_k)
+            return strict_json(await run_in_threadpool(predict_json, item, parsed, top_k))
         if content_type == "multipart/form-data":
             filename, content = await _uploaded_file(request, await _limited_body(request, UPLOAD_LIMIT))
-            return await run_in_threadpool(predict_upload, item, filename, content, top_k, invert, center, show_input)
+            return strict_json(await run_in_threadpool(predict_upload, item, filename, content, top_k, invert, center,
+                                                       show_input))
         raise RequestError(415, f"content type '{content_type or 'none'}' is not read here: send a file as the "
                                 "multipart form field 'file', or JSON (application/json)")
 
@@ -152,9 +154,9 @@ def serve(paths: list[Path], host: str = "127.0.0.1", port: int = 8000, say: Any
         import uvicorn
     except ImportError as err:
         raise InputError(INSTALL_HINT) from err
+    _check_port(host, port)  # before loading any model: a busy port is said at once
     served = load_runs(paths)
     app = create_app(served)
-    _check_port(host, port)
     for item in served.values():
         test = item.description["test"]
         score = f", test {test['metric']} {test['value']:.4g}" if test else ""
