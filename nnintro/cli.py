@@ -293,6 +293,8 @@ def bench(
                                                           "on this many steps per epoch and extrapolate.")] = None,
     members: Annotated[int, typer.Option("--members", min=1, max=1024, help="Also time nnintro training this many "
                                          "models packed (1: skip).")] = 8,
+    adam: Annotated[bool, typer.Option("--adam/--no-adam", help="Also time nnintro and the plain PyTorch loop with "
+                                       "mnist_mlp's Adam (lr 0.001) and dropout 0.2.")] = True,
     target: Annotated[Optional[float], typer.Option("--target", min=0, max=1, help="Time to accuracy instead: train "
                                                     "--config until its test accuracy reaches this, e.g. 0.98.")] = None,
     config: ConfigOption = None,
@@ -321,7 +323,7 @@ def bench(
 
     widths = [int(w) for w in hidden.split(",")] if hidden else None
     report = run_bench(dataset, data_root, epochs, batch_size, widths, workers=workers, baseline_steps=baseline_steps,
-                       members=members, progress=lambda line: err_console.print(line, highlight=False, markup=False))
+                       members=members, adam=adam, progress=lambda line: err_console.print(line, highlight=False, markup=False))
     table = bench_table(report)
     console.print(table.to_rich())
     md_path, json_path = write_report(report, out, table, f"bench-{report['dataset']}-b{report['batch_size']}")

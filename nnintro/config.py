@@ -304,8 +304,14 @@ class TrainConfig(Section):
     eval_batch_size: int = Field(4096, gt=0, le=2**24)
     precision: Literal["32", "bf16", "16"] = Field("32", description="32 (fp32), bf16 autocast, 16 (fp16 + grad scaler, CUDA)")
     compile: bool = Field(False, description="torch.compile the model (warm-up reported separately)")
-    engine: Literal["torch", "numpy"] = Field("torch", description="numpy: gradients from the lecture's from-scratch "
-                                                                 "numpy backpropagation (nnintro/models/scratch.py) on the CPU")
+    cuda_graph: Literal["auto", "on", "off"] = Field(
+        "auto", description="capture the whole training step as a CUDA graph: auto (on a CUDA GPU, where the "
+                            "explicit backward and a fused optimizer cover the run), on (refuse a run it cannot "
+                            "capture, saying why), off")
+    engine: Literal["torch", "autograd", "numpy"] = Field(
+        "torch", description="torch: PyTorch kernels, the plain MLP's backward written out (no autograd graph), "
+                             "anything else through autograd; autograd: always autograd; numpy: gradients from the "
+                             "lecture's from-scratch numpy backpropagation (nnintro/models/scratch.py) on the CPU")
     members: int = Field(1, ge=1, le=MAX_MEMBERS, description="train this many models as one pack, member k from seed + k, "
                                                        "over the same batches; eval and predict use their ensemble")
     vary: dict[str, list[int | float]] = Field({}, description="per-member values, one per member, of: "
@@ -321,6 +327,12 @@ class TrainConfig(Section):
                 raise ValueError(f"{key}: cannot differ between members{did_you_mean(str(key), PER_MEMBER)} "
                                  f"(valid: {', '.join(PER_MEMBER)})")
         return value
+
+    @field_validator("cuda_graph", mode="before")
+    @classmethod
+    def _yaml_switch(cls, value: Any) -> Any:
+        """YAML reads on/off (and yes/no) as booleans."""
+        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
 
     @field_validator("precision", mode="before")
     @classmethod
@@ -412,7 +424,7 @@ class Config(Section):
     @property
     def packable(self) -> bool:
         """Whether its model can be one member of a pack (the numpy engine trains a single model)."""
-        return self.train.engine == "torch"
+        return self.train.engine != "numpy"
 
     def member_configs(self) -> list[Config]:
         """Each member's own config: seed + k (or train.vary's seed) and its train.vary values; train.members 1."""

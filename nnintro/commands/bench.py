@@ -24,9 +24,10 @@ from nnintro.config import load_config
 from nnintro.datasets import load_dataset
 from nnintro.datasets.base import DatasetBundle, Split, channel_stats
 from nnintro.errors import DataError
-from nnintro.models.layers import Standardize, architecture_for, build_model, member_count, plain_model, user_model
+from nnintro.models.layers import PackedLinear, Standardize, architecture_for, build_model, member_count, plain_model, user_model
 from nnintro.reports.tables import Column, TableSpec
 from nnintro.tasks import Classification
+from nnintro.training.device import fit_threads
 from nnintro.training.outputs import run_split
 from nnintro.training.trainer import Trainer
 
@@ -41,8 +42,10 @@ class LoopResult:
     test_accuracy: float | None
     peak_rss_mib: float
     note: str = ""
+    settings: str = ""  # the optimizer (and dropout) it trained with
     ratio_to_nnintro: float = math.nan
     ratio_to_bound: float = math.nan
+    ratio_to_eager: float = math.nan  # against the plain PyTorch loop with the same settings
 
 
 def peak_rss_mib() -> float:
@@ -199,58 +202,119 @@ def lightning_loop(model: nn.Module, train: Split, mean: list[float], std: list[
     return timer.times, len(train), "TensorDataset of pre-normalized tensors"
 
 
+@dataclass(frozen=True)
+class Settings:
+    """What every loop of one group trains with: the optimizer and the hidden layers' dropout."""
+    optimizer: str  # sgd (momentum 0.9) or adam
+    lr: float
+    dropout: float = 0.0
+
+    @property
+    def label(self) -> str:
+        text = "SGD momentum 0.9" if self.optimizer == "sgd" else "Adam"
+        return f"{text} lr={self.lr:g}" + (f", dropout {self.dropout:g}" if self.dropout else "")
+
+    def overrides(self) -> list[str]:
+        momentum = ["optimizer.momentum=0.9"] if self.optimizer == "sgd" else []
+        return [f"optimizer={self.optimizer}", f"optimizer.lr={self.lr}", *momentum, f"model.dropout={self.dropout}"]
+
+    def torch_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+        """torch.optim's own defaults, as a plain loop would write it."""
+        if self.optimizer == "sgd":
+            return torch.optim.SGD(model.parameters(), lr=self.lr, momentum=0.9)
+        return torch.optim.Adam(model.parameters(), lr=self.lr)
+
+
+def eager_loop(model: nn.Module, train: Split, batch_size: int, settings: Settings,
+               epochs: int) -> tuple[list[float], int, str]:
+    """The eager floor: the same layers as torch.nn.Linear (nnintro's Standardize first, so it reads the same
+    uint8 tensors), torch.optim, randperm slices, F.cross_entropy, backward: no DataLoader, no metrics."""
+    optimizer = settings.torch_optimizer(model)
+
+    def run_epoch() -> int:
+        model.train()
+        order = torch.randperm(len(train))
+        for start in range(0, len(order), batch_size):
+            index = order[start:start + batch_size]
+            optimizer.zero_grad(set_to_none=True)
+            F.cross_entropy(model(train.x.index_select(0, index)), train.y.index_select(0, index)).backward()
+            optimizer.step()
+        return len(order)
+
+    times, seen = _time_epochs(epochs, run_epoch)
+    return times, seen, "nn.Linear, torch.optim, autograd; uint8 tensors, randperm slices"
+
+
 def nnintro_loop(model: nn.Module, train: Split, test: Split, classes: list[str], dataset: str,
-                 hidden: list[int], batch_size: int, lr: float, epochs: int) -> tuple[list[float], int, str]:
+                 hidden: list[int], batch_size: int, settings: Settings, epochs: int) -> tuple[list[float], int, str]:
     members = member_count(model)
-    config = load_config(None, [f"data.batch_size={batch_size}", "optimizer=sgd", f"optimizer.lr={lr}",
-                                "optimizer.momentum=0.9", f"train.epochs={epochs}", "train.device=cpu",
-                                "train.early_stopping.patience=null", f"model.hidden={hidden}",
+    config = load_config(None, [f"data.batch_size={batch_size}", *settings.overrides(), f"train.epochs={epochs}",
+                                "train.device=cpu", "train.early_stopping.patience=null", f"model.hidden={hidden}",
                                 f"train.members={members}"])
     mean, std = channel_stats(train.x, 1 / 255)
     data = DatasetBundle(dataset, train, Split(test.x[:1000], test.y[:1000]), test, Classification(classes), "image",
                          {"scale": 1 / 255, "mean": mean, "std": std})
     trainer = Trainer(config, data, model, None)
     result = trainer.fit()
-    note = "uint8 tensors, randperm slices" if members == 1 else \
-        f"{members} models packed, trained at once over the same batches; samples/s counts model-samples"
+    path = trainer.stepper.path
+    note = f"{path}; uint8 tensors, randperm slices" if members == 1 else \
+        f"{members} models packed ({path}), trained at once over the same batches; samples/s counts model-samples"
     return [row["epoch_seconds"] for row in result.history], len(train) * members, note
+
+
+ADAM = Settings("adam", 0.001, 0.2)  # the packaged mnist_mlp's optimizer and dropout
 
 
 def run_bench(dataset: str = "mnist", data_root: str | None = None, epochs: int = 3, batch_size: int = 64,
               hidden: list[int] | None = None, lr: float = 0.01, workers: int = 2,
-              baseline_steps: int | None = None, members: int = 8,
+              baseline_steps: int | None = None, members: int = 8, adam: bool = True,
               progress: Callable[[str], None] = print) -> dict[str, Any]:
     """Every loop on the same data from the same weights; `members` > 1 adds nnintro training that many models
-    packed (member 0 starts from the same weights as the others' single model)."""
+    packed (member 0 starts from the same weights as the others' single model); `adam` adds nnintro and the
+    eager loop again with mnist_mlp's Adam and dropout."""
     if dataset not in SHAPES:
         raise DataError(f"bench --dataset: must be one of {', '.join(SHAPES)}, got {dataset!r}")
     hidden = hidden if hidden is not None else ([128] if dataset == "mnist" else [512, 256])
+    fit_threads()
     rss_after_import = peak_rss_mib()
     train, test, classes, source = bench_data(dataset, data_root)
     mean, std = channel_stats(train.x, 1 / 255)
+    normalization = {"scale": 1 / 255, "mean": mean, "std": std}
+    sgd = Settings("sgd", lr)
     torch.manual_seed(0)
-    architecture = architecture_for(load_config(None, [f"model.hidden={hidden}"]).model, list(SHAPES[dataset]), 10,
-                                    {"scale": 1 / 255, "mean": mean, "std": std})
-    template = build_model(architecture)
-    pack_architecture = {**architecture, "members": members}
+    architectures = {settings: architecture_for(
+        load_config(None, [f"model.hidden={hidden}", f"model.dropout={settings.dropout}"]).model,
+        list(SHAPES[dataset]), 10, normalization) for settings in (sgd, ADAM)}
+    template = build_model(architectures[sgd])  # member 0 from seed 0: the same weights whatever the dropout
     widths = [math.prod(SHAPES[dataset]), *hidden, 10]
     progress(f"measuring the fp32 GEMM rate ({torch.get_num_threads()} threads)")
     gflops = gemm_gflops()
     bound = training_flops_per_sample(widths) * len(train) / (gflops * 1e9)
 
-    results: list[LoopResult] = []
-    loops: list[tuple[str, Callable[[], nn.Module], Callable[[nn.Module], Any]]] = [
-        ("nnintro", lambda: _copy(template, architecture),
-         lambda m: nnintro_loop(m, train, test, classes, dataset, hidden, batch_size, lr, epochs)),
-        *([(f"nnintro, {members} members packed", lambda: build_model(pack_architecture, list(range(members))),
-            lambda m: nnintro_loop(m, train, test, classes, dataset, hidden, batch_size, lr, epochs))]
+    def pair(settings: Settings) -> list[tuple[str, Settings, int, Callable[[], nn.Module], Callable[[nn.Module], Any]]]:
+        """nnintro and the eager floor with these settings, from the same weights."""
+        suffix = "" if settings == sgd else f" ({settings.label})"
+        return [(f"nnintro{suffix}", settings, 1, lambda: build_model(architectures[settings]),
+                 lambda m: nnintro_loop(m, train, test, classes, dataset, hidden, batch_size, settings, epochs)),
+                (f"plain PyTorch loop{suffix}", settings, 1,
+                 lambda: plain_model(build_model(architectures[settings])),
+                 lambda m: eager_loop(m, train, batch_size, settings, epochs))]
+
+    pack_architecture = {**architectures[sgd], "members": members}
+    loops = [
+        *pair(sgd),
+        *([(f"nnintro, {members} members packed", sgd, members,
+            lambda: build_model(pack_architecture, list(range(members))),
+            lambda m: nnintro_loop(m, train, test, classes, dataset, hidden, batch_size, sgd, epochs))]
           if members > 1 else []),
-        ("Lightning Trainer", lambda: _classic(template),
+        *(pair(ADAM) if adam else []),
+        ("Lightning Trainer", sgd, 1, lambda: _classic(template),
          lambda m: lightning_loop(m, train, mean, std, batch_size, lr, epochs)),
-        (f"course loop (DataLoader, {workers} workers)", lambda: _classic(template), lambda m: course_loop(
+        (f"course loop (DataLoader, {workers} workers)", sgd, 1, lambda: _classic(template), lambda m: course_loop(
             m, train, dataset, mean, std, batch_size, lr, epochs, workers, baseline_steps)),
     ]
-    for name, make_model, loop in loops:
+    results: list[LoopResult] = []
+    for name, settings, models, make_model, loop in loops:
         progress(f"timing {name}")
         model = make_model()  # every single model starts from the same weights
         outcome = loop(model)
@@ -260,25 +324,20 @@ def run_bench(dataset: str = "mnist", data_root: str | None = None, epochs: int 
         times, samples, note = outcome
         per_epoch = statistics.median(times)
         accuracy = _test_accuracy(model, test, classes, mean, std)
-        results.append(LoopResult(name, per_epoch, samples / per_epoch, accuracy, peak_rss_mib(), note))
+        results.append(LoopResult(name, per_epoch, samples / per_epoch, accuracy, peak_rss_mib(), note,
+                                  settings=settings.label, ratio_to_bound=per_epoch / (bound * models)))
     reference = results[0].seconds_per_epoch
+    floors = {r.settings: r.seconds_per_epoch for r in results if r.loop.startswith("plain PyTorch loop")}
     for result in results:
-        models = members if result.loop.startswith(f"nnintro, {members}") else 1
         result.ratio_to_nnintro = result.seconds_per_epoch / reference
-        result.ratio_to_bound = result.seconds_per_epoch / (bound * models)
+        result.ratio_to_eager = result.seconds_per_epoch / floors.get(result.settings, math.nan)
     return {
         "dataset": dataset, "data": source, "model": "-".join(map(str, widths)), "batch_size": batch_size,
-        "epochs": epochs, "optimizer": f"SGD lr={lr} momentum=0.9", "threads": torch.get_num_threads(),
+        "epochs": epochs, "optimizer": sgd.label, "threads": torch.get_num_threads(),
         "torch": torch.__version__, "gemm_gflops": round(gflops, 1), "bound_seconds_per_epoch": bound,
         "flops_per_sample": training_flops_per_sample(widths), "rss_after_import_torch_mib": rss_after_import,
         "loops": [asdict(r) for r in results],
     }
-
-
-def _copy(template: nn.Module, architecture: dict) -> nn.Module:
-    model = build_model(architecture)
-    model.load_state_dict(template.state_dict())
-    return model
 
 
 def _prenormalized(pixels: torch.Tensor, mean: list[float], std: list[float]) -> torch.Tensor:
@@ -294,12 +353,13 @@ def _classic(model: nn.Module) -> nn.Module:
 
 
 def _test_accuracy(model: nn.Module, test: Split, classes: list[str], mean: list[float], std: list[float]) -> float:
-    """A baseline's model on inputs normalized outside it; a pack's ensemble on the raw pixels."""
+    """A pack's ensemble, or a plain model, on the raw pixels; a baseline's model (no Standardize) on inputs
+    normalized outside it."""
     task = Classification(classes)
-    if isinstance(model[0], nn.Flatten):
-        test = Split(_prenormalized(test.x, mean, std), test.y)
-    else:
+    if any(isinstance(module, PackedLinear) for module in model.modules()):
         model = user_model(model, task.combine)
+    elif not isinstance(model[0], Standardize):
+        test = Split(_prenormalized(test.x, mean, std), test.y)
     return task.metrics(run_split(model, test, task.per_sample_loss(load_config().loss), 4096))["accuracy"]
 
 
@@ -308,8 +368,9 @@ def bench_table(report: dict[str, Any]) -> TableSpec:
     bound = {"loop": "arithmetic lower bound", "seconds_per_epoch": report["bound_seconds_per_epoch"],
              "ratio_to_bound": 1.0, "note": f"FLOPs / GEMM rate ({report['gemm_gflops']} GFLOP/s measured)"}
     return TableSpec(f"{report['dataset']} {report['model']}, batch {report['batch_size']}, {report['data']}", [
-        Column("loop", "loop", left=True), Column("seconds_per_epoch", "s/epoch (median)", "{:.3f}"),
-        Column("samples_per_second", "samples/s", "{:,.0f}"), Column("ratio_to_nnintro", "x nnintro", "{:.2f}"),
+        Column("loop", "loop", left=True), Column("settings", "trained with", left=True),
+        Column("seconds_per_epoch", "s/epoch (median)", "{:.3f}"), Column("samples_per_second", "samples/s", "{:,.0f}"),
+        Column("ratio_to_nnintro", "x nnintro", "{:.2f}"), Column("ratio_to_eager", "x plain loop", "{:.2f}"),
         Column("ratio_to_bound", "x bound", "{:.2f}"), Column("peak_rss_mib", "peak RSS MiB", "{:.0f}"),
         Column("test_accuracy", "test accuracy", "{:.4f}"), Column("note", "note", left=True)],
         [*report["loops"], bound])
@@ -317,7 +378,7 @@ def bench_table(report: dict[str, Any]) -> TableSpec:
 
 def loops_markdown(report: dict[str, Any]) -> str:
     return (f"# nnintro bench: {report['dataset']} {report['model']}, batch {report['batch_size']}, "
-            f"{report['epochs']} epochs, {report['optimizer']}\n\n"
+            f"{report['epochs']} epochs per loop (each loop's optimizer under 'trained with')\n\n"
             f"Data: {report['data']}. torch {report['torch']}, {report['threads']} threads. Measured fp32 GEMM rate "
             f"{report['gemm_gflops']} GFLOP/s; arithmetic lower bound {report['bound_seconds_per_epoch']:.3f} s/epoch "
             f"({report['flops_per_sample']:,} FLOPs per sample). Peak RSS after `import torch`: "

@@ -260,10 +260,11 @@ def _train_locked(config: Config, data: DatasetBundle, model: torch.nn.Module, i
                   dist: distributed.Distributed, device: torch.device, run_dir: Path | None, console: Console,
                   resume: Path | None, judge: Judge) -> TrainResult:
     ranks = f"  |  {dist.world_size} processes (DDP), global batch {config.data.batch_size}" if dist.enabled else ""
+    threads = f" ({torch.get_num_threads()} threads)" if device.type == "cpu" else ""
     for note in data.notes:
         console.print(f"{data.name}: {note}", highlight=False, markup=False)
     console.print(f"run {run_dir}  |  {data.name}: {data.sizes}  |  {describe(info['architecture'])}  |  "
-                  f"{info['params']:,} parameters  |  {device}{ranks}"
+                  f"{info['params']:,} parameters  |  {device}{threads}{ranks}"
                   f"{'  |  numpy engine (nnintro/models/scratch.py)' if config.train.engine == 'numpy' else ''}",
                   highlight=False)
     model.to(device)
@@ -367,7 +368,8 @@ def final_metrics(trainer: Trainer, fit: FitResult, info: dict, wall_seconds: fl
     }
     metrics["warnings"] = (teaching_hints(fit.history, trainer.task, metrics_of["val"], config.optimizer.lr)
                            + rare_class_hints(task, outputs["test"], metrics_of["test"])
-                           + health_warnings(metrics["layers"]))
+                           + health_warnings(metrics["layers"])
+                           + ([trainer.contention] if trainer.contention else []))
     return metrics, outputs["test"]
 
 

@@ -41,7 +41,7 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 
 
 class Standardize(nn.Module):
-    """x -> (x * scale - mean) / std per channel (images: C,H,W) or per feature (vectors), as one FMA."""
+    """x -> (x * scale - mean) / std per channel (images: C,H,W) or per feature (vectors): x * weight + bias."""
 
     def __init__(self, input_shape: list[int], scale: float, mean: list[float], std: list[float]) -> None:
         super().__init__()
@@ -54,7 +54,8 @@ class Standardize(nn.Module):
         self.register_buffer("bias", -mean_t / std_t)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.addcmul(self.bias, x.to(self.weight.dtype), self.weight)
+        # mul promotes uint8 pixels to float in the same pass; a broadcast addcmul runs 2-3x slower on the CPU
+        return torch.mul(x, self.weight).add_(self.bias)
 
 
 class Destandardize(nn.Module):

@@ -40,6 +40,9 @@ class ConsoleObserver:
     def on_epoch_end(self, row: dict[str, float]) -> None:
         self.console.print(epoch_line(row, self.epochs), highlight=False, soft_wrap=True)
 
+    def on_warning(self, message: str) -> None:
+        self.console.print(f"warning: {message}", style="yellow", highlight=False, markup=False)
+
     def close(self) -> None:
         if self.progress is not None:
             self.progress.stop()

@@ -11,13 +11,17 @@ from torch import nn
 
 from nnintro.config import Config
 from nnintro.datasets.base import Split
+from nnintro.errors import ConfigError
 from nnintro.models.layers import PackedLinear
 from nnintro.models.optim import build_optimizer
 from nnintro.tasks import Task
 from nnintro.training.distributed import Distributed
+from nnintro.training.explicit import ExplicitBackward, explicit_problems
+from nnintro.training.graphed import GraphedStep, graph_problems
 from nnintro.training.members import FrozenMembers
 from nnintro.training.numpy_engine import NumpyEngine
 from nnintro.training.outputs import member_losses
+from nnintro.training.update import direct_step
 
 
 class Stepper:
@@ -32,10 +36,15 @@ class Stepper:
         self.autocast_dtype = {"bf16": torch.bfloat16, "16": torch.float16}.get(precision)
         self.scaler = torch.amp.GradScaler(self.device.type) if precision == "16" else None
         self.optimizer, self.share_gradients = build_optimizer(model, [member.optimizer for member in members])
+        self.update = direct_step(self.optimizer)
         self.frozen = FrozenMembers(model)
         self.compile_seconds = 0.0
         self.train_model = model
         self.numpy_engine = NumpyEngine(model, task, config.loss) if config.train.engine == "numpy" else None
+        self.explicit = None
+        if config.train.engine != "numpy" and not explicit_problems(model, task, config, dist.enabled):
+            self.explicit = ExplicitBackward(model, task)
+        self.graphed = self._graphed_step(config)
         if dist.enabled:  # gradients averaged across ranks; each rank trains on its share of every batch
             from torch.nn.parallel import DistributedDataParallel
 
@@ -73,6 +82,16 @@ class Stepper:
              mix: tuple[torch.Tensor, float] | None = None,
              weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimizer step; returns the outputs and each member's (detached) loss."""
+        if self.graphed is not None:
+            outputs, losses = self.graphed(x, y)
+            self.frozen.restore()
+            return outputs, losses
+        if self.explicit is not None:  # it overwrites the gradients it keeps: nothing to zero
+            outputs, losses = self.explicit.forward_backward(x, y)
+            self.share_gradients()
+            self.update()
+            self.frozen.restore()
+            return outputs, losses
         self.model.zero_grad(set_to_none=True)
         self.optimizer.zero_grad(set_to_none=True)
         if self.numpy_engine is not None:  # the from-scratch backpropagation sets the gradients
@@ -88,9 +107,28 @@ class Stepper:
         else:
             losses.sum().backward()
             self.share_gradients()
-            self.optimizer.step()
+            self.update()
         self.frozen.restore()
         return outputs.detach(), losses.detach()
+
+    def _graphed_step(self, config: Config) -> GraphedStep | None:
+        """The CUDA graph of the whole step where train.cuda_graph allows it and the run can be captured."""
+        if config.train.cuda_graph == "off":
+            return None
+        problems = graph_problems(self.device, self.explicit, self.update, config)
+        if problems and config.train.cuda_graph == "on":
+            raise ConfigError(f"train.cuda_graph: on, but this run cannot be captured: {'; '.join(problems)}; "
+                              f"use auto (or off)")
+        return None if problems else GraphedStep(self.explicit, self.update, self.device)
+
+    @property
+    def path(self) -> str:
+        """How a step is taken, in words (bench and the console say it)."""
+        if self.numpy_engine is not None:
+            return "numpy engine"
+        if self.graphed is not None:
+            return "CUDA graph of the explicit step"
+        return "explicit backward" if self.explicit is not None else "autograd"
 
     def _l1_penalty(self) -> torch.Tensor | float:
         """Each member's regularization.l1 times the sum of its |weights| (biases are not penalized, as in the

@@ -25,6 +25,7 @@ from nnintro.errors import ConfigError, NnintroError
 from nnintro.models.layers import architecture_for, build_model, check_memory
 from nnintro.models.optim import build_scheduler, member_lrs
 from nnintro.run_folder.checkpoint import RunFolder, load_training_state
+from nnintro.training.device import RunQueueClock, contention_warning
 from nnintro.training.distributed import Distributed, all_reduce_sum, any_rank
 from nnintro.training.members import Members
 from nnintro.training.numpy_engine import check_task
@@ -54,6 +55,7 @@ class Observer(Protocol):
 
     def on_step(self, epoch: int, step: int, steps: int, loss: float) -> None: ...
     def on_epoch_end(self, row: dict[str, float]) -> None: ...
+    def on_warning(self, message: str) -> None: ...
 
 
 @dataclass
@@ -94,25 +96,35 @@ def prepare(config: Config) -> tuple[DatasetBundle, torch.nn.Module]:
 @dataclass
 class EpochTotals:
     """One epoch's numbers, kept on the device (read once at its end): each step's loss and sample count per
-    member, and the sum of the task's running metric."""
+    member, and its sum of the task's running metric. Kept as lists of the steps' tensors: an append costs no
+    device operation, where writing rows of one tensor would cost three per step."""
 
-    losses: torch.Tensor  # (steps, K)
-    counts: torch.Tensor  # (steps, K): the batch size, or under data.folds each member's own rows in it
-    running: torch.Tensor  # (K,)
+    device: torch.device
+    losses: list[torch.Tensor] = field(default_factory=list)  # each (K,)
+    counts: list[torch.Tensor | int] = field(default_factory=list)  # the batch size, or under data.folds (K,)
+    running: list[torch.Tensor] = field(default_factory=list)  # each (K,)
 
-    @classmethod
-    def zeros(cls, steps: int, members: int, device: torch.device) -> EpochTotals:
-        return cls(torch.zeros(steps, members, device=device), torch.zeros(steps, members, device=device),
-                   torch.zeros(members, device=device))
+    def add(self, losses: torch.Tensor, count: torch.Tensor | int, running: torch.Tensor) -> None:
+        self.losses.append(losses)
+        self.counts.append(count)
+        self.running.append(running)
 
-    def add(self, step: int, losses: torch.Tensor, count: torch.Tensor | int, running: torch.Tensor) -> None:
-        self.losses[step], self.counts[step] = losses, count
-        self.running += running
+    def step_losses(self) -> torch.Tensor:
+        """(steps so far, K)"""
+        return torch.stack(self.losses)
 
-    def means(self, running_metric: str) -> dict[str, torch.Tensor]:
+    def stacked(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Each step's losses (steps, K), its counts (steps, K or 1) and the running metric's sum (K,)."""
+        counts = torch.stack(self.counts) if isinstance(self.counts[0], torch.Tensor) else \
+            torch.tensor(self.counts, dtype=torch.float32, device=self.device).unsqueeze(1)
+        return self.step_losses(), counts, torch.stack(self.running).sum(0)
+
+    @staticmethod
+    def means(running_metric: str, losses: torch.Tensor, counts: torch.Tensor,
+              running: torch.Tensor) -> dict[str, torch.Tensor]:
         """Each member's training loss and running metric over the samples it trained on, (K,) tensors."""
-        seen = self.counts.sum(0).clamp_min(1)
-        return {"train/loss": (self.losses * self.counts).sum(0) / seen, f"train/{running_metric}": self.running / seen}
+        seen = counts.sum(0).clamp_min(1)
+        return {"train/loss": (losses * counts).sum(0) / seen, f"train/{running_metric}": running / seen}
 
 
 @contextmanager
@@ -149,6 +161,7 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         self.start_epoch = 1
         self.started = False
+        self.contention: str | None = None  # said once: the CPU was busy with other programs
 
     def _notify(self, method: str, *args: Any) -> None:
         for observer in self.observers:
@@ -167,7 +180,7 @@ class Trainer:
         cfg = self.config
         self.stepper.train_model.train()
         device, n = self.data.train.x.device, len(self.data.train)
-        totals = EpochTotals.zeros(self.steps, len(self.members), device)
+        totals = EpochTotals(device)
         own_rows = self.data.folds["train"].float() if self.data.folds else None
         last_refresh = time.perf_counter()
         solo = not self.dist.enabled  # under DDP, decisions wait for the epoch's collective numbers
@@ -179,22 +192,23 @@ class Trainer:
             outputs, losses = self.stepper.step(x, y, size, mix, weights)
             if self.scheduler_per_batch:
                 self.scheduler.step()
-            totals.add(step, losses, weights.sum(-1) if weights is not None else size,
+            totals.add(losses, weights.sum(-1) if weights is not None else size,
                        self.task.running_sum(outputs, y, weights))
             now = time.perf_counter()
             if now - last_refresh > REFRESH_SECONDS or step == self.steps - 1:
                 last_refresh = now
                 if solo:
-                    self._check_finite(totals.losses[: step + 1], epoch)
-                self._notify("on_step", epoch, step + 1, self.steps, float(totals.losses[step, self.members.alive].mean()))
+                    self._check_finite(totals.step_losses(), epoch)
+                self._notify("on_step", epoch, step + 1, self.steps, float(losses[self.members.alive].mean()))
             if solo and self.stop_requested():
                 return {}
+        step_losses, counts, running = totals.stacked()
         if not solo:
             # each rank averaged its own share of every batch; the epoch's numbers are over all of them
-            totals.losses = all_reduce_sum(totals.losses) / self.dist.world_size
-            totals.running = all_reduce_sum(totals.running)
-            self._check_finite(totals.losses, epoch)
-        return totals.means(self.task.running_metric)
+            step_losses = all_reduce_sum(step_losses) / self.dist.world_size
+            running = all_reduce_sum(running)
+            self._check_finite(step_losses, epoch)
+        return EpochTotals.means(self.task.running_metric, step_losses, counts, running)
 
     def _check_finite(self, step_losses: torch.Tensor, epoch: int) -> None:
         self.members.check_finite(step_losses, epoch, member_lrs(self.optimizer, len(self.members)))
@@ -231,7 +245,7 @@ class Trainer:
             if not self.members.training:  # a resumed run whose members had all stopped
                 break
             lr = self.optimizer.param_groups[0]["lr"]
-            started = time.perf_counter()
+            started, queue = time.perf_counter(), RunQueueClock()
             try:
                 train_metrics = self._train_epoch(epoch)
             except Diverged:
@@ -243,6 +257,10 @@ class Trainer:
             if self.device.type == "cuda":
                 torch.cuda.synchronize(self.device)
             epoch_seconds = time.perf_counter() - started
+            if self.device.type == "cpu" and self.contention is None:
+                self.contention = contention_warning(epoch, epoch_seconds, queue.seconds(), torch.get_num_threads())
+                if self.contention is not None:
+                    self._notify("on_warning", self.contention)
             val_metrics = self._validate()
             improved = self.members.end_epoch(epoch, [m[self.members[0].early.monitor] for m in val_metrics],
                                               epoch == cfg.train.epochs)
