@@ -2,8 +2,9 @@
 fused optimizer update) captured once as a CUDA graph and replayed: one launch per step instead of a few dozen
 kernel launches of a few microseconds each, which is what bounds a small MLP at batch 64 on a GPU.
 
-CUDA graphs need everything lazy to happen before the capture: the first WARM_UP steps run eagerly on a side
-stream (cuBLAS's workspaces, the optimizer's state), the next is captured, and every later step with the same
+CUDA graphs need everything lazy to happen before the capture: the first WARM_UP steps run eagerly on the side
+stream the capture then uses (cuBLAS's handles and workspaces are kept per stream; the optimizer's state is made
+by its first step), the next step is captured, and every later step with the same
 batch shape copies its batch into the graph's input and replays it. The learning rate is a device tensor the
 host refreshes when a scheduler changes it; dropout draws from the generator CUDA graphs advance at each replay.
 A batch of another shape (an epoch's last) runs eagerly. A capture needs a GPU: on the CPU the tests check
@@ -44,6 +45,7 @@ class GraphedStep:
         self.lr_value: float | None = None
         self.graph: torch.cuda.CUDAGraph | None = None
         self.eager_steps = 0
+        self.stream = torch.cuda.Stream(device)  # the warm-up's and the capture's
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         lr = self.update.optimizer.param_groups[0]["lr"]
@@ -60,12 +62,14 @@ class GraphedStep:
         return self._eager(x, y)
 
     def _eager(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        side = torch.cuda.Stream(self.device)
-        side.wait_stream(torch.cuda.current_stream(self.device))
-        with torch.cuda.stream(side):
+        current = torch.cuda.current_stream(self.device)
+        self.stream.wait_stream(current)
+        with torch.cuda.stream(self.stream):
             outputs, losses = self.explicit.forward_backward(x, y)
             self.update(self.lr)
-        torch.cuda.current_stream(self.device).wait_stream(side)
+        current.wait_stream(self.stream)
+        for tensor in (outputs, losses):  # made on the side stream, read on the current one
+            tensor.record_stream(current)
         self.eager_steps += 1
         return outputs, losses
 
@@ -74,7 +78,7 @@ class GraphedStep:
         self.x, self.y = x.clone(), y.clone()
         graph = torch.cuda.CUDAGraph()
         torch.cuda.synchronize(self.device)
-        with torch.cuda.graph(graph):
+        with torch.cuda.graph(graph, stream=self.stream):
             self.outputs, self.losses = self.explicit.forward_backward(self.x, self.y)
             self.update(self.lr)
         self.graph = graph
