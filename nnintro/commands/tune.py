@@ -286,15 +286,19 @@ def load_study(name: str, storage: Any, record: StudyRecord | None, resume: bool
 # ---------------------------------------------------------------- trials
 
 
+SURPLUS = "surplus"  # a trial asked beyond the study's budget by a worker that lost the race for the last one
+
+
+def _finished(trial: Any) -> bool:
+    """Completed, pruned, or failed on its own (not a killed worker's, which is asked again)."""
+    state = _optuna().trial.TrialState
+    return trial.state in (state.COMPLETE, state.PRUNED) or (trial.state == state.FAIL and "error" in trial.user_attrs)
+
+
 def _counts(study: Any) -> tuple[int, int]:
-    """(trials finished, trials running): finished = completed, pruned, or failed on its own (not a killed
-    worker's, which is asked again)."""
-    optuna = _optuna()
-    state = optuna.trial.TrialState
+    """(trials finished, trials running)."""
     trials = study.get_trials(deepcopy=False)
-    finished = sum(t.state in (state.COMPLETE, state.PRUNED) or (t.state == state.FAIL and "error" in t.user_attrs)
-                   for t in trials)
-    return finished, sum(t.state == state.RUNNING for t in trials)
+    return sum(map(_finished, trials)), sum(t.state == _optuna().trial.TrialState.RUNNING for t in trials)
 
 
 def _trial_config(record: StudyRecord, trial: Any) -> Config:
@@ -396,7 +400,23 @@ def work(study: Any, record: StudyRecord, total: int, pack: int, folder: Path, s
         if room <= 0:  # the rest are being trained elsewhere (or will be failed as stale and asked again)
             time.sleep(1.0)
             continue
-        _train_trials(study, record, [study.ask() for _ in range(min(pack, room))], folder, say)
+        mine = _within_budget(study, [study.ask() for _ in range(min(pack, room))], total)
+        if mine:
+            _train_trials(study, record, mine, folder, say)
+
+
+def _within_budget(study: Any, asked: list[Any], total: int) -> list[Any]:
+    """The asked trials that are among the study's first `total` finished or running ones (by trial number, which
+    the storage hands out in order): two workers that both saw room for the last trial keep only the first one
+    asked. The others are given back at once, never trained, and left out of the reports."""
+    state = _optuna().trial.TrialState
+    taken = sorted(t.number for t in study.get_trials(deepcopy=False) if _finished(t) or t.state == state.RUNNING)
+    budget = set(taken[:total])
+    for trial in asked:
+        if trial.number not in budget:
+            trial.set_user_attr(SURPLUS, True)
+            study.tell(trial, state=state.FAIL)
+    return [trial for trial in asked if trial.number in budget]
 
 
 def _spawn_workers(count: int, study: str, storage_url: str, total: int, pack: int, runs_root: Path,
@@ -488,7 +508,7 @@ def train_line(record: StudyRecord, overrides: list[str]) -> str:
 def write_reports(study: Any, record: StudyRecord, rows: list[Confirmed], folder: Path, table: TableSpec) -> list[str]:
     """summary.csv (every trial), summary.md (the confirmed answer and how to reproduce it), and Optuna's own
     optimization history and parameter importance plots."""
-    trials = study.get_trials(deepcopy=False)
+    trials = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get(SURPLUS)]
     write_csv(folder / "summary.csv", [
         {"trial": t.number, "state": t.state.name.lower(), f"val_{record.metric}": t.value, "run": t.user_attrs.get("run", ""),
          "seconds": round(t.duration.total_seconds(), 2) if t.duration else "", **t.params,

@@ -51,3 +51,21 @@ def test_without_the_tune_extra_the_command_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "optuna", None)  # as where the tune extra is not installed
     result = runner.invoke(app, ["tune", "--space", "optimizer.lr=log(1e-4,1e-1)"])
     assert result.exit_code == 2 and "pip install 'nnintro[tune]'" in result.output and "Traceback" not in result.output
+
+
+def test_two_workers_racing_for_the_last_trial_train_it_once() -> None:
+    """Both saw room for one more trial and both asked: the one asked first keeps it, the other is given back
+    untrained and counts for nothing."""
+    import optuna
+
+    from nnintro.commands.tune import _counts, _within_budget
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study()
+    for value in (0.1, 0.2, 0.3):
+        study.tell(study.ask(), value)
+    first, second = study.ask(), study.ask()  # two workers, one trial of the budget of 4 left
+    assert _within_budget(study, [second], 4) == [] and _within_budget(study, [first], 4) == [first]
+    assert _counts(study) == (3, 1)
+    assert study.trials[second.number].user_attrs == {"surplus": True}
+    assert study.trials[second.number].state == optuna.trial.TrialState.FAIL
