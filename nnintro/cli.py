@@ -242,6 +242,12 @@ def compare(
     repeat: Annotated[int, typer.Option("--repeat", min=1, max=1024, help="With --configs: train each config with "
                                         "this many seeds at once (a pack); the table shows mean ± std and how far "
                                         "the first row is ahead, with a 95% confidence interval.")] = 1,
+    unfinished: Annotated[bool, typer.Option("--unfinished", help="List runs that were interrupted, diverged or "
+                                             "never trained after the ranking, marked and unranked (by default "
+                                             "compare refuses them).")] = False,
+    first_images: Annotated[Optional[int], typer.Option("--first-images", min=1, max=32, help="compare_probabilities"
+                                                        ".png on the first N test images, as the course lab shows "
+                                                        "them (default: six spread over the classes).")] = None,
     runs_dir: RunsDirOption = Path("runs"),
     force: ForceOption = False,
 ) -> None:
@@ -256,14 +262,21 @@ def compare(
     if (set_ or repeat > 1) and not configs:
         raise typer.BadParameter("--set and --repeat apply to --configs (trained runs keep their own config)")
     if configs:
-        paths = runs_for_configs(items, runs_dir, console, list(set_ or []), repeat)
+        from nnintro.commands.train import TrainingInterrupted
+
+        try:
+            paths = runs_for_configs(items, runs_dir, console, list(set_ or []), repeat)
+        except TrainingInterrupted as stopped:  # stop the whole comparison, saying where the run is
+            err_console.print(f"interrupted: compare stopped; continue that run with: nnintro train --resume "
+                              f"{stopped.result.run_dir}", highlight=False)
+            raise
     else:
         paths = [Path(item) for item in items if not is_report_folder(Path(item))]
         if len(paths) < len(items):
             err_console.print(f"skipped {len(items) - len(paths)} report folder(s) (compare-*, lr_find-*)",
                               highlight=False)
     summaries = [summarize(path) for path in paths]
-    folder, table = write_comparison(summaries, runs_dir, md)
+    folder, table = write_comparison(summaries, runs_dir, md, unfinished, first_images)
     console.print(table.to_rich())
     console.print(f"wrote {folder / 'compare.png'} and {folder / 'compare.md'}" + (f" and {md}" if md else ""),
                   highlight=False)

@@ -12,7 +12,7 @@ from nnintro.files import read_json, write_atomic, write_csv
 from nnintro.models.layers import describe
 from nnintro.reports.stats import difference, spread
 from nnintro.reports.tables import Column, TableSpec
-from nnintro.run_folder.layout import METRICS_FILE, create_run_dir, find_finished_run, read_history
+from nnintro.run_folder.layout import FINISHED, METRICS_FILE, create_run_dir, find_finished_run, read_history
 from nnintro.run_folder.run import Run, open_run
 from nnintro.tasks import Task
 
@@ -26,6 +26,16 @@ class RunSummary:
     run: Run
     metrics: dict[str, Any]
     history: list[dict[str, float]]
+
+    @property
+    def unfinished(self) -> str | None:
+        """Why this run's numbers are not a trained model's result (None: it finished training)."""
+        status, epochs = self.metrics["status"], self.metrics["epochs_run"]
+        if epochs == 0:
+            return f"never trained ({status} before its first epoch ended)"
+        if status not in FINISHED:
+            return f"{status} after {epochs} epoch{'s' if epochs > 1 else ''}"
+        return None
 
     @property
     def members(self) -> list[dict[str, Any]]:
@@ -78,18 +88,26 @@ def runs_for_configs(specs: list[str], runs_root: Path, console: Any,
     return paths
 
 
-def comparison_table(summaries: list[RunSummary]) -> TableSpec:
-    """The runs ranked by their best validation number, in the direction their task counts as better."""
+def comparison_table(summaries: list[RunSummary], unfinished: bool = False) -> TableSpec:
+    """The finished runs ranked by their best validation number, in the direction their task counts as better.
+    Runs that were interrupted, diverged or never trained are refused, or with `unfinished` listed after the
+    ranking, marked and unranked: their numbers are not a trained model's."""
     tasks: list[Task] = [s.run.task for s in summaries]
     if len({t.name for t in tasks}) > 1:
         listed = ", ".join(f"{s.run.path.name} ({t.name})" for s, t in zip(summaries, tasks))
         raise RunError(f"compare: runs of different tasks cannot be ranked together: {listed}")
+    left_out = [s for s in summaries if s.unfinished]
+    if left_out and not unfinished:
+        first = left_out[0]
+        more = f" (and {len(left_out) - 1} more)" if len(left_out) > 1 else ""
+        raise RunError(f"compare: {first.run.path} was {first.unfinished}{more}, so its numbers are not a trained "
+                       f"model's; finish it with nnintro train --resume {first.run.path}, or add --unfinished to "
+                       f"list it unranked")
     metric = tasks[0].headline
     sign = -1 if tasks[0].higher_is_better[metric] else 1
-    ranked = sorted(summaries, key=lambda s: sign * s.row[f"best_val_{metric}"])
-    rows = [s.row for s in ranked]
-    for rank, row in enumerate(rows, 1):
-        row["rank"] = rank
+    ranked = sorted((s for s in summaries if not s.unfinished), key=lambda s: sign * s.row[f"best_val_{metric}"])
+    rows = [{**s.row, "rank": rank} for rank, s in enumerate(ranked, 1)]
+    rows += [{**s.row, "rank": "-", "status": f"{s.unfinished}: not ranked"} for s in left_out]
     packed = any(row["members"] > 1 for row in rows)
     spread_of = " (members' mean ± std)" if packed else ""
     columns = [Column("rank", "rank"), Column("run", "run", left=True), Column("dataset", "dataset", left=True),
@@ -100,6 +118,8 @@ def comparison_table(summaries: list[RunSummary]) -> TableSpec:
     if packed:
         columns += [Column("members", "members"), Column(f"ensemble_test_{metric}", f"ensemble test {metric}", "{:.4f}")]
     columns.append(Column("test_loss", "test loss", "{:.4f}"))
+    if left_out:
+        columns.append(Column("status", "status", left=True))
     notes = [differs(ranked[0], other, tasks[0]) for other in ranked[1:] if ranked[0].members and other.members]
     notes += reference_notes(ranked, metric)
     return TableSpec("comparison, best validation first", columns, rows, notes=notes)
@@ -142,11 +162,13 @@ def differs(better: RunSummary, other: RunSummary, task: Task) -> str:
             f" ± {result.std * scale:.{1 if scale == 100 else 3}f}{unit}{interval} {where}")
 
 
-def write_comparison(summaries: list[RunSummary], runs_root: Path, md_file: Path | None) -> tuple[Path, TableSpec]:
-    """compare.md, compare.csv and compare.png in a new runs/compare-<time>/ folder (and the markdown at md_file)."""
+def write_comparison(summaries: list[RunSummary], runs_root: Path, md_file: Path | None, unfinished: bool = False,
+                     first_images: int | None = None) -> tuple[Path, TableSpec]:
+    """compare.md, compare.csv and compare.png in a new runs/compare-<time>/ folder (and the markdown at md_file);
+    compare_probabilities.png from the finished runs only."""
     from nnintro.reports.plots import compare_figure, save_figure
 
-    table = comparison_table(summaries)
+    table = comparison_table(summaries, unfinished)
     folder = create_run_dir(runs_root, "compare")
     markdown = table.to_markdown()
     write_atomic(folder / "compare.md", markdown)
@@ -155,13 +177,16 @@ def write_comparison(summaries: list[RunSummary], runs_root: Path, md_file: Path
         write_atomic(md_file, markdown)
     metric = summaries[0].run.task.running_metric
     save_figure(compare_figure({s.run.path.name: s.history for s in summaries}, metric), folder / "compare.png")
-    _write_probabilities(summaries, folder)
+    finished = [s for s in summaries if not s.unfinished]
+    if finished:
+        _write_probabilities(finished, folder, first_images)
     return folder, table
 
 
-def _write_probabilities(summaries: list[RunSummary], folder: Path, count: int = 6) -> None:
+def _write_probabilities(summaries: list[RunSummary], folder: Path, first_images: int | None) -> None:
     """compare_probabilities.png: when the runs classify the same images, each model's probabilities on the same
-    test images (a seeded mix over the classes)."""
+    test images: the first `first_images` of the test split (as the course lab shows them), or six spread over
+    the classes."""
     import torch
 
     from nnintro.datasets import load_dataset
@@ -178,7 +203,7 @@ def _write_probabilities(summaries: list[RunSummary], folder: Path, count: int =
         return
     config = load_config(str(first.path / CONFIG_FILE))
     test = load_dataset(config.data, config.seed).test
-    chosen = spread_over_classes(test.y.numpy(), count)
+    chosen = list(range(min(first_images, len(test)))) if first_images else spread_over_classes(test.y.numpy(), 6)
     x = test.x[chosen]
     with torch.inference_mode():
         probabilities = {r.path.name: first.task.finish(load_model(r)(x)).numpy() for r in runs}
