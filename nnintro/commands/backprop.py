@@ -47,16 +47,34 @@ class Layer(BaseModel):
         return self
 
 
+Batch = Annotated[list[list[float]], AfterValidator(_readable)]
+
+
 class TinyNetwork(BaseModel):
-    """What a backprop file holds: the input, an optional target, and the layers."""
+    """What a backprop file holds: the input (one sample, or a batch: one row per sample), an optional target
+    (one row per sample for a batch), and the layers."""
     model_config = ConfigDict(extra="forbid")
-    input: Numbers
-    target: Numbers | None = None
+    input: Numbers | Batch
+    target: Numbers | Batch | None = None
     layers: list[Layer]
+
+    @property
+    def samples(self) -> list[list[float]]:
+        """The input as rows, one per sample."""
+        return self.input if isinstance(self.input[0], list) else [self.input]
+
+    @property
+    def targets(self) -> list[list[float]] | None:
+        if self.target is None:
+            return None
+        return self.target if isinstance(self.target[0], list) else [self.target]
 
     @model_validator(mode="after")
     def _chained(self) -> TinyNetwork:
-        width = len(self.input)
+        rows = self.samples
+        if not rows or not rows[0] or len(rows) > 64 or len({len(row) for row in rows}) != 1:
+            raise ValueError("input: numbers, or 1 to 64 rows of them (a batch), every row as long")
+        width = len(rows[0])
         if not self.layers or len(self.layers) > 8 or max(len(layer.weight) for layer in self.layers) > 16:
             raise ValueError("layers: 1 to 8 layers of at most 16 units (this is for reading by eye)")
         for index, layer in enumerate(self.layers):
@@ -64,14 +82,20 @@ class TinyNetwork(BaseModel):
                 raise ValueError(f"layers[{index}].weight: rows need {width} numbers (the inputs it gets), "
                                  f"got {len(layer.weight[0])}")
             width = len(layer.weight)
-        if self.target is not None and len(self.target) != width:
-            raise ValueError(f"target: one number per output ({width}), got {len(self.target)}")
+        targets = self.targets
+        if targets is not None and len(targets) != len(rows):
+            raise ValueError(f"target: one row per input row ({len(rows)}), got {len(targets)}")
+        if targets is not None and any(len(row) != width for row in targets):
+            raise ValueError(f"target: one number per output ({width}), got {len(targets[0])}")
         return self
 
 
 EXAMPLES = {
     # the lecture's graph: one sigmoid neuron, f = sigmoid(w0*x0 + w1*x1 + w2)
     "neuron": {"input": [-1, -2], "layers": [{"weight": [[2, -3]], "bias": [-3]}]},
+    # autograd's first example, on a batch: y = w * x with w = 1 against y = 2x, MSE 7.5 and dMSE/dw = -15
+    "batch": {"input": [[1], [2], [3], [4]], "target": [[2], [4], [6], [8]],
+              "layers": [{"weight": [[1]], "activation": "identity"}]},
     # XOR by a 2-2-1 sigmoid network with untrained weights: for (1, 0) it answers 0.29, far from the target 1
     "xor": {"input": [1, 0], "target": [1],
             "layers": [{"weight": [[0.5, -1.0], [-0.5, 1.0]], "bias": [0.0, 0.5]},
@@ -80,7 +104,7 @@ EXAMPLES = {
 
 
 def load_network(spec: str, inputs: list[float] | None = None, target: list[float] | None = None) -> TinyNetwork:
-    """A built-in example (neuron, xor) or a YAML file; --input / --target replace the file's."""
+    """A built-in example (neuron, batch, xor) or a YAML file; --input / --target replace the file's."""
     if spec in EXAMPLES:
         document, source = dict(EXAMPLES[spec]), spec
     else:
@@ -121,7 +145,9 @@ class Trace:
 
 @np.errstate(over="ignore")  # e^-z of a very negative z is inf, and the sigmoid's 1 / (1 + inf) = 0 is right
 def trace(network: TinyNetwork) -> Trace:
-    x = np.array([network.input], dtype=np.float64)
+    """Forward and backward over the input's samples: a layer's numbers are per sample, (B, units), or for a
+    single sample (units,); the weight gradients are of the loss's mean over the batch."""
+    x = np.array(network.samples, dtype=np.float64)
     linears = [scratch.Linear(np.array(layer.weight, dtype=np.float64),
                               np.array(layer.bias, dtype=np.float64) if layer.bias is not None else None)
                for layer in network.layers]
@@ -135,7 +161,7 @@ def trace(network: TinyNetwork) -> Trace:
     loss = None
     if network.target is not None:
         mse = scratch.MSE()
-        loss = float(mse.forward(x, np.array([network.target]))[0])
+        loss = float(mse.forward(x, np.array(network.targets)).mean())
         grad = mse.backward()
     else:
         grad = np.ones_like(x)  # d output / d output
@@ -144,15 +170,17 @@ def trace(network: TinyNetwork) -> Trace:
         grad_z = activations[index].backward(grad)
         backward[index] = (grad, grad_z, linears[index].backward(grad_z))
         grad = backward[index][2]
+    rows = (lambda values: values[0]) if len(x) == 1 else (lambda values: values)  # one sample: its own numbers
     layers = [LayerTrace("output" if i == len(linears) - 1 else f"hidden{i + 1}", network.layers[i].activation,
-                         inputs[i][0], linears[i].weight, linears[i].bias, sums[i][0], outs[i][0], backward[i][0][0],
-                         backward[i][1][0], linears[i].grad_weight, linears[i].grad_bias, backward[i][2][0])
+                         rows(inputs[i]), linears[i].weight, linears[i].bias, rows(sums[i]), rows(outs[i]),
+                         rows(backward[i][0]), rows(backward[i][1]), linears[i].grad_weight, linears[i].grad_bias,
+                         rows(backward[i][2]))
               for i in range(len(linears))]
-    return Trace(layers, outs[-1][0], loss, _autograd_difference(network, layers))
+    return Trace(layers, rows(outs[-1]), loss, _autograd_difference(network, layers))
 
 
 def _autograd_difference(network: TinyNetwork, layers: list[LayerTrace]) -> float:
-    x = torch.tensor([network.input], dtype=torch.float64, requires_grad=True)
+    x = torch.tensor(network.samples, dtype=torch.float64, requires_grad=True)
     weights = [torch.tensor(layer.weight, dtype=torch.float64, requires_grad=True) for layer in network.layers]
     biases = [torch.tensor(layer.bias, dtype=torch.float64, requires_grad=True) if layer.bias is not None else None
               for layer in network.layers]
@@ -161,12 +189,12 @@ def _autograd_difference(network: TinyNetwork, layers: list[LayerTrace]) -> floa
     for layer, weight, bias in zip(network.layers, weights, biases):
         out = functions[layer.activation](out @ weight.T + (bias if bias is not None else 0))
     if network.target is not None:
-        (out - torch.tensor([network.target], dtype=torch.float64)).square().mean().backward()
+        (out - torch.tensor(network.targets, dtype=torch.float64)).square().mean().backward()
     else:
         out.sum().backward()  # the gradients of the output itself
     gaps = [np.abs(w.grad.numpy() - trace.grad_weight).max() for w, trace in zip(weights, layers)]
     gaps += [np.abs(b.grad.numpy() - trace.grad_bias).max() for b, trace in zip(biases, layers) if b is not None]
-    gaps.append(np.abs(x.grad.numpy()[0] - layers[0].grad_inputs).max())
+    gaps.append(np.abs(x.grad.numpy() - layers[0].grad_inputs).max())
     return float(max(gaps))
 
 
@@ -189,12 +217,17 @@ def describe_step(before: Trace, after: Trace, lr: float) -> list[str]:
         for unit, row in enumerate(layer.weight):
             bias = f"   b = {_n(layer.bias[unit])}" if layer.bias is not None else ""
             lines.append(f"  {layer.name}[{unit}]  w = ({', '.join(_n(w) for w in row)}){bias}")
-    return [*lines, f"  output {', '.join(_n(v) for v in before.output)} -> {', '.join(_n(v) for v in after.output)}, "
-                    f"loss {_n(before.loss)} -> {_n(after.loss)}"]
+    return [*lines, f"  output {_v(before.output)} -> {_v(after.output)}, loss {_n(before.loss)} -> {_n(after.loss)}"]
 
 
 def _n(value: float) -> str:
     return f"{value:.4g}"
+
+
+def _v(values: np.ndarray) -> str:
+    """A number, or one per sample (a batch) in parentheses."""
+    values = np.atleast_1d(values)
+    return _n(values[0]) if values.size == 1 else f"({', '.join(_n(v) for v in values.ravel())})"
 
 
 def _weighted_sum(weights: np.ndarray, names: list[str], bias: float | None) -> str:
@@ -206,30 +239,41 @@ def _weighted_sum(weights: np.ndarray, names: list[str], bias: float | None) -> 
 
 
 def describe(result: Trace, network: TinyNetwork) -> list[str]:
-    """The board, line by line: forward, loss, backward."""
+    """The board, line by line: forward, loss, backward. For a batch every node shows one value per sample,
+    and the weight gradients are summed over the samples (of the loss's mean)."""
     d = "dL" if result.loss is not None else "df"  # of the loss, or of the output f itself
-    lines = [f"forward, input x = ({', '.join(_n(v) for v in network.input)})"]
-    names = [f"x{i}" for i in range(len(network.input))]
+    samples = len(network.samples)
+    unit_of = (lambda values, unit: values[unit]) if samples == 1 else (lambda values, unit: values[:, unit])
+    inputs = np.array(network.samples)
+    shown = ", ".join(_v(column) for column in inputs.T) if samples == 1 else \
+        "; ".join(f"x{i} = {_v(column)}" for i, column in enumerate(inputs.T))
+    lines = [f"forward, input x = ({shown})" if samples == 1 else f"forward, a batch of {samples} samples: {shown}"]
+    names = [f"x{i}" for i in range(inputs.shape[1])]
     for layer in result.layers:
         for unit, row in enumerate(layer.weight):
             bias = layer.bias[unit] if layer.bias is not None else None
-            lines.append(f"  {layer.name}[{unit}]  z = {_weighted_sum(row, names, bias)} = {_n(layer.z[unit])}   "
-                         f"a = {layer.activation}(z) = {_n(layer.a[unit])}")
-        names = [f"{layer.name}[{unit}]" for unit in range(len(layer.a))]
+            lines.append(f"  {layer.name}[{unit}]  z = {_weighted_sum(row, names, bias)} = {_v(unit_of(layer.z, unit))}"
+                         f"   a = {layer.activation}(z) = {_v(unit_of(layer.a, unit))}")
+        names = [f"{layer.name}[{unit}]" for unit in range(len(layer.weight))]
     if result.loss is not None:
-        lines.append(f"loss  L = mean((a - target)²) = {_n(result.loss)}  (target "
-                     f"{', '.join(_n(t) for t in network.target)})")
+        over = f" over the {samples} samples and the outputs" if samples > 1 else ""
+        targets = np.array(network.targets)
+        lines.append(f"loss  L = mean((a - target)²){over} = {_n(result.loss)}  (target "
+                     f"{', '.join(_v(column) for column in targets.T)})")
         lines.append("backward: dL/d(each node), from the loss back to the input")
-        lines.append(f"  (at the output, dL/da = 2(a - target)/{len(result.output)})")
+        lines.append(f"  (at the output, dL/da = 2(a - target)/{targets.size})")
     else:
         lines.append("backward: d(output)/d(each node), from the output back to the input (upstream gradient 1)")
+    summed = " summed over the samples" if samples > 1 else ""
     for layer in reversed(result.layers):
-        for unit in range(len(layer.a)):
-            lines.append(f"  {layer.name}[{unit}]  {d}/da = {_n(layer.grad_a[unit])}   {d}/dz = {d}/da * "
-                         f"{SLOPES[layer.activation]} = {_n(layer.grad_z[unit])}")
+        for unit in range(len(layer.weight)):
+            lines.append(f"  {layer.name}[{unit}]  {d}/da = {_v(unit_of(layer.grad_a, unit))}   {d}/dz = {d}/da * "
+                         f"{SLOPES[layer.activation]} = {_v(unit_of(layer.grad_z, unit))}")
             weights = ", ".join(_n(g) for g in layer.grad_weight[unit])
             bias = f"   {d}/db = {_n(layer.grad_bias[unit])}" if layer.grad_bias is not None else ""
-            lines.append(f"      {d}/dw = {d}/dz * inputs = ({weights}){bias}")
-    lines.append(f"  input  {d}/dx = ({', '.join(_n(g) for g in result.layers[0].grad_inputs)})")
+            lines.append(f"      {d}/dw = {d}/dz * inputs{summed} = ({weights}){bias}")
+    grad_inputs = np.atleast_2d(result.layers[0].grad_inputs).T  # one row per input
+    lines.append(f"  input  {d}/dx = ({', '.join(_v(g) for g in grad_inputs)})" if samples == 1 else
+                 "  input  " + "; ".join(f"{d}/dx{i} = {_v(g)}" for i, g in enumerate(grad_inputs)))
     lines.append(f"check: torch autograd's gradients differ from these by at most {result.autograd_difference:.1e}")
     return lines

@@ -63,7 +63,7 @@ def print_summary(metrics: dict[str, Any], run_dir: Path, console: Console, err_
     doing next (default: the commands)."""
     for table in summary_tables(metrics, run_dir):
         console.print(table.to_rich())
-    for hint in metrics.get("warnings", []):
+    for hint in [*metrics.get("warnings", []), *filter(None, [metrics.get("timing_warning")])]:
         err_console.print(f"warning: {hint}", highlight=False, markup=False)
     if metrics["status"] in ("completed", "stopped_early"):
         if metrics["message"]:

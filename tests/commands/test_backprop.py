@@ -60,3 +60,24 @@ def test_one_step_of_gradient_descent_lowers_the_loss():
     shown = runner.invoke(app, ["backprop", "--lr", "0.5"])
     assert shown.exit_code == 0 and f"loss {before.loss:.4g} -> {after.loss:.4g}" in shown.output
     assert runner.invoke(app, ["backprop", "neuron", "--lr", "0.5"]).exit_code == 2  # no target, no loss to descend
+
+
+def test_autograds_first_example_on_a_batch():
+    """y = w * x with w = 1 on x = 1..4 against y = 2x: MSE 7.5 and dMSE/dw = -15, as the lecture computes it."""
+    result = trace(load_network("batch"))
+    assert result.loss == 7.5 and result.layers[0].grad_weight.tolist() == [[-15.0]]
+    assert result.output.ravel().tolist() == [1, 2, 3, 4] and result.autograd_difference == 0
+    shown = runner.invoke(app, ["backprop", "batch"]).output
+    assert "a batch of 4 samples: x0 = (1, 2, 3, 4)" in shown and "= 7.5" in shown
+    assert "dL/dw = dL/dz * inputs summed over the samples = (-15)" in shown
+    stepped = runner.invoke(app, ["backprop", "batch", "--lr", "0.05"]).output
+    assert "w = (1.75)" in stepped and "loss 7.5 -> 0.4688" in stepped
+
+
+def test_a_batch_of_the_wrong_shape_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "net.yaml"
+    path.write_text("input: [[1, 2], [3]]\nlayers:\n  - {weight: [[1, 2]]}\n")
+    assert "every row as long" in runner.invoke(app, ["backprop", str(path)]).output
+    path.write_text("input: [[1], [2]]\ntarget: [[1]]\nlayers:\n  - {weight: [[1]]}\n")
+    with pytest.raises(ConfigError, match=r"target: one row per input row \(2\), got 1"):
+        load_network(str(path))

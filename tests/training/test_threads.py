@@ -1,6 +1,7 @@
 """torch's thread pool never exceeds the cores the process may use: its affinity and its cgroup's CPU quota."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -60,3 +61,8 @@ def test_a_busy_cpu_is_said_once(monkeypatch) -> None:
     fitted = trainer.Trainer(config, data, model, None, [Listener()])
     fitted.fit()
     assert len(said) == 1 and said[0].startswith("epoch 1 waited") and fitted.contention == said[0]
+
+    from nnintro.commands.train import train
+
+    run = train(load_config(None, ["train.epochs=2", "report.plots=false"])).run_dir
+    assert json.loads((run / "metrics.json").read_text())["timing_warning"].startswith("epoch 1 waited")
