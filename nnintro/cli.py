@@ -527,6 +527,25 @@ def backprop(
 
 @app.command()
 @user_errors
+def losses(
+    predicted: Annotated[Optional[str], typer.Option("--predicted", help="Regression outputs, e.g. 2.5,0,2.1 "
+                                                     "(samples separated by ';').")] = None,
+    logits: Annotated[Optional[str], typer.Option("--logits", help="Classification logits, one row per sample, "
+                                                  "e.g. '2,1,0.1; 0.5,2.5,0'.")] = None,
+    probabilities: Annotated[Optional[str], typer.Option("--probabilities", help="A model's probability "
+                                                         "distribution(s), e.g. 0.7,0.2,0.1.")] = None,
+    target: Annotated[str, typer.Option("--target", help="Regression targets; the true class per sample (with "
+                                        "--logits); or the target distribution(s).")] = ...,
+) -> None:
+    """The lecture's loss functions on your numbers (MSE, MAE, Huber; cross-entropy, NLL, KL; soft targets), each
+    with its formula, computed from the formula and checked against torch.nn.functional."""
+    from nnintro.commands.losses import evaluate
+
+    console.print(evaluate(predicted, logits, probabilities, target).to_rich())
+
+
+@app.command()
+@user_errors
 def serve(
     runs: Annotated[list[Path], typer.Argument(help="Run folders to serve side by side (image, table or 2-D runs).")],
     host: Annotated[str, typer.Option("--host", help="Address to listen on. The default answers this machine only; "
