@@ -546,6 +546,23 @@ def losses(
 
 @app.command()
 @user_errors
+def lessons(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the notebooks (created if missing).")] = Path("course"),
+    lang: Annotated[str, typer.Option("--lang", help="The prose's language: en, pl or ru (code and numbers are "
+                                      "the same in all).")] = "en",
+    student: Annotated[bool, typer.Option("--student", help="The exercise version: the cells a student writes "
+                                          "are TODOs, each followed by a check cell.")] = False,
+    force: ForceOption = False,
+) -> None:
+    """The course as Jupyter notebooks, one per lesson, in the course's order: open them with `jupyter lab`."""
+    from nnintro.commands.lessons import write_lessons
+
+    for path in write_lessons(out, lang, student, force):
+        console.print(f"wrote {path}", highlight=False)
+
+
+@app.command()
+@user_errors
 def serve(
     runs: Annotated[list[Path], typer.Argument(help="Run folders to serve side by side (image, table or 2-D runs).")],
     host: Annotated[str, typer.Option("--host", help="Address to listen on. The default answers this machine only; "

@@ -6,6 +6,7 @@
     run.plot_curves()                                          # matplotlib figures display inline
     run.picture("confusion_matrix")                            # any picture of the run folder, inline
     run.predict(images)                                        # files, arrays or (for tables) a DataFrame
+    model, (x, y) = run.model(), run.split("test")             # the torch module and a split's tensors
     again = nnintro.load(run.path)
 """
 from __future__ import annotations
@@ -119,6 +120,23 @@ class TrainedRun:
             return predict(self.path, [str(f) for f in files], top_k)
         predictor = Predictor(self.run)
         return predictor.frame(inputs, top_k) if hasattr(inputs, "to_csv") else predictor.array(inputs, top_k)
+
+    def model(self) -> Any:
+        """The trained model as a torch module in eval mode: raw inputs (uint8 images, feature rows) in, one row
+        of outputs (logits, or predictions in the targets' units) per sample out."""
+        from nnintro.run_folder.checkpoint import load_model
+
+        return load_model(self.run)
+
+    def split(self, name: str = "test") -> tuple[Any, Any]:
+        """The inputs and targets of one of the run's splits (train, val, test), as the run saw them."""
+        from nnintro.datasets import load_dataset
+
+        if name not in ("train", "val", "test"):
+            raise ConfigError(f"split {name!r}: must be train, val or test")
+        config = self.config
+        chosen = getattr(load_dataset(config.data, config.seed), name)
+        return chosen.x, chosen.y
 
     def plot_curves(self) -> Any:
         """Loss and the task's running metric per epoch (the run's curves.png, as a figure)."""
