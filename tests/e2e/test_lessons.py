@@ -61,13 +61,20 @@ def test_every_language_has_the_same_code_and_the_student_version_only_its_exerc
     assert again.exit_code == 2 and "already exists" in again.output and "--force" in again.output
 
 
+def _execute_all(paths: list[Path], allow_errors: bool) -> dict[str, list[str]]:
+    """Each notebook in its own kernel, three at a time (much of a lesson is starting a kernel and importing)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        said = pool.map(lambda path: _checks(_execute(path, allow_errors)), paths)
+        return {path.name: checks for path, checks in zip(paths, said)}
+
+
 def test_the_teachers_notebooks_run_in_a_kernel_with_every_check_passing():
-    for path in _write("course", "--lang", "pl"):
-        said = _checks(_execute(path, allow_errors=False))
-        assert said and all(line.startswith("✓") for line in said), (path.name, said)
+    for name, said in _execute_all(_write("course", "--lang", "pl"), allow_errors=False).items():
+        assert said and all(line.startswith("✓") for line in said), (name, said)
 
 
 def test_the_students_checks_fail_on_the_todos():
-    for path in _write("course", "--lang", "ru", "--student"):
-        said = _checks(_execute(path, allow_errors=True))
-        assert said and all("✗" in line and "not written yet" in line for line in said), (path.name, said)
+    for name, said in _execute_all(_write("course", "--lang", "ru", "--student"), allow_errors=True).items():
+        assert said and all("✗" in line and "not written yet" in line for line in said), (name, said)
