@@ -509,12 +509,19 @@ def backprop(
     target: Annotated[Optional[str], typer.Option("--target", help="Replace the target, e.g. 0.")] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", min=1e-6, max=100, help="Then take one step of gradient "
                                                 "descent with this learning rate and show what it changed.")] = None,
+    gates: Annotated[bool, typer.Option("--gates", help="A single sigmoid neuron as the lecture's gates (x, +, "
+                                        "x-1, exp, +1, 1/x), each with its local gradient.")] = False,
 ) -> None:
     """A tiny network's forward pass and every gradient, node by node (the lecture's board work)."""
-    from nnintro.commands.backprop import descend, describe, describe_step, load_network, trace
+    from nnintro.commands.backprop import descend, describe, describe_gates, describe_step, load_network, trace
+    from nnintro.commands.backprop import gates as neuron_gates
 
     chosen = load_network(network, _numbers(inputs, "--input") if inputs else None,
                           _numbers(target, "--target") if target else None)
+    if gates:
+        for line in describe_gates(neuron_gates(chosen)):
+            console.print(line, highlight=False, markup=False)
+        return
     if lr is not None and chosen.target is None:
         raise typer.BadParameter("--lr: a step of gradient descent needs a loss; give --target")
     result = trace(chosen)

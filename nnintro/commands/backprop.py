@@ -3,6 +3,7 @@ node by node, as the first lecture works it on the board. The arithmetic is nnin
 `train.engine: numpy` trains with); torch's autograd checks it."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -276,4 +277,64 @@ def describe(result: Trace, network: TinyNetwork) -> list[str]:
     lines.append(f"  input  {d}/dx = ({', '.join(_v(g) for g in grad_inputs)})" if samples == 1 else
                  "  input  " + "; ".join(f"{d}/dx{i} = {_v(g)}" for i, g in enumerate(grad_inputs)))
     lines.append(f"check: torch autograd's gradients differ from these by at most {result.autograd_difference:.1e}")
+    return lines
+
+
+@dataclass
+class Gate:
+    name: str  # what the gate computes, e.g. "w0 * x0"
+    kind: str  # multiply, add, negate, exp, add 1, reciprocal
+    value: float
+    local: str  # its local derivative(s), in words and numbers
+    upstream: float  # d f / d (its output)
+    passed: dict[str, float]  # d f / d (each of its inputs)
+
+
+def gates(network: TinyNetwork) -> list[Gate]:
+    """The single sigmoid neuron f = sigmoid(w0*x0 + ... + b) as the lecture's gates: a multiply per input, the
+    adds, then the sigmoid as x(-1), exp, +1, 1/x; each gate's value, local derivative, the gradient arriving from
+    above and the gradients it passes down (the chain rule, one gate at a time)."""
+    layer = network.layers[0]
+    if len(network.layers) != 1 or len(layer.weight) != 1 or layer.activation != "sigmoid" \
+            or len(network.samples) != 1 or network.target is not None:
+        raise ConfigError("--gates: draws one sigmoid neuron on one input without a target (one layer, one "
+                          "unit), e.g. nnintro backprop neuron --gates")
+    weights, inputs = layer.weight[0], network.samples[0]
+    bias = layer.bias[0] if layer.bias is not None else 0.0
+    products = [w * x for w, x in zip(weights, inputs)]
+    total = sum(products) + bias
+    negated = -total
+    exponent = math.exp(negated)
+    shifted = 1 + exponent
+    out = 1 / shifted
+    # backward, from the output down (upstream gradient 1)
+    d_shifted = -1 / shifted**2
+    d_exponent = d_shifted
+    d_negated = d_exponent * exponent
+    d_total = -d_negated
+    rows = [
+        Gate("1 / s", "reciprocal", out, f"-1/s² = {_n(-1 / shifted**2)}", 1.0, {"s": d_shifted}),
+        Gate("s = 1 + e", "add 1", shifted, "1", d_shifted, {"e": d_exponent}),
+        Gate("e = exp(n)", "exp", exponent, f"exp(n) = {_n(exponent)}", d_exponent, {"n": d_negated}),
+        Gate("n = -z", "multiply by -1", negated, "-1", d_negated, {"z": d_total}),
+        Gate("z = " + " + ".join([f"p{i}" for i in range(len(products))] + ["b"]), "add", total,
+             "1 for each input: add passes the gradient on unchanged", d_total,
+             {**{f"p{i}": d_total for i in range(len(products))}, "b": d_total}),
+    ]
+    for i, (w, x) in enumerate(zip(weights, inputs)):
+        rows.append(Gate(f"p{i} = w{i} * x{i}", "multiply", products[i],
+                         f"d/dw{i} = x{i} = {_n(x)}, d/dx{i} = w{i} = {_n(w)}: multiply swaps its inputs", d_total,
+                         {f"w{i}": d_total * x, f"x{i}": d_total * w}))
+    return rows
+
+
+def describe_gates(rows: list[Gate]) -> list[str]:
+    lines = ["the neuron as gates, from the output down (f = 1/s; upstream gradient df/df = 1):"]
+    for gate in rows:
+        passed = ", ".join(f"df/d{name} = {_n(value)}" for name, value in gate.passed.items())
+        lines.append(f"  {gate.kind:>14}  {gate.name} = {_n(gate.value)}   local {gate.local}")
+        lines.append(f"  {'':>14}  upstream {_n(gate.upstream)} x local -> {passed}")
+    lines += ["patterns: an add gate hands its upstream gradient to every input unchanged; a multiply gate hands "
+              "each input the upstream times the other input; a value used twice (a copy) gets the sum of the "
+              "gradients coming back along both uses"]
     return lines

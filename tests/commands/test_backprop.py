@@ -81,3 +81,21 @@ def test_a_batch_of_the_wrong_shape_is_refused_in_one_line(tmp_path):
     path.write_text("input: [[1], [2]]\ntarget: [[1]]\nlayers:\n  - {weight: [[1]]}\n")
     with pytest.raises(ConfigError, match=r"target: one row per input row \(2\), got 1"):
         load_network(str(path))
+
+
+def test_the_neurons_gates_pass_down_the_gradients_autograd_checked():
+    """The gate-by-gate graph of sigmoid(w0*x0 + w1*x1 + w2): every gate's value and the gradients it passes
+    down, ending in the same dL/dw, dL/db and dL/dx as the layer's trace (itself checked against autograd)."""
+    from nnintro.commands.backprop import gates
+
+    network = load_network("neuron")
+    rows = {gate.kind + gate.name: gate for gate in gates(network)}
+    layer = trace(network).layers[0]
+    assert [round(g.value, 4) for g in rows.values()][:4] == [0.7311, 1.3679, 0.3679, -1.0]
+    passed = {name: value for gate in rows.values() for name, value in gate.passed.items()}
+    assert np.allclose([passed["w0"], passed["w1"]], layer.grad_weight[0])
+    assert np.isclose(passed["b"], layer.grad_bias[0]) and np.allclose([passed["x0"], passed["x1"]], layer.grad_inputs)
+    shown = runner.invoke(app, ["backprop", "neuron", "--gates"]).output
+    assert "multiply swaps its inputs" in shown and "add passes the gradient on unchanged" in shown
+    refused = runner.invoke(app, ["backprop", "xor", "--gates"])
+    assert refused.exit_code == 2 and "one sigmoid neuron" in refused.output
