@@ -490,14 +490,16 @@ def show(
     force: ForceOption = False,
 ) -> None:
     """Look at the data first: training images with their class names, the 2-D points, or a table's columns."""
-    from nnintro.commands.show import show_data
+    from nnintro.commands.show import UNTRAINED_SUFFIX, show_data
     from nnintro.config import load_config
 
     resolved = load_config(config, list(set_ or []))
-    path, tables = show_data(resolved, _picture_path(out, f"{resolved.data.dataset}_samples.png", force), count)
+    path, tables = show_data(resolved, _picture_path(out, f"{resolved.data.dataset}_samples.png", force,
+                                                     (UNTRAINED_SUFFIX,)), count)
     _print_tables(tables)
     if path is not None:
-        console.print(f"wrote {path}", highlight=False)
+        untrained = path.with_suffix(UNTRAINED_SUFFIX)
+        console.print(f"wrote {path}" + (f" and {untrained}" if untrained.exists() else ""), highlight=False)
 
 
 @app.command()

@@ -3,6 +3,7 @@ their class names, the 2-D points over the untrained model's probabilities, or a
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from nnintro.config import Config
 from nnintro.datasets import DatasetBundle
@@ -31,6 +32,8 @@ def show_data(config: Config, out: Path, count: int = 30) -> tuple[Path | None, 
         return None, [*([fates] if config.data.dataset == "csv" else []), summary[0], first_rows(data), summary[1]]
     if data.kind == "image":
         figure = samples_figure(data, count)
+        if data.task.name == "classification":
+            plots.save_figure(untrained_softmax_figure(data, model), out.with_suffix(UNTRAINED_SUFFIX))
     else:  # over the untrained model's probabilities: where training starts from (the notebook's pcolormesh)
         from nnintro.models.layers import user_model
         from nnintro.reports.classification import decision_boundary
@@ -40,6 +43,26 @@ def show_data(config: Config, out: Path, count: int = 30) -> tuple[Path | None, 
                                    f"P(positive)")
     plots.save_figure(figure, out)
     return out, summary
+
+
+UNTRAINED_SUFFIX = ".untrained_softmax.png"  # beside the samples picture
+
+
+def untrained_softmax_figure(data: DatasetBundle, model: Any, count: int = 12):
+    """The untrained model's softmax on the first test images: every class near 1/C, whatever the image (the
+    lecture's picture of where training starts)."""
+    import torch
+
+    from nnintro.models.layers import user_model
+    from nnintro.reports import plots
+
+    x, y = data.test.x[:count], data.test.y[:count]
+    with torch.inference_mode():
+        probabilities = data.task.finish(user_model(model, data.task.combine).eval()(x)).numpy()
+    classes = data.task.classes
+    return plots.softmax_heatmap_figure(probabilities, classes, [f"test #{i}: {classes[int(t)]}" for i, t in enumerate(y)],
+                                        f"{data.name}: the untrained model's softmax (1/{len(classes)} = "
+                                        f"{1 / len(classes):.2f} would be knowing nothing)")
 
 
 def samples_figure(data: DatasetBundle, count: int = 30):

@@ -415,6 +415,20 @@ def softmax_figure(logits: np.ndarray, probabilities: np.ndarray, temperature: f
     return figure
 
 
+def softmax_heatmap_figure(probabilities: np.ndarray, classes: list[str], rows: list[str], title: str) -> Figure:
+    """Probabilities (images x classes) as a heat map with each cell's value: what a model answers, image by
+    image (seaborn's heatmap)."""
+    import seaborn as sns  # imported only when drawing, like matplotlib
+
+    figure, axis = plt.subplots(figsize=(1.0 + 0.75 * len(classes), 1.2 + 0.34 * len(rows)))
+    sns.heatmap(probabilities, vmin=0, vmax=1, cmap="viridis", annot=True, fmt=".2f", annot_kws={"fontsize": 7},
+                xticklabels=classes, yticklabels=rows, cbar_kws={"label": "probability"}, ax=axis)
+    axis.set_xlabel("class")
+    axis.set_title(title, fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
 def compare_probabilities_figure(images: np.ndarray, scale: float, probabilities: dict[str, np.ndarray],
                                  classes: list[str], labels: list[int], titles: list[str]) -> Figure:
     """The same test images, each beside every model's class probabilities as grouped bars (the lab's last step:

@@ -46,7 +46,11 @@ def test_show_draws_the_training_data(tmp_path):
     result = runner.invoke(app, ["show", "--out", str(tmp_path / "digits.png")])
     assert result.exit_code == 0 and "10 classes" in result.output and "1293 train / 144 val / 360 test" in result.output
     assert (tmp_path / "digits.png").read_bytes().startswith(b"\x89PNG")
+    assert (tmp_path / "digits.untrained_softmax.png").read_bytes().startswith(b"\x89PNG")
     assert runner.invoke(app, ["show", "--out", str(tmp_path / "digits.png")]).exit_code == 2  # never replaced
+    (tmp_path / "digits.png").unlink()  # the untrained picture beside it is not replaced either
+    refused = runner.invoke(app, ["show", "--out", str(tmp_path / "digits.png")])
+    assert refused.exit_code == 2 and "digits.untrained_softmax.png: already exists" in refused.output
     points = runner.invoke(app, ["show", "-c", "xor_mlp", "--out", str(tmp_path / "xor.png")])
     assert points.exit_code == 0 and (tmp_path / "xor.png").is_file()
     table = runner.invoke(app, ["show", "-c", "diabetes_mlp"])
@@ -59,6 +63,16 @@ def test_show_draws_the_training_data(tmp_path):
     assert table.exit_code == 0, table.output
     assert "the first 5 training rows" in table.output and "┃ area  ┃ rooms ┃ city ┃ price ┃" in table.output
     assert "column city  │ text, 3 categories, most common" in table.output and "column area  │ number, " in table.output
+
+
+def test_the_untrained_models_softmax_knows_nothing_yet():
+    """The heat map's numbers: before training every image gets every class with a probability near 1/10."""
+    from nnintro.models.layers import user_model
+
+    data, model = prepare(load_config("digits_mlp"))
+    with torch.inference_mode():
+        probabilities = data.task.finish(user_model(model, data.task.combine).eval()(data.test.x[:12]))
+    assert torch.allclose(probabilities.sum(1), torch.ones(12)) and 0.03 < probabilities.min() < probabilities.max() < 0.3
 
 
 def test_lecture_plots_take_their_knobs(tmp_path):
