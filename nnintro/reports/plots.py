@@ -290,6 +290,30 @@ def decision_boundary_figure(grid_x: np.ndarray, grid_y: np.ndarray, positive: n
     return figure
 
 
+def step_loss_figure(steps: list[dict], title: str) -> Figure:
+    """The training loss at every step (the per-iteration curve the per-epoch one averages), its running mean
+    over about a twentieth of the run, and a dotted line where each epoch starts."""
+    losses = np.array([row["loss"] for row in steps], dtype=float)
+    figure, axis = plt.subplots(figsize=(8, 4))
+    axis.plot(np.arange(1, len(losses) + 1), losses, color="C0", alpha=0.35, linewidth=0.7, label="each step")
+    window = max(1, len(losses) // 20)
+    if window > 1:
+        smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+        axis.plot(np.arange(window, len(losses) + 1), smooth, color="C0", linewidth=1.8,
+                  label=f"mean of the last {window} steps")
+    starts = [i for i, row in enumerate(steps) if row["step"] == 1][1:]
+    for start in starts[:200]:  # beyond that the lines would hide the curve
+        axis.axvline(start + 0.5, color="0.75", linestyle=":", linewidth=0.8)
+    if losses.size and losses.min() > 0 and losses.max() / losses.min() > 50:
+        axis.set_yscale("log")
+    axis.set_xlabel(f"training step ({len(steps)} over {len(starts) + 1 if steps else 0} epochs; dotted: a new epoch)")
+    axis.set_ylabel("training loss")
+    axis.set_title(f"{title}: the loss at every step", fontsize=10)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
 def compare_figure(histories: dict[str, list[dict]], metric_name: str = "accuracy") -> Figure:
     """Every run's curves on shared axes: validation solid, training dashed, in the run's own colour."""
     figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(11, 4))

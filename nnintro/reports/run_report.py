@@ -12,6 +12,7 @@ from nnintro.files import write_atomic
 from nnintro.reports import classification, plots, regression
 from nnintro.reports.sink import FigureSink
 from nnintro.reports.tables import TableSpec
+from nnintro.run_folder.layout import read_steps
 from nnintro.tasks import SplitOutputs, Task
 
 TASK_REPORTS = {"classification": classification, "regression": regression}  # each: run_report, split_report, split_tables
@@ -31,6 +32,9 @@ def write_run_report(run_dir: Path, model: nn.Module, data: DatasetBundle, test:
         sink("augmented_samples", augmented_figure(augmenter, data, run_name))
     if history:
         sink("curves", plots.curves_figure(history, best_epoch, stopped_early, run_name, data.task.running_metric))
+    steps = read_steps(run_dir)
+    if steps:
+        sink("loss_per_step", plots.step_loss_figure(steps, run_name))
     if frames:
         captions = [("untrained" if epoch == 0 else f"epoch {epoch}", image) for epoch, image in frames]
         strip = [frame for (epoch, _), frame in zip(frames, captions) if epoch in strip_epochs]

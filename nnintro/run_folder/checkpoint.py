@@ -19,7 +19,7 @@ from torch import nn
 from nnintro.errors import InputError, RunError
 from nnintro.files import read_json, write_atomic, write_csv
 from nnintro.models.layers import architecture_problems, build_model, member_count, planned_parameters, user_model
-from nnintro.run_folder.layout import CHECKPOINT_FILE, HISTORY_FILE, METRICS_FILE, WEIGHTS_FILE
+from nnintro.run_folder.layout import CHECKPOINT_FILE, HISTORY_FILE, METRICS_FILE, STEPS_FILE, WEIGHTS_FILE, read_steps
 from nnintro.run_folder.run import Run
 
 
@@ -214,7 +214,13 @@ class RunFolder:
         if improved:  # every member's best weights so far
             save_tensors(self.path / WEIGHTS_FILE, best_state)
         write_csv(self.path / HISTORY_FILE, progress["history"])
-        save_training_state(self.path / CHECKPOINT_FILE, model, best_state, optimizer, scheduler, progress)
+        write_csv(self.path / STEPS_FILE, progress["steps"])
+        save_training_state(self.path / CHECKPOINT_FILE, model, best_state, optimizer, scheduler,
+                            {k: v for k, v in progress.items() if k != "steps"})  # the steps live in steps.csv
+
+    def saved_steps(self, epoch: int) -> list[dict[str, float]]:
+        """The step log of the epochs up to a checkpoint's, to continue it on resume."""
+        return read_steps(self.path, epoch)
 
     def save_weights(self, model: nn.Module) -> None:
         save_weights(model, self.path / WEIGHTS_FILE)

@@ -17,6 +17,7 @@ from nnintro.files import TEMP_SUFFIX, read_json
 
 CONFIG_FILE, MODEL_FILE, WEIGHTS_FILE = "config.yaml", "model.json", "model.safetensors"
 CHECKPOINT_FILE, HISTORY_FILE, METRICS_FILE = "checkpoint.safetensors", "history.csv", "metrics.json"
+STEPS_FILE = "steps.csv"  # every training step's loss: the per-iteration curve
 LOCK_FILE, SPLITS_FILE = ".lock", "splits.csv"
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}"  # a run or sweep name: it names a folder
 
@@ -51,6 +52,21 @@ def read_history(run_dir: Path) -> list[dict[str, float]]:
             return [{k: int(v) if k == "epoch" else float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
     except (OSError, ValueError, TypeError) as err:
         raise RunError(f"{path}: not a readable history ({err})") from err
+
+
+def read_steps(run_dir: Path, through_epoch: int | None = None) -> list[dict[str, float]]:
+    """steps.csv as one dict per training step (epoch, step, loss); [] when the run has none (older runs).
+    through_epoch: only the steps of the epochs a checkpoint holds."""
+    path = run_dir / STEPS_FILE
+    if not path.is_file():
+        return []
+    try:
+        with path.open(newline="") as handle:
+            rows = [{"epoch": int(r["epoch"]), "step": int(r["step"]), "loss": float(r["loss"])}
+                    for r in csv.DictReader(handle)]
+    except (OSError, ValueError, TypeError, KeyError) as err:
+        raise RunError(f"{path}: not a readable step log ({err})") from err
+    return [r for r in rows if through_epoch is None or r["epoch"] <= through_epoch]
 
 
 def create_run_dir(runs_root: str | Path, name: str) -> Path:

@@ -162,6 +162,7 @@ class Trainer:
         self.start_epoch = 1
         self.started = False
         self.contention: str | None = None  # said once: the CPU was busy with other programs
+        self.steps_log: list[dict[str, float]] = []  # every step's training loss (the members still training)
 
     def _notify(self, method: str, *args: Any) -> None:
         for observer in self.observers:
@@ -174,6 +175,8 @@ class Trainer:
         self.members.load_state(progress["members"], {k: v.to(self.device) for k, v in best_state.items()})
         self.history = progress["history"]
         self.start_epoch = progress["epoch"] + 1
+        if self.run_folder is not None:
+            self.steps_log = self.run_folder.saved_steps(progress["epoch"])
 
     def _train_epoch(self, epoch: int) -> dict[str, torch.Tensor]:
         """Each member's training loss and running metric over the epoch, (K,) tensors ({} if interrupted)."""
@@ -208,6 +211,8 @@ class Trainer:
             step_losses = all_reduce_sum(step_losses) / self.dist.world_size
             running = all_reduce_sum(running)
             self._check_finite(step_losses, epoch)
+        alive = step_losses[:, self.members.alive].mean(1).tolist() if self.members.alive else []
+        self.steps_log += [{"epoch": epoch, "step": step, "loss": loss} for step, loss in enumerate(alive, 1)]
         return EpochTotals.means(self.task.running_metric, step_losses, counts, running)
 
     def _check_finite(self, step_losses: torch.Tensor, epoch: int) -> None:
@@ -225,7 +230,7 @@ class Trainer:
         """After every epoch, and once before the first (so a run stopped during epoch 1 can be resumed)."""
         if self.run_folder is not None:
             progress = {"epoch": epoch, "history": self.history, "members": self.members.state(),
-                        "config": self.config.model_dump(mode="json")}
+                        "config": self.config.model_dump(mode="json"), "steps": self.steps_log}
             self.run_folder.save_epoch(self.model, self.members.best_state, self.optimizer, self.scheduler, progress,
                                        improved)
 

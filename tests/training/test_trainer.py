@@ -59,3 +59,16 @@ def test_divergence_stops_with_the_epoch_and_step():
     result = trainer.fit()
     assert result.status == "diverged"
     assert "epoch 1, step" in result.message and "lower optimizer.lr" in result.message
+
+
+def test_every_steps_loss_is_logged_and_averages_to_the_epochs():
+    """steps.csv's rows: one per step, and their batch-size-weighted mean is the epoch's training loss."""
+    trainer = make_trainer(["train.epochs=2"])
+    history = trainer.fit().history
+    n, batch = len(trainer.data.train), trainer.config.data.batch_size
+    sizes = [min(batch, n - start) for start in range(0, n, batch)]
+    assert [(row["epoch"], row["step"]) for row in trainer.steps_log] == [(e, s) for e in (1, 2)
+                                                                         for s in range(1, len(sizes) + 1)]
+    for epoch, row in zip((1, 2), history):
+        losses = [r["loss"] for r in trainer.steps_log if r["epoch"] == epoch]
+        assert abs(sum(loss * size for loss, size in zip(losses, sizes)) / n - row["train/loss"]) < 1e-5
