@@ -12,10 +12,12 @@ which runs would take this path and the update's tensor learning rate, not the c
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
 
+from nnintro.errors import ConfigError
 from nnintro.training.explicit import ExplicitBackward
 from nnintro.training.update import DirectUpdate
 
@@ -39,21 +41,31 @@ def graph_problems(device: torch.device, explicit: ExplicitBackward | None, upda
 class GraphedStep:
     """step(x, y) -> (outputs, losses), as ExplicitBackward.forward_backward followed by the update."""
 
-    def __init__(self, explicit: ExplicitBackward, update: DirectUpdate, device: torch.device) -> None:
-        self.explicit, self.update, self.device = explicit, update, device
+    def __init__(self, explicit: ExplicitBackward, update: DirectUpdate, device: torch.device,
+                 required: bool = False) -> None:
+        self.explicit, self.update, self.device, self.required = explicit, update, device, required
+        self.failure: str | None = None  # why the capture failed: the run goes on eagerly (unless required)
         self.lr = torch.zeros((), device=device)
         self.lr_value: float | None = None
         self.graph: torch.cuda.CUDAGraph | None = None
         self.eager_steps = 0
-        self.stream = torch.cuda.Stream(device)  # the warm-up's and the capture's
+        self.stream: torch.cuda.Stream | None = None  # the warm-up's and the capture's, made on first use
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         lr = self.update.optimizer.param_groups[0]["lr"]
         if lr != self.lr_value:
             self.lr.fill_(lr)
             self.lr_value = lr
-        if self.graph is None and self.eager_steps >= WARM_UP and self.update.ready():
-            self._capture(x, y)
+        if self.graph is None and self.failure is None and self.eager_steps >= WARM_UP and self.update.ready():
+            try:
+                self._capture(x, y)
+            except RuntimeError as err:  # nothing ran during the capture: this batch is trained eagerly below
+                self.failure = f"{type(err).__name__}: {str(err).strip().splitlines()[0][:200]}"
+                if self.required:
+                    raise ConfigError(f"train.cuda_graph: on, but the step could not be captured ({self.failure}); "
+                                      f"use auto, which then trains without the graph") from err
+                warnings.warn(f"train.cuda_graph: the step could not be captured ({self.failure}); training goes "
+                              f"on without the graph", RuntimeWarning, stacklevel=2)
         if self.graph is not None and x.shape == self.x.shape:
             self.x.copy_(x)
             self.y.copy_(y)
@@ -61,8 +73,14 @@ class GraphedStep:
             return self.outputs, self.losses.clone()  # the graph's own tensors change at the next replay
         return self._eager(x, y)
 
+    def _side_stream(self) -> torch.cuda.Stream:
+        if self.stream is None:
+            self.stream = torch.cuda.Stream(self.device)
+        return self.stream
+
     def _eager(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         current = torch.cuda.current_stream(self.device)
+        self._side_stream()
         self.stream.wait_stream(current)
         with torch.cuda.stream(self.stream):
             outputs, losses = self.explicit.forward_backward(x, y)
@@ -78,7 +96,7 @@ class GraphedStep:
         self.x, self.y = x.clone(), y.clone()
         graph = torch.cuda.CUDAGraph()
         torch.cuda.synchronize(self.device)
-        with torch.cuda.graph(graph, stream=self.stream):
+        with torch.cuda.graph(graph, stream=self._side_stream()):
             self.outputs, self.losses = self.explicit.forward_backward(self.x, self.y)
             self.update(self.lr)
         self.graph = graph

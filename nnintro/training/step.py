@@ -119,7 +119,8 @@ class Stepper:
         if problems and config.train.cuda_graph == "on":
             raise ConfigError(f"train.cuda_graph: on, but this run cannot be captured: {'; '.join(problems)}; "
                               f"use auto (or off)")
-        return None if problems else GraphedStep(self.explicit, self.update, self.device)
+        return None if problems else GraphedStep(self.explicit, self.update, self.device,
+                                                 required=config.train.cuda_graph == "on")
 
     @property
     def path(self) -> str:
@@ -127,7 +128,8 @@ class Stepper:
         if self.numpy_engine is not None:
             return "numpy engine"
         if self.graphed is not None:
-            return "CUDA graph of the explicit step"
+            failed = f" (capture failed, {self.graphed.failure}: the explicit step)" if self.graphed.failure else ""
+            return f"CUDA graph of the explicit step{failed}"
         return "explicit backward" if self.explicit is not None else "autograd"
 
     def _l1_penalty(self) -> torch.Tensor | float:

@@ -97,3 +97,32 @@ def test_the_cuda_graph_switch_says_why_a_run_cannot_be_captured() -> None:
     assert _stepper(["train.engine=autograd"]).path == "autograd"
     with pytest.raises(ConfigError, match="train.cuda_graph: on.*the device is cpu.*goes through autograd"):
         _stepper(["train.cuda_graph=on", "loss.label_smoothing=0.1"])
+
+
+def test_a_failed_capture_trains_on_without_the_graph_or_is_refused_when_required(monkeypatch) -> None:
+    """The CUDA parts (the side stream, the capture) replaced by stand-ins, since a capture needs a GPU: after the
+    warm-up steps a capture that raises is said once and the steps go on eagerly; with cuda_graph on it is
+    refused in one line."""
+    from nnintro.training.graphed import WARM_UP, GraphedStep
+
+    stepper = _stepper([])
+    for required in (False, True):
+        graphed = GraphedStep(stepper.explicit, stepper.update, torch.device("cpu"), required=required)
+        eager_calls = []
+        monkeypatch.setattr(graphed, "_eager", lambda x, y, calls=eager_calls: calls.append(len(x)) or ("outputs", "losses"))
+
+        def capture(x, y):
+            raise RuntimeError("operation not permitted when stream is capturing\nmore lines")
+
+        monkeypatch.setattr(graphed, "_capture", capture)
+        x, y = torch.zeros(4, 1, 3, 3, dtype=torch.uint8), torch.zeros(4, dtype=torch.int64)
+        graphed.eager_steps = WARM_UP
+        monkeypatch.setattr(graphed.update, "ready", lambda: True)
+        if required:
+            with pytest.raises(ConfigError, match="train.cuda_graph: on, but the step could not be captured"):
+                graphed(x, y)
+            continue
+        with pytest.warns(RuntimeWarning, match="could not be captured .*stream is capturing"):
+            assert graphed(x, y) == ("outputs", "losses")
+        assert graphed(x, y) == ("outputs", "losses") and eager_calls == [4, 4]  # tried once, then eager
+        assert graphed.failure == "RuntimeError: operation not permitted when stream is capturing"
