@@ -78,6 +78,11 @@ class TensorBoardObserver:
         if epoch in self.boundary_epochs:  # scrub through them in the Images tab
             self.writer.add_image("decision_boundary/epoch", frame, epoch, dataformats="HWC")
 
+    def on_epoch_steps(self, epoch: int, losses: list[float]) -> None:
+        """Every step's training loss: the per-iteration curve (its x counts steps from the run's start)."""
+        for step, loss in enumerate(losses, 1):
+            self.writer.add_scalar("train/step_loss", loss, (epoch - 1) * len(losses) + step)
+
     def on_epoch_end(self, row: dict[str, float]) -> None:
         epoch = int(row["epoch"])
         for key, value in row.items():

@@ -56,6 +56,7 @@ class Observer(Protocol):
     def on_step(self, epoch: int, step: int, steps: int, loss: float) -> None: ...
     def on_epoch_end(self, row: dict[str, float]) -> None: ...
     def on_warning(self, message: str) -> None: ...
+    def on_epoch_steps(self, epoch: int, losses: list[float]) -> None: ...
 
 
 @dataclass
@@ -213,6 +214,7 @@ class Trainer:
             self._check_finite(step_losses, epoch)
         alive = step_losses[:, self.members.alive].mean(1).tolist() if self.members.alive else []
         self.steps_log += [{"epoch": epoch, "step": step, "loss": loss} for step, loss in enumerate(alive, 1)]
+        self._notify("on_epoch_steps", epoch, alive)
         return EpochTotals.means(self.task.running_metric, step_losses, counts, running)
 
     def _check_finite(self, step_losses: torch.Tensor, epoch: int) -> None:

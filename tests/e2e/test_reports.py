@@ -89,7 +89,9 @@ def test_event_files_hold_scalars_images_hparams_and_pr_curves(runs):
     events = EventAccumulator(str(runs["mnist_linear"]), size_guidance={"images": 0, "histograms": 0, "tensors": 0})
     events.Reload()
     tags = events.Tags()
-    assert {"train/loss", "train/accuracy", "val/loss", "val/accuracy", "train/lr"} <= set(tags["scalars"])
+    assert {"train/loss", "train/accuracy", "val/loss", "val/accuracy", "train/lr", "train/step_loss"} <= set(tags["scalars"])
+    steps = (runs["mnist_linear"] / "steps.csv").read_text().splitlines()[1:]
+    assert [e.value for e in events.Scalars("train/step_loss")] == pytest.approx([float(r.split(",")[2]) for r in steps])
     assert {tag.split("/")[0] for tag in tags["scalars"]} == {"train", "val"}  # the curves first, no one-dot cards
     assert "summary/text_summary" in tags["tensors"]  # the final test numbers, as a table
     assert {"reports/confusion_matrix", "reports/templates", "reports/curves"} <= set(tags["images"])
