@@ -75,10 +75,9 @@ def write_lessons(out: Path, language: str = "en", student: bool = False, force:
     paths = [out / f"{lesson.name}.ipynb" for lesson in chosen]
     existing = [path for path in paths if path.exists()]
     if existing and not force:
-        raise InputError(f"--out {out}: {existing[0].name} already exists (and {len(existing) - 1} more); choose "
-                         f"another folder, or add --force to replace them" if len(existing) > 1 else
-                         f"--out {out}: {existing[0].name} already exists; choose another folder, or add --force "
-                         f"to replace it")
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise InputError(f"--out {out}: {existing[0].name} already exists{more}; choose another folder, or add "
+                         f"--force to replace {'them' if more else 'it'}")
     for lesson, path in zip(chosen, paths):
         write_atomic(path, nbformat.writes(notebook(lesson, language, student)))
     return paths

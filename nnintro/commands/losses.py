@@ -28,6 +28,11 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
 
 
+def _true_class_nll(z: np.ndarray, y: np.ndarray) -> float:
+    """mean(-log softmax(z)[y]): cross-entropy, NLL of the log-softmax and KL from a one-hot target alike."""
+    return float(-_log_softmax(z)[np.arange(len(y)), y].mean())
+
+
 def _rows(text: str, option: str) -> np.ndarray:
     """'1,2,3' (one sample) or '1,2,3; 4,5,6' (one row per sample) -> a (samples, values) array."""
     try:
@@ -54,14 +59,12 @@ REGRESSION = [
 ]
 
 CLASSES = [
-    Loss("cross-entropy", "mean(-log softmax(z)[y]) = mean(log Σ e^z - z[y])",
-         lambda z, y: float(-_log_softmax(z)[np.arange(len(y)), y].mean()),
+    Loss("cross-entropy", "mean(-log softmax(z)[y]) = mean(log Σ e^z - z[y])", _true_class_nll,
          lambda z, y: F.cross_entropy(z, y), "F.cross_entropy"),
-    Loss("NLL of log-softmax", "mean(-logp[y]), logp = log softmax(z): cross-entropy in two steps",
-         lambda z, y: float(-_log_softmax(z)[np.arange(len(y)), y].mean()),
+    Loss("NLL of log-softmax", "mean(-logp[y]), logp = log softmax(z): cross-entropy in two steps", _true_class_nll,
          lambda z, y: F.nll_loss(F.log_softmax(z, 1), y), "F.nll_loss(F.log_softmax)"),
     Loss("KL(one-hot ‖ softmax)", "mean over samples of Σ q log(q / p), q = one-hot(y), p = softmax(z)",
-         lambda z, y: float(-_log_softmax(z)[np.arange(len(y)), y].mean()),  # 0 log 0 = 0: only the true class
+         _true_class_nll,  # 0 log 0 = 0: only the true class's term is left
          lambda z, y: F.kl_div(F.log_softmax(z, 1), F.one_hot(y, z.shape[1]).double(), reduction="batchmean"),
          "F.kl_div(batchmean)"),
     Loss("MSE on probabilities", "mean((softmax(z) - one-hot(y))²)",

@@ -369,7 +369,7 @@ def final_metrics(trainer: Trainer, fit: FitResult, info: dict, wall_seconds: fl
     metrics["warnings"] = (teaching_hints(fit.history, trainer.task, metrics_of["val"], config.optimizer.lr)
                            + rare_class_hints(task, outputs["test"], metrics_of["test"])
                            + health_warnings(metrics["layers"]))
-    metrics["timing_warning"] = trainer.contention  # about the machine, not the model: beside the timings
+    metrics["timing_warning"] = trainer.contention.message  # about the machine, not the model: beside the timings
     return metrics, outputs["test"]
 
 

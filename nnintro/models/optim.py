@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 from torch import nn
@@ -94,3 +95,15 @@ def build_scheduler(optimizer: torch.optim.Optimizer, scheduler_config, epochs: 
     if builder is None:
         return None, False
     return builder(optimizer, scheduler_config, epochs, steps_per_epoch), per_batch
+
+
+def step_epoch_scheduler(scheduler: Any, per_batch: bool, val_metrics: list[dict[str, float]],
+                         alive: list[int]) -> None:
+    """An epoch's end for the scheduler: nothing for none or a per-batch one; plateau reads the validation loss
+    (a pack's members share one scheduler: the mean over the members still training)."""
+    if scheduler is None or per_batch:
+        return
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        scheduler.step(sum(val_metrics[k]["loss"] for k in alive) / len(alive))
+    else:
+        scheduler.step()

@@ -62,6 +62,25 @@ class RunQueueClock:
         return None if now is None or self.started is None else now - self.started
 
 
+class ContentionWatch:
+    """On the CPU, says once (message) that an epoch waited a fifth or more of its time for a core."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.watching, self.message = device.type == "cpu", None
+        self.clock: RunQueueClock | None = None
+
+    def start(self) -> None:
+        if self.watching and self.message is None:
+            self.clock = RunQueueClock()
+
+    def said(self, epoch: int, epoch_seconds: float) -> str | None:
+        """The warning, the first time an epoch since start() deserves it; None otherwise."""
+        if self.clock is None or self.message is not None:
+            return None
+        self.message = contention_warning(epoch, epoch_seconds, self.clock.seconds(), torch.get_num_threads())
+        return self.message
+
+
 def contention_warning(epoch: int, epoch_seconds: float, waited: float | None, threads: int) -> str | None:
     """The warning for an epoch that spent a fifth or more of its time waiting for a core, if it did."""
     if waited is None or epoch_seconds < 0.5 or waited < 0.2 * epoch_seconds:

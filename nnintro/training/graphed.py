@@ -79,13 +79,12 @@ class GraphedStep:
         return self.stream
 
     def _eager(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        current = torch.cuda.current_stream(self.device)
-        self._side_stream()
-        self.stream.wait_stream(current)
-        with torch.cuda.stream(self.stream):
+        current, side = torch.cuda.current_stream(self.device), self._side_stream()
+        side.wait_stream(current)
+        with torch.cuda.stream(side):
             outputs, losses = self.explicit.forward_backward(x, y)
             self.update(self.lr)
-        current.wait_stream(self.stream)
+        current.wait_stream(side)
         for tensor in (outputs, losses):  # made on the side stream, read on the current one
             tensor.record_stream(current)
         self.eager_steps += 1

@@ -82,33 +82,31 @@ class Stepper:
              mix: tuple[torch.Tensor, float] | None = None,
              weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimizer step; returns the outputs and each member's (detached) loss."""
-        if self.graphed is not None:
+        if self.graphed is not None:  # the graph takes the update too
             outputs, losses = self.graphed(x, y)
-            self.frozen.restore()
-            return outputs, losses
-        if self.explicit is not None:  # it overwrites the gradients it keeps: nothing to zero
-            outputs, losses = self.explicit.forward_backward(x, y)
+        else:
+            outputs, losses = self._gradients(x, y, global_batch, mix, weights)
             self.share_gradients()
-            self.update()
-            self.frozen.restore()
-            return outputs, losses
+            if self.scaler is not None:
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+            else:
+                self.update()
+        self.frozen.restore()
+        return outputs, losses
+
+    def _gradients(self, x: torch.Tensor, y: torch.Tensor, global_batch: int,
+                   mix: tuple[torch.Tensor, float] | None,
+                   weights: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every parameter's .grad for this batch, by the run's path; the outputs and each member's loss."""
+        if self.explicit is not None:  # it overwrites the gradients it keeps: nothing to zero
+            return self.explicit.forward_backward(x, y)
         self.model.zero_grad(set_to_none=True)
         self.optimizer.zero_grad(set_to_none=True)
         if self.numpy_engine is not None:  # the from-scratch backpropagation sets the gradients
-            outputs, losses = self.numpy_engine.forward_backward(x, y)
-            self.optimizer.step()
-            return outputs, losses
+            return self.numpy_engine.forward_backward(x, y)
         outputs, losses = self.forward_loss(x, y, global_batch, mix, weights)
-        if self.scaler is not None:
-            self.scaler.scale(losses.sum()).backward()
-            self.share_gradients()
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-        else:
-            losses.sum().backward()
-            self.share_gradients()
-            self.update()
-        self.frozen.restore()
+        (self.scaler.scale(losses.sum()) if self.scaler is not None else losses.sum()).backward()
         return outputs.detach(), losses.detach()
 
     def _graphed_step(self, config: Config) -> GraphedStep | None:

@@ -23,9 +23,9 @@ from nnintro.datasets.augment import Augmenter
 from nnintro.datasets.batches import steps_per_epoch, train_batches
 from nnintro.errors import ConfigError, NnintroError
 from nnintro.models.layers import architecture_for, build_model, check_memory
-from nnintro.models.optim import build_scheduler, member_lrs
+from nnintro.models.optim import build_scheduler, member_lrs, step_epoch_scheduler
 from nnintro.run_folder.checkpoint import RunFolder, load_training_state
-from nnintro.training.device import RunQueueClock, contention_warning
+from nnintro.training.device import ContentionWatch
 from nnintro.training.distributed import Distributed, all_reduce_sum, any_rank
 from nnintro.training.members import Members
 from nnintro.training.numpy_engine import check_task
@@ -162,7 +162,7 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         self.start_epoch = 1
         self.started = False
-        self.contention: str | None = None  # said once: the CPU was busy with other programs
+        self.contention = ContentionWatch(self.device)  # the CPU busy with other programs, said once
         self.steps_log: list[dict[str, float]] = []  # every step's training loss (the members still training)
 
     def _notify(self, method: str, *args: Any) -> None:
@@ -176,8 +176,7 @@ class Trainer:
         self.members.load_state(progress["members"], {k: v.to(self.device) for k, v in best_state.items()})
         self.history = progress["history"]
         self.start_epoch = progress["epoch"] + 1
-        if self.run_folder is not None:
-            self.steps_log = self.run_folder.saved_steps(progress["epoch"])
+        self.steps_log = self.run_folder.saved_steps(progress["epoch"]) if self.run_folder is not None else []
 
     def _train_epoch(self, epoch: int) -> dict[str, torch.Tensor]:
         """Each member's training loss and running metric over the epoch, (K,) tensors ({} if interrupted)."""
@@ -252,7 +251,8 @@ class Trainer:
             if not self.members.training:  # a resumed run whose members had all stopped
                 break
             lr = self.optimizer.param_groups[0]["lr"]
-            started, queue = time.perf_counter(), RunQueueClock()
+            started = time.perf_counter()
+            self.contention.start()
             try:
                 train_metrics = self._train_epoch(epoch)
             except Diverged:
@@ -264,15 +264,13 @@ class Trainer:
             if self.device.type == "cuda":
                 torch.cuda.synchronize(self.device)
             epoch_seconds = time.perf_counter() - started
-            if self.device.type == "cpu" and self.contention is None:
-                self.contention = contention_warning(epoch, epoch_seconds, queue.seconds(), torch.get_num_threads())
-                if self.contention is not None:
-                    self._notify("on_warning", self.contention)
+            if warning := self.contention.said(epoch, epoch_seconds):
+                self._notify("on_warning", warning)
             val_metrics = self._validate()
             improved = self.members.end_epoch(epoch, [m[self.members[0].early.monitor] for m in val_metrics],
                                               epoch == cfg.train.epochs)
             self.members.prune(self.judge(epoch, val_metrics, self.members.training))
-            self._step_epoch_scheduler(val_metrics)
+            step_epoch_scheduler(self.scheduler, self.scheduler_per_batch, val_metrics, self.members.alive)
             row = self.members.history_row(epoch, train_metrics, val_metrics, lr, epoch_seconds)
             self.history.append(row)
             self._save_epoch(epoch, improved)
@@ -282,14 +280,6 @@ class Trainer:
                 status = "interrupted"
                 break
         return self._finish(status)
-
-    def _step_epoch_scheduler(self, val_metrics: list[dict[str, float]]) -> None:
-        if self.scheduler is None or self.scheduler_per_batch:
-            return
-        if self.config.scheduler.name == "plateau":  # a pack's members share it: their mean val loss
-            self.scheduler.step(sum(val_metrics[k]["loss"] for k in self.members.alive) / len(self.members.alive))
-        else:
-            self.scheduler.step()
 
     def _finish(self, status: str) -> FitResult:
         self.members.finish(restore_all=status == "interrupted")

@@ -41,14 +41,14 @@ def test_a_busy_cpu_is_said_once(monkeypatch) -> None:
     """An epoch that waited a fifth of its time or more for a core gets one warning, in the console's
     observers and in what train writes to metrics.json; an idle one gets none."""
     from nnintro.config import load_config
-    from nnintro.training import trainer
+    from nnintro.training import device, trainer
     from nnintro.training.device import RunQueueClock, contention_warning
 
     assert RunQueueClock().seconds() is not None  # Linux says it
     assert contention_warning(2, 1.0, 0.05, 2) is None and contention_warning(2, 0.1, 0.09, 2) is None
     assert contention_warning(2, 3.0, 1.5, 2).startswith("epoch 2 waited 1.5 s of its 3.0 s for a CPU core")
 
-    monkeypatch.setattr(trainer, "contention_warning", lambda epoch, seconds, waited, threads:
+    monkeypatch.setattr(device, "contention_warning", lambda epoch, seconds, waited, threads:
                         contention_warning(epoch, seconds + 1, seconds + 1, threads))  # as if it waited throughout
     said = []
 
@@ -60,7 +60,7 @@ def test_a_busy_cpu_is_said_once(monkeypatch) -> None:
     data, model = trainer.prepare(config)
     fitted = trainer.Trainer(config, data, model, None, [Listener()])
     fitted.fit()
-    assert len(said) == 1 and said[0].startswith("epoch 1 waited") and fitted.contention == said[0]
+    assert len(said) == 1 and said[0].startswith("epoch 1 waited") and fitted.contention.message == said[0]
 
     from nnintro.commands.train import train
 
