@@ -505,7 +505,8 @@ def show(
 @app.command()
 @user_errors
 def backprop(
-    network: Annotated[str, typer.Argument(help="A built-in example (neuron, xor) or a YAML file with input, "
+    network: Annotated[str, typer.Argument(help="A built-in example (neuron, batch, xor, lecture_xor) or a YAML "
+                                                "file with input, "
                                                 "target and layers (weight, bias, activation).")] = "xor",
     inputs: Annotated[Optional[str], typer.Option("--input", help="Replace the input, e.g. 1,1.")] = None,
     target: Annotated[Optional[str], typer.Option("--target", help="Replace the target, e.g. 0.")] = None,
@@ -513,9 +514,13 @@ def backprop(
                                                 "descent with this learning rate and show what it changed.")] = None,
     gates: Annotated[bool, typer.Option("--gates", help="A single sigmoid neuron as the lecture's gates (x, +, "
                                         "x-1, exp, +1, 1/x), each with its local gradient.")] = False,
+    board: Annotated[Optional[int], typer.Option("--round", min=0, max=6, help="Also show the forward pass with "
+                                                 "the hidden outputs rounded to this many decimals, as a slide "
+                                                 "does (lecture_xor: 2).")] = None,
 ) -> None:
     """A tiny network's forward pass and every gradient, node by node (the lecture's board work)."""
-    from nnintro.commands.backprop import descend, describe, describe_gates, describe_step, load_network, trace
+    from nnintro.commands.backprop import BOARD_DIGITS, descend, describe, describe_board, describe_gates
+    from nnintro.commands.backprop import describe_step, load_network, trace
     from nnintro.commands.backprop import gates as neuron_gates
 
     chosen = load_network(network, _numbers(inputs, "--input") if inputs else None,
@@ -528,6 +533,11 @@ def backprop(
         raise typer.BadParameter("--lr: a step of gradient descent needs a loss; give --target")
     result = trace(chosen)
     lines = describe(result, chosen)
+    if board is not None and len(chosen.layers) < 2:
+        raise typer.BadParameter("--round: rounds the hidden outputs; this network has no hidden layer")
+    digits = board if board is not None else BOARD_DIGITS.get(network)
+    if digits is not None and len(chosen.layers) > 1:
+        lines += describe_board(result, chosen, digits)
     if lr is not None:
         lines += describe_step(result, trace(descend(chosen, result, lr)), lr)
     for line in lines:

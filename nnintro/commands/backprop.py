@@ -101,11 +101,16 @@ EXAMPLES = {
     "xor": {"input": [1, 0], "target": [1],
             "layers": [{"weight": [[0.5, -1.0], [-0.5, 1.0]], "bias": [0.0, 0.5]},
                        {"weight": [[-1.0, -0.5]], "bias": [0.0]}]},
+    # the lecture's XOR network, its weights as the slide gives them (no biases): for (1, 0) it answers 0.3405;
+    # the slide's 0.33 comes from the hidden outputs rounded to 0.61 and 0.69 before the output neuron
+    "lecture_xor": {"input": [1, 0], "target": [1],
+                    "layers": [{"weight": [[0.45, -0.12], [0.78, 0.13]]}, {"weight": [[1.5, -2.3]]}]},
 }
+BOARD_DIGITS = {"lecture_xor": 2}  # the examples whose slide rounds each layer's outputs: both are shown
 
 
 def load_network(spec: str, inputs: list[float] | None = None, target: list[float] | None = None) -> TinyNetwork:
-    """A built-in example (neuron, batch, xor) or a YAML file; --input / --target replace the file's."""
+    """A built-in example (neuron, batch, xor, lecture_xor) or a YAML file; --input / --target replace the file's."""
     if spec in EXAMPLES:
         document, source = dict(EXAMPLES[spec]), spec
     else:
@@ -197,6 +202,28 @@ def _autograd_difference(network: TinyNetwork, layers: list[LayerTrace]) -> floa
     gaps += [np.abs(b.grad.numpy() - trace.grad_bias).max() for b, trace in zip(biases, layers) if b is not None]
     gaps.append(np.abs(x.grad.numpy() - layers[0].grad_inputs).max())
     return float(max(gaps))
+
+
+def board_outputs(network: TinyNetwork, digits: int) -> list[np.ndarray]:
+    """The forward pass as worked on a board: each hidden layer's outputs rounded to `digits` decimals before the
+    next layer takes them (a slide's figures), one array per layer; the output itself is not rounded."""
+    x = np.array(network.samples, dtype=np.float64)
+    outputs = []
+    for index, layer in enumerate(network.layers):
+        z = x @ np.array(layer.weight).T + (np.array(layer.bias) if layer.bias is not None else 0.0)
+        x = scratch.ACTIVATIONS[layer.activation]().forward(z)
+        x = np.round(x, digits) if index < len(network.layers) - 1 else x
+        outputs.append(x)
+    return outputs
+
+
+def describe_board(exact: Trace, network: TinyNetwork, digits: int) -> list[str]:
+    """The board's rounded forward pass beside the exact one, so a slide's figure can be told from the network's."""
+    rounded = board_outputs(network, digits)
+    hidden = [f"{layer.name} ({', '.join(f'{v:.{digits}f}' for v in values.ravel())})"
+              for layer, values in zip(exact.layers, rounded[:-1])]
+    return [f"on a board, the hidden outputs rounded to {digits} decimals first: {' -> '.join(hidden)} -> output "
+            f"{_v(rounded[-1].ravel())}; unrounded, as computed above: {_v(exact.output)}"]
 
 
 SLOPES = {"sigmoid": "a(1-a)", "tanh": "1-a²", "relu": "1 if z>0 else 0", "identity": "1"}

@@ -99,3 +99,21 @@ def test_the_neurons_gates_pass_down_the_gradients_autograd_checked():
     assert "multiply swaps its inputs" in shown and "add passes the gradient on unchanged" in shown
     refused = runner.invoke(app, ["backprop", "xor", "--gates"])
     assert refused.exit_code == 2 and "one sigmoid neuron" in refused.output
+
+
+def test_the_lectures_xor_network_and_its_slides_rounding():
+    """The lecture's weights give 0.3405 for (1, 0); its slide's 0.33 is the hidden outputs rounded to 0.61 and
+    0.69 first (0.338 then): both are shown."""
+    from nnintro.commands.backprop import board_outputs
+
+    network = load_network("lecture_xor")
+    result = trace(network)
+    assert result.output == pytest.approx([0.3405], abs=5e-5) and result.autograd_difference < 1e-12
+    assert np.allclose(result.layers[0].a, [0.6106, 0.6857], atol=1e-4)
+    hidden, output = board_outputs(network, 2)
+    assert hidden.ravel().tolist() == [0.61, 0.69] and output.ravel() == pytest.approx([0.3380], abs=5e-5)
+    shown = runner.invoke(app, ["backprop", "lecture_xor"]).output
+    assert "hidden1 (0.61, 0.69) -> output 0.338; unrounded, as computed above: 0.3405" in shown
+    assert "rounded" not in runner.invoke(app, ["backprop", "xor"]).output  # only where asked or the slide does
+    assert "hidden1 (0.6, 0.5)" in runner.invoke(app, ["backprop", "xor", "--round", "1"]).output
+    assert runner.invoke(app, ["backprop", "neuron", "--round", "2"]).exit_code == 2  # no hidden layer to round
