@@ -519,8 +519,16 @@ def backprop(
                                                  "does (lecture_xor: 2).")] = None,
 ) -> None:
     """A tiny network's forward pass and every gradient, node by node (the lecture's board work)."""
-    from nnintro.commands.backprop import BOARD_DIGITS, descend, describe, describe_board, describe_gates
-    from nnintro.commands.backprop import describe_step, load_network, trace
+    from nnintro.commands.backprop import (
+        BOARD_DIGITS,
+        descend,
+        describe,
+        describe_board,
+        describe_gates,
+        describe_step,
+        load_network,
+        trace,
+    )
     from nnintro.commands.backprop import gates as neuron_gates
 
     chosen = load_network(network, _numbers(inputs, "--input") if inputs else None,

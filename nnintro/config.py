@@ -68,8 +68,8 @@ class AugmentConfig(Section):
 
 class DataConfig(Section):
     dataset: str = Field("digits", description="mnist, fashion_mnist, cifar10, digits, xor, circles, gaussians, "
-                                               "spiral, folder (your images), csv (your table), diabetes, "
-                                               "california_housing")
+                                               "spiral, plane, bowl, folder (your images), csv (your table), "
+                                               "diabetes, california_housing")
     root: str = Field("data", description="folder holding the dataset files (torchvision layout); "
                                           "folder: the folder of class sub-folders")
     download: bool = Field(True, description="download missing mnist/fashion_mnist/cifar10/california_housing files "
@@ -83,9 +83,11 @@ class DataConfig(Section):
                                "data.mean / data.std (fixed: the course lab's 0.5, 0.5), or only scaled to 0..1 (none)")
     mean: list[float] = Field([0.5], description="normalize: fixed: one value, or one per channel/feature")
     std: list[float] = Field([0.5], description="normalize: fixed: one value, or one per channel/feature")
-    noise: float = Field(0.0, ge=0, le=1, description="2-D sets: label noise / spread, as the Playground's slider / 100")
+    noise: float = Field(0.0, ge=0, le=1, description="2-D sets: label noise / spread, as the Playground's slider "
+                                                      "/ 100; plane, bowl: the std of the noise added to y")
     n_samples: int = Field(500, ge=10, le=1_000_000, description="2-D sets: number of training points "
-                                                                 "(test set: the same number)")
+                                                                 "(test set: the same number); plane, bowl: rows "
+                                                                 "in all, split as a table's")
     features: list[str] | None = Field(None, description="the inputs the model sees. 2-D sets: x1, x2, x1^2, x2^2, "
                                                          "x1*x2, sin(x1), sin(x2) (default x1, x2); tables: columns "
                                                          "(default: every column but the target and ignored ones)")

@@ -20,6 +20,7 @@ from nnintro.files import read_json, strict_json, write_atomic, write_csv, write
 from nnintro.models.layers import architecture_for, count_parameters, describe, user_model
 from nnintro.reports.console import ConsoleObserver
 from nnintro.reports.layers import activation_health, health_warnings
+from nnintro.reports.learned_function import learned_numbers
 from nnintro.reports.stats import spread
 from nnintro.reports.tensorboard import TensorBoardObserver
 from nnintro.run_folder.checkpoint import RunFolder, checkpoint_config
@@ -307,12 +308,20 @@ def _train_locked(config: Config, data: DatasetBundle, model: torch.nn.Module, i
             metrics.update(write_run_report(
                 run_dir, ensemble, data, test_outputs, fit.history, fit.best_epoch, fit.stopped_early,
                 info["architecture"], config.report.examples, run_dir.name, board.writer, board.boundary_frames,
-                board.boundary_epochs, trainer.augment))
+                board.boundary_epochs, trainer.augment, lambda: untrained_model(config, info, data)))
         board.write_hparams(config.model_dump(mode="json"), metrics)
     finally:
         if board is not None:
             board.close()
     return TrainResult(run_dir, metrics, fit)
+
+
+def untrained_model(config: Config, info: dict[str, Any], data: DatasetBundle) -> torch.nn.Module:
+    """The run's model as it was before its first step, built again from its seeds (also for a resumed run)."""
+    from nnintro.models.layers import build_model
+
+    seeds = [member.seed for member in config.member_configs()]
+    return user_model(build_model(info["architecture"], seeds), data.task.combine)
 
 
 def table_references(config: Config, data: DatasetBundle, trainer: Trainer, console: Console) -> dict[str, Any]:
@@ -365,6 +374,7 @@ def final_metrics(trainer: Trainer, fit: FitResult, info: dict, wall_seconds: fl
         "precision": config.train.precision,
         "message": fit.message,
         "layers": activation_health(trainer.model, trainer.data.val, config.train.eval_batch_size),
+        **learned_numbers(user_model(trainer.model, task.combine, ensemble=alive), trainer.data, info["architecture"]),
     }
     metrics["warnings"] = (teaching_hints(fit.history, trainer.task, metrics_of["val"], config.optimizer.lr)
                            + rare_class_hints(task, outputs["test"], metrics_of["test"])

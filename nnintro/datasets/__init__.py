@@ -7,6 +7,7 @@ from nnintro.datasets.base import DatasetBundle, RawDataset, Split, carve_valida
 
 MNIST_CLASSES = [str(d) for d in range(10)]
 POINT_SETS = ("xor", "circles", "gaussians", "spiral")  # the Playground's 2-D sets
+SURFACE_SETS = ("plane", "bowl")  # generated regression: y a known function of x1, x2
 DEFAULT_POINT_FEATURES = ["x1", "x2"]
 
 
@@ -67,12 +68,22 @@ def _toy(name: str) -> Callable:
     return load
 
 
+def _surface(name: str) -> Callable:
+    def load(cfg, seed: int) -> RawDataset:
+        from nnintro.datasets.surfaces import load_surface
+
+        return load_surface(name, cfg, seed)
+
+    return load
+
+
 DATASETS: dict[str, Callable] = {
     "mnist": _mnist,
     "fashion_mnist": _fashion_mnist,
     "cifar10": _cifar10,
     "digits": _digits,
     **{name: _toy(name) for name in POINT_SETS},
+    **{name: _surface(name) for name in SURFACE_SETS},
     "folder": _folder,
     "csv": _csv,
     "diabetes": _diabetes,

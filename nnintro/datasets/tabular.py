@@ -358,7 +358,7 @@ def load_diabetes_table(cfg: Any, seed: int) -> RawDataset:
     from sklearn.datasets import load_diabetes
 
     bunch = load_diabetes(as_frame=True, scaled=False)
-    return table_dataset(bunch.frame, ["target"], _builtin(cfg), "diabetes", seed)
+    return table_dataset(bunch.frame, ["target"], builtin_table(cfg), "diabetes", seed)
 
 
 def load_california_housing(cfg: Any, seed: int) -> RawDataset:
@@ -375,10 +375,10 @@ def load_california_housing(cfg: Any, seed: int) -> RawDataset:
                             f"through scikit-learn (needs internet), or set data.root to where it is") from err
         raise DataError(f"california_housing: download into {root}/ failed ({str(err)[:160]}); check the connection "
                         f"and retry, or copy cal_housing_py3.pkz into {root}/ and set data.download: false") from err
-    return table_dataset(bunch.frame, ["MedHouseVal"], _builtin(cfg), "california_housing", seed)
+    return table_dataset(bunch.frame, ["MedHouseVal"], builtin_table(cfg), "california_housing", seed)
 
 
-def _builtin(cfg: Any) -> Any:
+def builtin_table(cfg: Any) -> Any:
     """A built-in table's own columns are known: the user's csv-only settings do not apply (folds do)."""
     return cfg.model_copy(update={"ignore": [], "task": "regression", "features": None, "na_values": []})
 

@@ -2,6 +2,7 @@
 decision boundary, PR curves, and the per-class table eval prints."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -155,8 +156,9 @@ def confusion_table(matrix: list[list[int]], classes: list[str]) -> TableSpec:
 
 
 def run_report(sink: FigureSink, model: nn.Module, data: DatasetBundle, test: SplitOutputs, examples: int,
-               architecture: dict, run_name: str) -> dict[str, Any]:
-    """The classification pictures of a finished run; returns the most-confused test pairs for metrics.json."""
+               architecture: dict, run_name: str, untrained: Callable[[], nn.Module] | None = None) -> dict[str, Any]:
+    """The classification pictures of a finished run; returns the most-confused test pairs for metrics.json.
+    (The untrained model is already drawn, as the decision boundary's first frame.)"""
     classes = data.task.classes
     confused = write_confusion(sink, test, classes, f"{run_name}: test confusion matrix")
     probabilities = torch.softmax(test.outputs.float(), 1).numpy()

@@ -2,12 +2,14 @@
 per-target errors eval prints, all in the targets' own units."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from torch import nn
 
 from nnintro.datasets.base import DatasetBundle
 from nnintro.reports import plots
+from nnintro.reports.learned_function import draws_surface, surface_figure
 from nnintro.reports.sink import FigureSink
 from nnintro.reports.tables import Column, TableSpec
 from nnintro.tasks import Regression, SplitOutputs
@@ -25,8 +27,11 @@ def per_target(task: Regression, outputs: SplitOutputs) -> dict[str, dict[str, f
 
 
 def run_report(sink: FigureSink, model: nn.Module, data: DatasetBundle, test: SplitOutputs, examples: int,
-               architecture: dict, run_name: str) -> dict[str, Any]:
+               architecture: dict, run_name: str, untrained: Callable[[], nn.Module] | None = None) -> dict[str, Any]:
     _figures(sink, data.task, test, f"{run_name} (test)")
+    if untrained is not None and draws_surface(data):
+        sink("surface", surface_figure(untrained(), model, data, f"{run_name}: the learned function before and "
+                                                                 f"after training"))
     return {}
 
 

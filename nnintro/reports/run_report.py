@@ -2,6 +2,7 @@
 run's task. Each picture goes to the run folder and, when given a writer, to TensorBoard's Images tab."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,12 @@ def write_run_report(run_dir: Path, model: nn.Module, data: DatasetBundle, test:
                      history: list[dict], best_epoch: int, stopped_early: bool, architecture: dict,
                      examples: int, run_name: str, writer: Any = None,
                      frames: list[tuple[int, Any]] | None = None, strip_epochs: set[int] = frozenset(),
-                     augmenter: Any = None) -> dict[str, Any]:
+                     augmenter: Any = None, untrained: Callable[[], nn.Module] | None = None) -> dict[str, Any]:
     """Every picture for a finished run; returns what the task adds to metrics.json (most-confused pairs).
     frames: (epoch, image) pictures taken during training (the 2-D sets' boundary, epoch 0: untrained), drawn as
     an animation and, for strip_epochs, as one strip;
-    augmenter: the training split's augmentation, drawn on a few training images."""
+    augmenter: the training split's augmentation, drawn on a few training images;
+    untrained: builds the model as it was before training (for the pictures that show both)."""
     sink = FigureSink(run_dir, writer, len(history))
     if augmenter is not None:
         sink("augmented_samples", augmented_figure(augmenter, data, run_name))
@@ -40,7 +42,8 @@ def write_run_report(run_dir: Path, model: nn.Module, data: DatasetBundle, test:
         strip = [frame for (epoch, _), frame in zip(frames, captions) if epoch in strip_epochs]
         sink("decision_boundary_epochs", plots.frames_figure(strip, f"{run_name}: the decision boundary as it forms"))
         write_atomic(run_dir / "decision_boundary.gif", plots.animation_gif(captions))
-    return TASK_REPORTS[data.task.name].run_report(sink, model, data, test, examples, architecture, run_name)
+    return TASK_REPORTS[data.task.name].run_report(sink, model, data, test, examples, architecture, run_name,
+                                                   untrained)
 
 
 def augmented_figure(augmenter: Any, data: DatasetBundle, title: str, count: int = 6, variants: int = 5) -> Any:
