@@ -88,6 +88,10 @@ class DataConfig(Section):
     n_samples: int = Field(500, ge=10, le=1_000_000, description="2-D sets: number of training points "
                                                                  "(test set: the same number); plane, bowl: rows "
                                                                  "in all, split as a table's")
+    class_names: list[str] | None = Field(None, description="classification: the names every report and "
+                                                            "prediction gives the classes, in the dataset's order "
+                                                            "(the CIFAR lab's [plane, car, ...]); default: the "
+                                                            "dataset's own")
     features: list[str] | None = Field(None, description="the inputs the model sees. 2-D sets: x1, x2, x1^2, x2^2, "
                                                          "x1*x2, sin(x1), sin(x2) (default x1, x2); tables: columns "
                                                          "(default: every column but the target and ignored ones)")
@@ -122,6 +126,16 @@ class DataConfig(Section):
         from nnintro.datasets import DATASETS
 
         return _check_choice(value, DATASETS)
+
+    @field_validator("class_names")
+    @classmethod
+    def _class_names(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            names = [name.strip() for name in value]
+            if not all(names) or len(set(names)) != len(names):
+                raise ValueError(f"every class needs its own non-empty name, got {value}")
+            return names
+        return value
 
     @field_validator("image_size")
     @classmethod

@@ -94,6 +94,8 @@ DATASETS: dict[str, Callable] = {
 def load_dataset(data_config, seed: int) -> DatasetBundle:
     """Load data_config.dataset (on the CPU), carve validation from train with the seed."""
     raw = DATASETS[data_config.dataset](data_config, seed)
+    if data_config.class_names is not None:
+        raw.task = raw.task.with_class_names(data_config.class_names)
     bundle = carve_validation(raw, data_config.val_size, seed, data_config.dataset)
     if raw.kind == "points":  # standardize what the model sees: the chosen Playground features
         from nnintro.datasets.base import channel_stats

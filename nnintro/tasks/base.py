@@ -97,6 +97,12 @@ class Task(ABC):
     def learned_nothing(self, metrics: dict[str, float]) -> str | None:
         """Why a split's metrics are no better than guessing (a sentence), or None."""
 
+    def with_class_names(self, names: list[str]) -> Task:
+        """This task with its classes renamed (data.class_names); only a classification has classes."""
+        from nnintro.errors import ConfigError
+
+        raise ConfigError(f"data.class_names: names classes; a {self.name} task has none (leave it out)")
+
     def loss_name(self, loss_config: Any) -> str:
         """The configured loss, checked against this task (auto: the task's default)."""
         from nnintro.errors import ConfigError

@@ -46,6 +46,14 @@ class Classification(Task):
         self.classes = list(classes)
         self.counts = counts  # training rows per class, once fitted: class weights, the majority share
 
+    def with_class_names(self, names: list[str]) -> Classification:
+        from nnintro.errors import ConfigError
+
+        if len(names) != self.width:
+            raise ConfigError(f"data.class_names: {self.width} classes ({', '.join(self.classes)}) need {self.width} "
+                              f"names in that order, got {len(names)}")
+        return Classification(names, self.counts)
+
     def fit(self, train_targets: torch.Tensor) -> Classification:
         counts = torch.bincount(train_targets.cpu().reshape(-1), minlength=self.width).tolist()
         return Classification(self.classes, counts)
