@@ -36,15 +36,31 @@ OPTIMIZERS = {
 }
 
 
+# the perceptron's: flat on both sides of the jump, so their derivative is 0 wherever it exists (autograd gives 0
+# for sign and no gradient at all for a comparison): nothing for gradient descent to follow
+PERCEPTRON = {"step (perceptron): f' = 0": lambda x: (x > 0).double(), "sign (perceptron): f' = 0": torch.sign}
+SIGMOID_BIASES = (-2.0, 0.0, 2.0)  # the bias shifts where the sigmoid's step happens: sigma(z + b) is 1/2 at z = -b
+
+
 def activation_curves() -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Every activation a model can use, then the perceptron's: (x, f(x), f'(x)) on [-5, 5], f' from autograd."""
+    x = torch.linspace(-5, 5, 401, dtype=torch.float64)
     curves = {}
     for name, activation in ACTIVATIONS.items():
-        module = activation().eval()  # eval: rrelu uses its fixed mean slope
-        x = torch.linspace(-5, 5, 401, requires_grad=True)
-        y = module(x)
-        (dy,) = torch.autograd.grad(y.sum(), x)
-        curves[name] = (x.detach().numpy(), y.detach().numpy(), dy.numpy())
+        module = activation().eval().double()  # eval: rrelu uses its fixed mean slope
+        point = x.clone().requires_grad_()
+        y = module(point)
+        (dy,) = torch.autograd.grad(y.sum(), point)
+        curves[name] = (x.numpy(), y.detach().numpy(), dy.numpy())
+    for name, function in PERCEPTRON.items():
+        curves[name] = (x.numpy(), function(x).numpy(), np.zeros(len(x)))
     return curves
+
+
+def sigmoid_shifts(biases: tuple[float, ...] = SIGMOID_BIASES) -> dict[float, tuple[np.ndarray, np.ndarray]]:
+    """sigma(z + b) on [-5, 5] for each bias b."""
+    z = torch.linspace(-5, 5, 401, dtype=torch.float64)
+    return {b: (z.numpy(), torch.sigmoid(z + b).numpy()) for b in biases}
 
 
 def optimizer_paths(steps: int = 120, lr: float = 0.05, start: tuple[float, float] = SADDLE_START,
@@ -69,7 +85,7 @@ def optimizer_paths(steps: int = 120, lr: float = 0.05, start: tuple[float, floa
 
 
 def plot_activations(path: Path) -> Path:
-    save_figure(activations_figure(activation_curves()), path)
+    save_figure(activations_figure(activation_curves(), sigmoid_shifts()), path)
     return path
 
 

@@ -373,10 +373,12 @@ def lr_find_figure(points: list[tuple[float, float]], suggested: float, steepest
     return figure
 
 
-def activations_figure(curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Figure:
-    """Each activation (solid) and its derivative (dashed) on [-5, 5]."""
+def activations_figure(curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+                       shifts: dict[float, tuple[np.ndarray, np.ndarray]]) -> Figure:
+    """Each activation (solid) and its derivative (dashed) on [-5, 5], then one panel of the sigmoid shifted by
+    each bias (shifts: b -> (z, sigma(z + b)))."""
     columns = 4
-    rows = math.ceil(len(curves) / columns)
+    rows = math.ceil((len(curves) + 1) / columns)
     figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.6 * rows), squeeze=False)
     for axis, (name, (x, y, dy)) in zip(axes.flat, curves.items()):
         axis.plot(x, y, color=RIGHT, label="f(x)")
@@ -386,7 +388,14 @@ def activations_figure(curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarra
         axis.set_title(name, fontsize=10)
         axis.set_ylim(-2.2, 3.2)
         axis.grid(alpha=0.3)
-    for axis in list(axes.flat)[len(curves):]:
+    shifted = axes.flat[len(curves)]
+    for bias, (z, y) in shifts.items():
+        shifted.plot(z, y, label=f"b = {bias:g}: 1/2 at z = {0.0 - bias:g}")
+    shifted.axhline(0.5, color="gray", lw=0.5, ls=":")
+    shifted.set_title("sigmoid(z + b): the bias moves the step", fontsize=10)
+    shifted.grid(alpha=0.3)
+    shifted.legend(fontsize=7)
+    for axis in list(axes.flat)[len(curves) + 1:]:
         axis.axis("off")
     axes.flat[0].legend(fontsize=8)
     figure.suptitle("activations (solid) and their derivatives (dashed)", fontsize=11)

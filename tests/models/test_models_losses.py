@@ -92,3 +92,20 @@ def test_per_class_scores_equal_scikit_learns_report():
     for key in [*names, "macro avg", "weighted avg"]:
         assert ours[key] == pytest.approx(expected[key], abs=1e-12)
     assert ours["accuracy"] == pytest.approx(expected["accuracy"])
+
+
+def test_the_perceptrons_activations_have_no_slope_and_the_bias_moves_the_sigmoid():
+    """plot activations' numbers: step and sign are flat wherever their derivative exists (nothing for gradient
+    descent), the models' activations' derivatives come from autograd, and sigma(z + b) is 1/2 at z = -b."""
+    import numpy as np
+
+    from nnintro.commands.plot import activation_curves, sigmoid_shifts
+
+    curves = activation_curves()
+    for name in ("step (perceptron): f' = 0", "sign (perceptron): f' = 0"):
+        x, y, dy = curves[name]
+        assert not dy.any() and set(np.unique(y)) <= {-1.0, 0.0, 1.0}
+    x, y, dy = curves["sigmoid"]
+    assert np.allclose(dy, y * (1 - y))
+    for bias, (z, shifted) in sigmoid_shifts().items():
+        assert shifted[np.argmin(np.abs(z + bias))] == pytest.approx(0.5)
