@@ -127,6 +127,15 @@ class DataConfig(Section):
 
         return _check_choice(value, DATASETS)
 
+    @field_validator("class_names", mode="before")
+    @classmethod
+    def _numbers_as_names(cls, value: Any) -> Any:
+        """YAML reads [0, 1] as numbers: as names they are the same text."""
+        if isinstance(value, list):
+            return [str(name) if isinstance(name, (int, float)) and not isinstance(name, bool) else name
+                    for name in value]
+        return value
+
     @field_validator("class_names")
     @classmethod
     def _class_names(cls, value: list[str] | None) -> list[str] | None:

@@ -34,6 +34,10 @@ def test_a_wrong_list_is_refused_before_any_run_folder(tmp_path, monkeypatch, na
     assert result.exit_code == 2 and message in result.output and not (tmp_path / "runs").exists()
 
 
+def test_numbers_are_names_as_yaml_writes_them():
+    assert load_config("digits_linear", ["data.class_names=[0, 1.5, two]"]).data.class_names == ["0", "1.5", "two"]
+
+
 def test_a_regression_has_no_classes_to_name():
     config = load_config("diabetes_linear", ["data.class_names=[a,b]"])
     with pytest.raises(Exception, match="names classes; a regression task has none"):
