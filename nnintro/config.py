@@ -638,7 +638,7 @@ def describe_error(error: dict, model: type[BaseModel]) -> str:
         if message.startswith("["):  # a list item: "[1] must be > 0" reads as model.hidden[1]: ...
             index, _, rest = message.partition("] ")
             return f"{loc}{index}]: {rest}"
-        if re.match(r"^[\w.]+(\[\d+\])?: ", message):  # names its own field within the section
+        if re.match(r"^\w+(\[\d+\]|\.\w+)*: ", message):  # names its own field (layers[0].weight) in the section
             return f"{loc}.{message}" if loc != "config" else message
         return f"{loc}: {message}"
     hint = ""

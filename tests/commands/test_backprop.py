@@ -38,7 +38,8 @@ def test_a_wrong_network_is_named_in_one_line(tmp_path):
     path.write_text("input: [1, 0]\nlayers:\n  - {weight: [[1, 2, 3]]}\n")
     result = runner.invoke(app, ["backprop", str(path)])
     assert result.exit_code == 2
-    assert "rows need 2 numbers (the inputs it gets), got 3" in result.output
+    said = " ".join(result.output.split())  # however the console wrapped it
+    assert f"{path}: layers[0].weight: rows need 2 numbers (the inputs it gets), got 3" in said
     path.write_text("input: [1, .nan]\nlayers:\n  - {weight: [[1, 2]], activation: gelu}\n")
     with pytest.raises(ConfigError, match=r"input\[1\]: must be a finite number within"):
         load_network(str(path))
