@@ -69,8 +69,11 @@ def true_formula(data: DatasetBundle) -> str | None:
 
 
 def draws_surface(data: DatasetBundle) -> bool:
-    """One target of two inputs: a function a person can look at in 3-D."""
-    return len(table_inputs(data)) == 2 and data.task.width == 1
+    """One target of two numeric columns: a function a person can look at in 3-D (a category's one-hot inputs
+    would put points between its categories)."""
+    columns = data.inputs.get("columns", [])
+    return (len(table_inputs(data)) == 2 and all(spec["kind"] == "numeric" for spec in columns)
+            and data.task.width == 1)
 
 
 def surface_figure(before: nn.Module, after: nn.Module, data: DatasetBundle, title: str) -> Any:

@@ -56,3 +56,16 @@ def test_a_linear_model_learns_the_planes_formula_and_both_surfaces_are_drawn(tm
     assert learned["intercept"] == pytest.approx(0.5, abs=0.02)
     assert learned["formula"] in result.output  # the summary's "learned function" row
     assert (run / "surface.png").stat().st_size > 10_000
+
+
+def test_only_two_numeric_columns_make_a_surface(tmp_path):
+    from nnintro.reports.learned_function import draws_surface
+
+    plane, _ = prepare(validate({"data": {"dataset": "plane"}, "model": {"kind": "linear"}}))
+    assert draws_surface(plane)
+    rows = "\n".join(f"{'ab'[i % 2]},{i * 0.5 + i % 3}" for i in range(60))
+    (tmp_path / "t.csv").write_text(f"colour,y\n{rows}\n")
+    table, _ = prepare(validate({"data": {"dataset": "csv", "path": str(tmp_path / "t.csv"), "target": "y"}}))
+    assert len(table.train.x[0]) == 2 and not draws_surface(table)  # colour's two one-hot inputs
+    digits, _ = prepare(validate({}))
+    assert not draws_surface(digits)
