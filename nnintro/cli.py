@@ -310,6 +310,9 @@ def bench(
                                        "mnist_mlp's Adam (lr 0.001) and dropout 0.2.")] = True,
     target: Annotated[Optional[float], typer.Option("--target", min=0, max=1, help="Time to accuracy instead: train "
                                                     "--config until its test accuracy reaches this, e.g. 0.98.")] = None,
+    device: Annotated[Optional[str], typer.Option("--device", help="Where it runs: cpu, cuda (cuda:N), mps or "
+                                                  "auto. Default: cpu for the loops; with --target, the config's "
+                                                  "train.device.")] = None,
     config: ConfigOption = None,
     set_: SetOption = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for the markdown and JSON reports.")] = Path("bench/results"),
@@ -326,7 +329,8 @@ def bench(
         from nnintro.commands.bench import time_to_accuracy, time_to_accuracy_table
         from nnintro.config import load_config
 
-        report = time_to_accuracy(load_config(config, list(set_ or [])), target,
+        overrides = [*(set_ or []), *([f"train.device={device}"] if device else [])]
+        report = time_to_accuracy(load_config(config, overrides), target,
                                   progress=lambda line: err_console.print(line, highlight=False, markup=False))
         table = time_to_accuracy_table(report)
         console.print(table.to_rich())
@@ -336,7 +340,8 @@ def bench(
 
     widths = [int(w) for w in hidden.split(",")] if hidden else None
     report = run_bench(dataset, data_root, epochs, batch_size, widths, workers=workers, baseline_steps=baseline_steps,
-                       members=members, adam=adam, progress=lambda line: err_console.print(line, highlight=False, markup=False))
+                       members=members, adam=adam, progress=lambda line: err_console.print(line, highlight=False, markup=False),
+                       device=device or "cpu")
     table = bench_table(report)
     console.print(table.to_rich())
     md_path, json_path = write_report(report, out, table, f"bench-{report['dataset']}-b{report['batch_size']}")

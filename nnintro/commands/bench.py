@@ -27,7 +27,7 @@ from nnintro.errors import DataError
 from nnintro.models.layers import PackedLinear, Standardize, architecture_for, build_model, member_count, plain_model, user_model
 from nnintro.reports.tables import Column, TableSpec
 from nnintro.tasks import Classification
-from nnintro.training.device import fit_threads
+from nnintro.training.device import select_device
 from nnintro.training.outputs import run_split
 from nnintro.training.trainer import Trainer
 
@@ -52,13 +52,25 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def gemm_gflops(seconds: float = 1.0, n: int = 2048) -> float:
-    """Sustained fp32 matmul rate on this device and thread count."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def synchronizer(device: torch.device) -> Callable[[], None]:
+    """What waits for the device's queued work (a GPU runs asynchronously): a clock is read only after it."""
+    if device.type == "cuda":
+        return lambda: torch.cuda.synchronize(device)
+    if device.type == "mps":
+        return torch.mps.synchronize
+    return lambda: None
+
+
+def gemm_gflops(device: torch.device = torch.device("cpu"), seconds: float = 1.0, n: int = 2048) -> float:
+    """Sustained fp32 matmul rate on this device (and, on the CPU, thread count)."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    sync = synchronizer(device)
     a @ b
+    sync()
     count, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
         a @ b
+        sync()
         count += 1
     return 2 * n ** 3 * count / (time.perf_counter() - started) / 1e9
 
@@ -89,20 +101,24 @@ def bench_data(dataset: str, data_root: str | None) -> tuple[Split, Split, list[
     return splits[0], splits[1], [str(i) for i in range(10)], f"synthetic {dataset}-shaped data (no files given)"
 
 
-def _time_epochs(epochs: int, run_epoch: Callable[[], int]) -> tuple[list[float], int]:
-    times, samples = [], 0
+def _time_epochs(epochs: int, run_epoch: Callable[[], int], device: torch.device) -> tuple[list[float], int]:
+    times, samples, sync = [], 0, synchronizer(device)
     for _ in range(epochs):
         started = time.perf_counter()
         samples = run_epoch()
+        sync()
         times.append(time.perf_counter() - started)
     return times, samples
 
 
 def course_loop(model: nn.Module, train: Split, dataset: str, mean: list[float], std: list[float], batch_size: int,
-                lr: float, epochs: int, workers: int, max_steps: int | None) -> tuple[list[float], int, str]:
-    """The course notebook: torchvision dataset + ToTensor/Normalize per sample + DataLoader, loss.item() per step."""
+                lr: float, epochs: int, workers: int, max_steps: int | None,
+                device: torch.device) -> tuple[list[float], int, str]:
+    """The course notebook: torchvision dataset + ToTensor/Normalize per sample + DataLoader, each batch moved to
+    the device, loss.item() per step."""
     from torchvision import transforms
 
+    model.to(device)
     transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize(mean, std)])
     with tempfile.TemporaryDirectory() as folder:
         train_set = _torchvision_dataset(dataset, train, Path(folder), transform)
@@ -114,6 +130,7 @@ def course_loop(model: nn.Module, train: Split, dataset: str, mean: list[float],
             model.train()
             running_loss, seen = 0.0, 0
             for step, (x, y) in enumerate(loader):
+                x, y = x.to(device), y.to(device)
                 optimizer.zero_grad()
                 loss = F.cross_entropy(model(x), y)
                 loss.backward()
@@ -124,7 +141,7 @@ def course_loop(model: nn.Module, train: Split, dataset: str, mean: list[float],
                     break
             return seen
 
-        times, seen = _time_epochs(epochs, run_epoch)
+        times, seen = _time_epochs(epochs, run_epoch, device)
     if max_steps and max_steps < steps_in_epoch:
         times = [t * steps_in_epoch / max_steps for t in times]
         return times, len(train), f"timed on {max_steps} of {steps_in_epoch} steps per epoch, extrapolated"
@@ -164,7 +181,7 @@ def _torchvision_dataset(dataset: str, train: Split, folder: Path, transform: Ca
 
 
 def lightning_loop(model: nn.Module, train: Split, mean: list[float], std: list[float], batch_size: int, lr: float,
-                   epochs: int) -> tuple[list[float], int, str] | None:
+                   epochs: int, device: torch.device) -> tuple[list[float], int, str] | None:
     """Lightning's Trainer at its best: a TensorDataset of pre-normalized float tensors."""
     try:
         import lightning as L
@@ -196,7 +213,8 @@ def lightning_loop(model: nn.Module, train: Split, mean: list[float], std: list[
     tensors = torch.utils.data.TensorDataset(_prenormalized(train.x, mean, std), train.y)
     loader = torch.utils.data.DataLoader(tensors, batch_size=batch_size, shuffle=True)
     timer = EpochTimer()
-    trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
+    accelerator = {"cuda": "gpu"}.get(device.type, device.type)
+    trainer = L.Trainer(max_epochs=epochs, accelerator=accelerator, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, callbacks=[timer])
     trainer.fit(Module(), loader)
     return timer.times, len(train), "TensorDataset of pre-normalized tensors"
@@ -225,15 +243,18 @@ class Settings:
         return torch.optim.Adam(model.parameters(), lr=self.lr)
 
 
-def eager_loop(model: nn.Module, train: Split, batch_size: int, settings: Settings,
-               epochs: int) -> tuple[list[float], int, str]:
+def eager_loop(model: nn.Module, train: Split, batch_size: int, settings: Settings, epochs: int,
+               device: torch.device) -> tuple[list[float], int, str]:
     """The eager floor: the same layers as torch.nn.Linear (nnintro's Standardize first, so it reads the same
-    uint8 tensors), torch.optim, randperm slices, F.cross_entropy, backward: no DataLoader, no metrics."""
+    uint8 tensors), torch.optim, randperm slices, F.cross_entropy, backward: no DataLoader, no metrics; the data
+    and the permutation on the device."""
+    model.to(device)
+    train = train.to(device)
     optimizer = settings.torch_optimizer(model)
 
     def run_epoch() -> int:
         model.train()
-        order = torch.randperm(len(train))
+        order = torch.randperm(len(train), device=device)
         for start in range(0, len(order), batch_size):
             index = order[start:start + batch_size]
             optimizer.zero_grad(set_to_none=True)
@@ -241,20 +262,21 @@ def eager_loop(model: nn.Module, train: Split, batch_size: int, settings: Settin
             optimizer.step()
         return len(order)
 
-    times, seen = _time_epochs(epochs, run_epoch)
+    times, seen = _time_epochs(epochs, run_epoch, device)
     return times, seen, "nn.Linear, torch.optim, autograd; uint8 tensors, randperm slices"
 
 
 def nnintro_loop(model: nn.Module, train: Split, test: Split, classes: list[str], dataset: str,
-                 hidden: list[int], batch_size: int, settings: Settings, epochs: int) -> tuple[list[float], int, str]:
+                 hidden: list[int], batch_size: int, settings: Settings, epochs: int,
+                 device: torch.device) -> tuple[list[float], int, str]:
     members = member_count(model)
     config = load_config(None, [f"data.batch_size={batch_size}", *settings.overrides(), f"train.epochs={epochs}",
-                                "train.device=cpu", "train.early_stopping.patience=null", f"model.hidden={hidden}",
-                                f"train.members={members}"])
+                                f"train.device={device}", "train.early_stopping.patience=null",
+                                f"model.hidden={hidden}", f"train.members={members}"])
     mean, std = channel_stats(train.x, 1 / 255)
     data = DatasetBundle(dataset, train, Split(test.x[:1000], test.y[:1000]), test, Classification(classes), "image",
-                         {"scale": 1 / 255, "mean": mean, "std": std})
-    trainer = Trainer(config, data, model, None)
+                         {"scale": 1 / 255, "mean": mean, "std": std}).to(device)
+    trainer = Trainer(config, data, model.to(device), None)
     result = trainer.fit()
     path = trainer.stepper.path
     note = f"{path}; uint8 tensors, randperm slices" if members == 1 else \
@@ -268,14 +290,14 @@ ADAM = Settings("adam", 0.001, 0.2)  # the packaged mnist_mlp's optimizer and dr
 def run_bench(dataset: str = "mnist", data_root: str | None = None, epochs: int = 3, batch_size: int = 64,
               hidden: list[int] | None = None, lr: float = 0.01, workers: int = 2,
               baseline_steps: int | None = None, members: int = 8, adam: bool = True,
-              progress: Callable[[str], None] = print) -> dict[str, Any]:
-    """Every loop on the same data from the same weights; `members` > 1 adds nnintro training that many models
-    packed (member 0 starts from the same weights as the others' single model); `adam` adds nnintro and the
-    eager loop again with mnist_mlp's Adam and dropout."""
+              progress: Callable[[str], None] = print, device: str = "cpu") -> dict[str, Any]:
+    """Every loop on the same data from the same weights, on `device` (the data, the models and the batches);
+    `members` > 1 adds nnintro training that many models packed (member 0 starts from the same weights as the
+    others' single model); `adam` adds nnintro and the eager loop again with mnist_mlp's Adam and dropout."""
     if dataset not in SHAPES:
         raise DataError(f"bench --dataset: must be one of {', '.join(SHAPES)}, got {dataset!r}")
     hidden = hidden if hidden is not None else ([128] if dataset == "mnist" else [512, 256])
-    fit_threads()
+    target = select_device(device, "bench --device")
     rss_after_import = peak_rss_mib()
     train, test, classes, source = bench_data(dataset, data_root)
     mean, std = channel_stats(train.x, 1 / 255)
@@ -287,31 +309,33 @@ def run_bench(dataset: str = "mnist", data_root: str | None = None, epochs: int 
         list(SHAPES[dataset]), 10, normalization) for settings in (sgd, ADAM)}
     template = build_model(architectures[sgd])  # member 0 from seed 0: the same weights whatever the dropout
     widths = [math.prod(SHAPES[dataset]), *hidden, 10]
-    progress(f"measuring the fp32 GEMM rate ({torch.get_num_threads()} threads)")
-    gflops = gemm_gflops()
+    where = f"{torch.get_num_threads()} threads" if target.type == "cpu" else str(target)
+    progress(f"measuring the fp32 GEMM rate ({where})")
+    gflops = gemm_gflops(target)
     bound = training_flops_per_sample(widths) * len(train) / (gflops * 1e9)
 
     def pair(settings: Settings) -> list[tuple[str, Settings, int, Callable[[], nn.Module], Callable[[nn.Module], Any]]]:
         """nnintro and the eager floor with these settings, from the same weights."""
         suffix = "" if settings == sgd else f" ({settings.label})"
         return [(f"nnintro{suffix}", settings, 1, lambda: build_model(architectures[settings]),
-                 lambda m: nnintro_loop(m, train, test, classes, dataset, hidden, batch_size, settings, epochs)),
+                 lambda m: nnintro_loop(m, train, test, classes, dataset, hidden, batch_size, settings, epochs,
+                                        target)),
                 (f"plain PyTorch loop{suffix}", settings, 1,
                  lambda: plain_model(build_model(architectures[settings])),
-                 lambda m: eager_loop(m, train, batch_size, settings, epochs))]
+                 lambda m: eager_loop(m, train, batch_size, settings, epochs, target))]
 
     pack_architecture = {**architectures[sgd], "members": members}
     loops = [
         *pair(sgd),
         *([(f"nnintro, {members} members packed", sgd, members,
             lambda: build_model(pack_architecture, list(range(members))),
-            lambda m: nnintro_loop(m, train, test, classes, dataset, hidden, batch_size, sgd, epochs))]
+            lambda m: nnintro_loop(m, train, test, classes, dataset, hidden, batch_size, sgd, epochs, target))]
           if members > 1 else []),
         *(pair(ADAM) if adam else []),
         ("Lightning Trainer", sgd, 1, lambda: _classic(template),
-         lambda m: lightning_loop(m, train, mean, std, batch_size, lr, epochs)),
+         lambda m: lightning_loop(m, train, mean, std, batch_size, lr, epochs, target)),
         (f"course loop (DataLoader, {workers} workers)", sgd, 1, lambda: _classic(template), lambda m: course_loop(
-            m, train, dataset, mean, std, batch_size, lr, epochs, workers, baseline_steps)),
+            m, train, dataset, mean, std, batch_size, lr, epochs, workers, baseline_steps, target)),
     ]
     results: list[LoopResult] = []
     for name, settings, models, make_model, loop in loops:
@@ -333,7 +357,7 @@ def run_bench(dataset: str = "mnist", data_root: str | None = None, epochs: int 
         result.ratio_to_eager = result.seconds_per_epoch / floors.get(result.settings, math.nan)
     return {
         "dataset": dataset, "data": source, "model": "-".join(map(str, widths)), "batch_size": batch_size,
-        "epochs": epochs, "optimizer": sgd.label, "threads": torch.get_num_threads(),
+        "epochs": epochs, "optimizer": sgd.label, "device": str(target), "threads": torch.get_num_threads(),
         "torch": torch.__version__, "gemm_gflops": round(gflops, 1), "bound_seconds_per_epoch": bound,
         "flops_per_sample": training_flops_per_sample(widths), "rss_after_import_torch_mib": rss_after_import,
         "loops": [asdict(r) for r in results],
@@ -360,6 +384,7 @@ def _test_accuracy(model: nn.Module, test: Split, classes: list[str], mean: list
         model = user_model(model, task.combine)
     elif not isinstance(model[0], Standardize):
         test = Split(_prenormalized(test.x, mean, std), test.y)
+    test = test.to(next(model.parameters()).device)  # wherever its loop left it
     return task.metrics(run_split(model, test, task.per_sample_loss(load_config().loss), 4096))["accuracy"]
 
 
@@ -379,7 +404,8 @@ def bench_table(report: dict[str, Any]) -> TableSpec:
 def loops_markdown(report: dict[str, Any]) -> str:
     return (f"# nnintro bench: {report['dataset']} {report['model']}, batch {report['batch_size']}, "
             f"{report['epochs']} epochs per loop (each loop's optimizer under 'trained with')\n\n"
-            f"Data: {report['data']}. torch {report['torch']}, {report['threads']} threads. Measured fp32 GEMM rate "
+            f"Data: {report['data']}. torch {report['torch']}, {report.get('device', 'cpu')}, {report['threads']} "
+            f"CPU threads. Measured fp32 GEMM rate "
             f"{report['gemm_gflops']} GFLOP/s; arithmetic lower bound {report['bound_seconds_per_epoch']:.3f} s/epoch "
             f"({report['flops_per_sample']:,} FLOPs per sample). Peak RSS after `import torch`: "
             f"{report['rss_after_import_torch_mib']:.0f} MiB; the peak RSS column is the process's high-water mark "
@@ -424,7 +450,6 @@ class _TestAccuracyClock:
 def time_to_accuracy(config: Any, target: float, progress: Callable[[str], None] = print) -> dict[str, Any]:
     """Train a config until its test accuracy reaches target (or its epochs run out); the wall time from the
     start (data loading and model building included, the bench's own test evaluations excluded)."""
-    from nnintro.training.device import select_device
     from nnintro.training.trainer import prepare
 
     started = time.perf_counter()

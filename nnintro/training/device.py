@@ -90,7 +90,9 @@ def contention_warning(epoch: int, epoch_seconds: float, waited: float | None, t
             f"nnintro bench measures its speed); stop them, or set OMP_NUM_THREADS=1")
 
 
-def select_device(spec: str) -> torch.device:
+def select_device(spec: str, field: str = "train.device") -> torch.device:
+    """The device a spec names (auto: CUDA, else MPS, else the CPU), refused in one line naming `field` when this
+    machine has no such device."""
     fit_threads()
     cuda_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
@@ -99,13 +101,13 @@ def select_device(spec: str) -> torch.device:
     if spec.startswith("cuda"):
         index = int(spec.partition(":")[2] or 0)
         if cuda_count == 0:
-            raise DeviceError(f"train.device: '{spec}' requested but no CUDA GPU is visible; use auto or cpu")
+            raise DeviceError(f"{field}: '{spec}' requested but no CUDA GPU is visible; use auto or cpu")
         if index >= cuda_count:
-            raise DeviceError(f"train.device: '{spec}' is out of range: this machine has {cuda_count} GPU(s), "
+            raise DeviceError(f"{field}: '{spec}' is out of range: this machine has {cuda_count} GPU(s), "
                               f"cuda:0..cuda:{cuda_count - 1}")
         return torch.device("cuda", index)
     if spec == "mps" and not mps:
-        raise DeviceError("train.device: 'mps' requested but Apple's MPS backend is not available; use auto or cpu")
+        raise DeviceError(f"{field}: 'mps' requested but Apple's MPS backend is not available; use auto or cpu")
     return torch.device(spec)
 
 

@@ -31,3 +31,15 @@ def test_bench_times_each_loop_and_writes_its_reports(tmp_path):
         assert loop["seconds_per_epoch"] > 0 and 0 <= loop["test_accuracy"] <= 1
     markdown = Path(str(report_json)[:-5] + ".md").read_text()
     assert "| arithmetic lower bound |" in markdown and "| course loop (DataLoader, 0 workers) |" in markdown
+    assert report["device"] == "cpu" and "torch " in markdown and ", cpu, " in markdown
+
+
+def test_a_device_this_machine_lacks_is_refused_in_one_line(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for args in (["--device", "cuda"], ["--device", "cuda:1", "--target", "0.9"]):
+        result = CliRunner().invoke(app, ["bench", *args, "--out", str(tmp_path / "out")])
+        assert result.exit_code == 2, result.output
+        assert "'cuda" in result.output and "no CUDA GPU is visible" in result.output
+    assert "bench --device:" in CliRunner().invoke(app, ["bench", "--device", "cuda", "--out", str(tmp_path)]).output
