@@ -1,5 +1,6 @@
 """`nnintro show`: look at the data before training (the lab's first step): a grid of training images with
-their class names, the 2-D points over the untrained model's probabilities, or a table's columns and targets."""
+their class names, the 2-D points over the untrained model's probabilities, or a table's columns and targets (and
+for two numeric inputs, its rows in 3-D over the untrained model's function)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,10 +13,12 @@ from nnintro.reports.tables import Column, TableSpec
 
 
 def show_data(config: Config, out: Path, count: int = 30) -> tuple[Path | None, list[TableSpec]]:
-    """The picture of the training data (None for tables), a table describing the splits, and the configured
-    model's layers."""
+    """The picture of the training data (None for a table, except one of two numeric inputs: its rows in 3-D), the
+    tables describing the splits and the configured model's layers."""
+    from nnintro.models.layers import user_model
     from nnintro.reports import plots
     from nnintro.reports.layers import layer_table
+    from nnintro.reports.learned_function import draws_surface, surface_figure
     from nnintro.training.trainer import prepare
 
     if config.data.dataset == "csv":  # every column's fate first: a refused column must not hide the others
@@ -27,20 +30,24 @@ def show_data(config: Config, out: Path, count: int = 30) -> tuple[Path | None, 
         if any("refused" in row["fate"] for row in fates.rows):
             return None, [fates]
     data, model = prepare(config)
+    untrained = user_model(model, data.task.combine)
     summary = [_summary(data), layer_table(model, data.input_shape)]
     if data.kind == "table":
-        return None, [*([fates] if config.data.dataset == "csv" else []), summary[0], first_rows(data), summary[1]]
-    if data.kind == "image":
+        summary = [*([fates] if config.data.dataset == "csv" else []), summary[0], first_rows(data), summary[1]]
+        if not draws_surface(data):
+            return None, summary
+        # the rows in 3-D over the untrained model's function: where training starts from
+        figure = surface_figure([("untrained", untrained)], data, f"{data.name}: {len(data.test)} test rows and the "
+                                                                  f"untrained model's function")
+    elif data.kind == "image":
         figure = samples_figure(data, count)
         if data.task.name == "classification":
             plots.save_figure(untrained_softmax_figure(data, model), out.with_suffix(UNTRAINED_SUFFIX))
     else:  # over the untrained model's probabilities: where training starts from (the notebook's pcolormesh)
-        from nnintro.models.layers import user_model
         from nnintro.reports.classification import decision_boundary
 
-        figure = decision_boundary(user_model(model, data.task.combine), data,
-                                   f"{data.name}: {len(data.train)} training points, over the untrained model's "
-                                   f"P(positive)")
+        figure = decision_boundary(untrained, data, f"{data.name}: {len(data.train)} training points, over the "
+                                                    f"untrained model's P(positive)")
     plots.save_figure(figure, out)
     return out, summary
 

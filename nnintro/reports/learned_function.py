@@ -76,9 +76,10 @@ def draws_surface(data: DatasetBundle) -> bool:
             and data.task.width == 1)
 
 
-def surface_figure(before: nn.Module, after: nn.Module, data: DatasetBundle, title: str) -> Any:
-    """Two 3-D panels, the untrained model and the trained one: the test rows as dots, the model's function as a
-    surface over the training inputs' range, and the true function (a generated set) as a grey wireframe."""
+def surface_figure(panels: list[tuple[str, nn.Module]], data: DatasetBundle, title: str) -> Any:
+    """One 3-D panel per (caption, model), e.g. the untrained model and the trained one: the test rows as dots, the
+    model's function as a surface over the training inputs' range, the true function (a generated set) as a grey
+    wireframe."""
     from nnintro.reports.plots import RIGHT, WRONG, plt
 
     names, target = table_inputs(data), data.task.targets[0]
@@ -88,9 +89,9 @@ def surface_figure(before: nn.Module, after: nn.Module, data: DatasetBundle, tit
     grid = np.column_stack([g1.ravel(), g2.ravel()])
     truth = SURFACES[data.name].function(g1, g2) if data.name in SURFACES else None
     test_x, test_y = data.test.x.cpu().numpy(), data.test.y.cpu().numpy()[:, 0]
-    figure = plt.figure(figsize=(11, 5))
-    for panel, (caption, model) in enumerate((("untrained", before), ("trained", after)), 1):
-        axis = figure.add_subplot(1, 2, panel, projection="3d")
+    figure = plt.figure(figsize=(5.5 * len(panels), 5))
+    for panel, (caption, model) in enumerate(panels, 1):
+        axis = figure.add_subplot(1, len(panels), panel, projection="3d")
         axis.scatter(test_x[:, 0], test_x[:, 1], test_y, s=6, color=WRONG, alpha=0.6, label="test rows")
         axis.plot_surface(g1, g2, _evaluate(model, grid)[:, 0].reshape(g1.shape), color=RIGHT, alpha=0.45,
                           linewidth=0, label="the model")

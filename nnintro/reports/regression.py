@@ -30,8 +30,8 @@ def run_report(sink: FigureSink, model: nn.Module, data: DatasetBundle, test: Sp
                architecture: dict, run_name: str, untrained: Callable[[], nn.Module] | None = None) -> dict[str, Any]:
     _figures(sink, data.task, test, f"{run_name} (test)")
     if untrained is not None and draws_surface(data):
-        sink("surface", surface_figure(untrained(), model, data, f"{run_name}: the learned function before and "
-                                                                 f"after training"))
+        sink("surface", surface_figure([("untrained", untrained()), ("trained", model)], data,
+                                       f"{run_name}: the learned function before and after training"))
     return {}
 
 

@@ -69,3 +69,11 @@ def test_only_two_numeric_columns_make_a_surface(tmp_path):
     assert len(table.train.x[0]) == 2 and not draws_surface(table)  # colour's two one-hot inputs
     digits, _ = prepare(validate({}))
     assert not draws_surface(digits)
+
+
+def test_show_draws_two_numeric_inputs_in_3d_before_training(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["show", "-c", "bowl_mlp"])
+    assert result.exit_code == 0, result.output
+    assert "wrote bowl_samples.png" in result.output and (tmp_path / "bowl_samples.png").stat().st_size > 10_000
+    assert "regression on y" in result.output  # the table's own summary is printed as before
