@@ -44,8 +44,8 @@ def summary_tables(metrics: dict[str, Any], run_dir: Path) -> list[TableSpec]:
     tables = [key_values(f"{run_dir}  ({m['status']})", [
         *((f"test {name}", _number(value)) for name, value in m["test"].items()),
         *((f"val {name}", _number(value)) for name, value in m["val"].items() if name != "loss"),
-        *(("learned function", spec["formula"]) for spec in m.get("linear_function", {}).values()
-          if "formula" in spec),
+        *(("learned function" + (" (the members' mean)" if m.get("members") else ""), spec["formula"])
+          for spec in m.get("linear_function", {}).values() if "formula" in spec),
         *((("true function", f"{m['true_function']} (before the noise)"),) if "true_function" in m else ()),
         *_member_lines(m),
         *_reference_lines(m),
