@@ -42,7 +42,7 @@ def show_data(config: Config, out: Path, count: int = 30) -> tuple[Path | None, 
     elif data.kind == "image":
         figure = samples_figure(data, count)
         if data.task.name == "classification":
-            plots.save_figure(untrained_softmax_figure(data, model), out.with_suffix(UNTRAINED_SUFFIX))
+            plots.save_figure(untrained_softmax_figure(data, untrained), out.with_suffix(UNTRAINED_SUFFIX))
     else:  # over the untrained model's probabilities: where training starts from (the notebook's pcolormesh)
         from nnintro.reports.classification import decision_boundary
 
@@ -55,17 +55,16 @@ def show_data(config: Config, out: Path, count: int = 30) -> tuple[Path | None, 
 UNTRAINED_SUFFIX = ".untrained_softmax.png"  # beside the samples picture
 
 
-def untrained_softmax_figure(data: DatasetBundle, model: Any, count: int = 12):
-    """The untrained model's softmax on the first test images: every class near 1/C, whatever the image (the
-    lecture's picture of where training starts)."""
+def untrained_softmax_figure(data: DatasetBundle, untrained: Any, count: int = 12):
+    """The untrained model's (a user_model view's) softmax on the first test images: every class near 1/C, whatever
+    the image (the lecture's picture of where training starts)."""
     import torch
 
-    from nnintro.models.layers import user_model
     from nnintro.reports import plots
 
     x, y = data.test.x[:count], data.test.y[:count]
     with torch.inference_mode():
-        probabilities = data.task.finish(user_model(model, data.task.combine).eval()(x)).numpy()
+        probabilities = data.task.finish(untrained.eval()(x)).numpy()
     classes = data.task.classes
     return plots.softmax_heatmap_figure(probabilities, classes, [f"test #{i}: {classes[int(t)]}" for i, t in enumerate(y)],
                                         f"{data.name}: the untrained model's softmax (1/{len(classes)} = "

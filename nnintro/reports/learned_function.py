@@ -35,9 +35,9 @@ def learned_numbers(model: nn.Module, data: DatasetBundle, architecture: dict[st
     units, and the true function of a generated set."""
     if not isinstance(data.task, Regression) or not table_inputs(data):
         return {}
-    truth = true_formula(data)
+    truth = SURFACES.get(data.name)  # the function a generated set was drawn from, before its noise
     return {**({"linear_function": linear_function(model, data)} if architecture["kind"] == "linear" else {}),
-            **({"true_function": truth} if truth else {})}
+            **({"true_function": truth.formula} if truth else {})}
 
 
 def linear_function(model: nn.Module, data: DatasetBundle) -> dict[str, Any]:
@@ -63,11 +63,6 @@ def formula(target: str, names: list[str], weights: list[float], intercept: floa
     return f"{text} {'-' if intercept < 0 else '+'} {abs(intercept):.4g}"
 
 
-def true_formula(data: DatasetBundle) -> str | None:
-    """The function a generated set was drawn from (before its noise), or None."""
-    return SURFACES[data.name].formula if data.name in SURFACES else None
-
-
 def draws_surface(data: DatasetBundle) -> bool:
     """One target of two numeric columns: a function a person can look at in 3-D (a category's one-hot inputs
     would put points between its categories)."""
@@ -87,7 +82,7 @@ def surface_figure(panels: list[tuple[str, nn.Module]], data: DatasetBundle, tit
     axes_values = [np.linspace(train_x[:, i].min(), train_x[:, i].max(), GRID) for i in (0, 1)]
     g1, g2 = np.meshgrid(*axes_values)
     grid = np.column_stack([g1.ravel(), g2.ravel()])
-    truth = SURFACES[data.name].function(g1, g2) if data.name in SURFACES else None
+    truth = SURFACES.get(data.name)
     test_x, test_y = data.test.x.cpu().numpy(), data.test.y.cpu().numpy()[:, 0]
     figure = plt.figure(figsize=(5.5 * len(panels), 5))
     for panel, (caption, model) in enumerate(panels, 1):
@@ -96,8 +91,8 @@ def surface_figure(panels: list[tuple[str, nn.Module]], data: DatasetBundle, tit
         axis.plot_surface(g1, g2, _evaluate(model, grid)[:, 0].reshape(g1.shape), color=RIGHT, alpha=0.45,
                           linewidth=0, label="the model")
         if truth is not None:
-            axis.plot_wireframe(g1, g2, truth, color="grey", linewidth=0.5, rstride=3, cstride=3,
-                                label=f"true: {true_formula(data)}")
+            axis.plot_wireframe(g1, g2, truth.function(g1, g2), color="grey", linewidth=0.5, rstride=3, cstride=3,
+                                label=f"true: {truth.formula}")
         axis.set_xlabel(names[0])
         axis.set_ylabel(names[1])
         axis.set_zlabel(target)
