@@ -32,18 +32,46 @@ class TableSpec:
     notes: list[str] = field(default_factory=list)  # sentences under the table
 
     def to_rich(self) -> Any:
+        """A renderable that is the table where its numbers fit the console's width, else each row as a block of
+        header: value lines: a number or a run's name is never cut to "0.9…" on a narrow terminal."""
+        return _Fitted(self)
+
+    def rich_table(self) -> Any:
         from rich.markup import escape
         from rich.table import Table
 
         table = Table(title=escape(self.title), title_justify="left", show_header=self.show_header,
                       caption=escape("\n".join(self.notes)) or None, caption_justify="left")
         for column in self.columns:
-            table.add_column(column.header, justify="left" if column.left else "right",
-                             no_wrap=column.key == "run")
+            whole = column.key == "run" or not column.left  # text folds onto the next line; these never break
+            table.add_column(column.header, justify="left" if column.left else "right", no_wrap=whole,
+                             overflow="fold")
         for index, row in enumerate(self.rows):
             # user text such as "data.features=[x1, x2]" is shown as written, never read as Rich markup
             table.add_row(*(escape(column.text(row)) for column in self.columns), end_section=index in self.section_after)
         return table
+
+    def rich_blocks(self) -> Any:
+        """Each row as a two-column block (header, value) under its run's name (or its first column's value), for
+        narrow terminals."""
+        from rich.console import Group
+        from rich.markup import escape
+        from rich.table import Table
+        from rich.text import Text
+
+        first = next((c for c in self.columns if c.key == "run"), self.columns[0])
+        rest = [c for c in self.columns if c is not first]
+        parts: list[Any] = [Text(self.title)] if self.title else []
+        for row in self.rows:
+            block = Table(title=escape(first.text(row)), title_justify="left", show_header=False, box=None,
+                          padding=(0, 1, 0, 2))
+            block.add_column(overflow="fold")
+            block.add_column(overflow="fold")
+            for column in rest:
+                block.add_row(escape(column.header), escape(column.text(row)))
+            parts.append(block)
+        parts += [Text(note) for note in self.notes]
+        return Group(*parts)
 
     def to_markdown(self) -> str:
         lines = ["| " + " | ".join(c.header for c in self.columns) + " |",
@@ -61,3 +89,15 @@ def key_values(title: str, pairs: list[tuple[str, str]]) -> TableSpec:
     """A two-column table of labels and already formatted values (a run's summary)."""
     return TableSpec(title, [Column("key", "", left=True), Column("value", "", left=True)],
                      [{"key": k, "value": v} for k, v in pairs], show_header=False)
+
+
+class _Fitted:
+    """TableSpec.to_rich's renderable: decides at print time, when the width is known."""
+
+    def __init__(self, spec: TableSpec) -> None:
+        self.spec = spec
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        table = self.spec.rich_table()
+        fits = table.__rich_measure__(console, options).minimum <= options.max_width
+        yield table if fits or not self.spec.show_header else self.spec.rich_blocks()

@@ -1,0 +1,51 @@
+"""Console tables on narrow terminals: numbers and run names are never cut; text folds, or rows become blocks."""
+from __future__ import annotations
+
+from rich.console import Console
+
+from nnintro.reports.tables import Column, TableSpec, key_values
+
+RUNS = TableSpec("2 runs", [Column("run", "run", left=True), Column("dataset", "dataset", left=True),
+                            Column("model", "model", left=True), Column("val", "best val accuracy", "{:.4f}"),
+                            Column("test", "test accuracy", "{:.4f}"), Column("seconds", "train s", "{:.1f}")],
+                 [{"run": "digits_mlp-20261201-213750", "dataset": "digits", "model": "mlp 64-128-10 relu",
+                   "val": 0.98611, "test": 0.96667, "seconds": 0.41},
+                  {"run": "digits_linear-20261201-213723", "dataset": "digits", "model": "linear 64-10",
+                   "val": 1.0, "test": 0.93056, "seconds": 12.3}], notes=["best val first"])
+
+
+def rendered(spec: TableSpec, width: int) -> str:
+    console = Console(width=width, record=True, file=open("/dev/null", "w"))
+    console.print(spec.to_rich())
+    return console.export_text()
+
+
+def test_a_wide_console_gets_the_table_with_every_header_on_one_line():
+    text = rendered(RUNS, 160)
+    header = next(line for line in text.splitlines() if "run" in line and "dataset" in line)
+    assert all(name in header for name in ("best val accuracy", "test accuracy", "train s"))
+    assert "…" not in text and "1.0000" in text and "best val first" in text
+
+
+def test_a_console_narrower_than_the_numbers_lists_each_row_as_a_block():
+    for width in (80, 60, 40):
+        text = rendered(RUNS, width)
+        assert "…" not in text, text
+        for value in ("digits_mlp-20261201-213750", "digits_linear-20261201-213723", "0.9861", "0.9667",
+                      "1.0000", "0.9306", "12.3", "64-128-10"):
+            assert value in text, (width, value, text)
+        assert max(len(line.rstrip()) for line in text.splitlines()) <= width
+        lines = [line.strip() for line in text.splitlines()]
+        assert "test accuracy       0.9667" in lines or any(
+            line.startswith("test accuracy") and line.endswith("0.9667") for line in lines)
+
+
+def test_text_folds_before_the_table_gives_up():
+    text = rendered(RUNS, 110)  # the minimum fits; the model's words wrap, the numbers stay whole
+    assert "┃" in text and "…" not in text and "0.9306" in text and "digits_linear-20261201-213723" in text
+
+
+def test_a_summary_folds_long_values_instead_of_cutting_them():
+    summary = key_values("", [("train time", "0.4s (89,090 samples/s)"), ("test accuracy", "0.96667")])
+    text = rendered(summary, 24)
+    assert "…" not in text and "0.96667" in text and "89,090" in text.replace("\n", "").replace(" ", "")
