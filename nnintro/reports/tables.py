@@ -98,6 +98,8 @@ class _Fitted:
         self.spec = spec
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.measure import Measurement
+
         table = self.spec.rich_table()
-        fits = table.__rich_measure__(console, options).minimum <= options.max_width
+        fits = Measurement.get(console, options, table).minimum <= options.max_width
         yield table if fits or not self.spec.show_header else self.spec.rich_blocks()
