@@ -101,5 +101,6 @@ class _Fitted:
         from rich.measure import Measurement
 
         table = self.spec.rich_table()
-        fits = Measurement.get(console, options, table).minimum <= options.max_width
+        unbounded = options.update_width(10 ** 6)  # measured within the width, every minimum would fit it
+        fits = Measurement.get(console, unbounded, table).minimum <= options.max_width
         yield table if fits or not self.spec.show_header else self.spec.rich_blocks()

@@ -49,3 +49,15 @@ def test_a_summary_folds_long_values_instead_of_cutting_them():
     summary = key_values("", [("train time", "0.4s (89,090 samples/s)"), ("test accuracy", "0.96667")])
     text = rendered(summary, 24)
     assert "…" not in text and "0.96667" in text and "89,090" in text.replace("\n", "").replace(" ", "")
+
+
+def test_at_every_width_the_numbers_and_run_names_come_out_whole():
+    tables = []
+    for width in range(40, 161, 3):  # through the width where the blocks give way to the table
+        text = rendered(RUNS, width)
+        assert "…" not in text and max(len(line.rstrip()) for line in text.splitlines()) <= width
+        for value in ("digits_mlp-20261201-213750", "digits_linear-20261201-213723", "0.9861", "0.9667",
+                      "1.0000", "0.9306", "12.3", "0.4"):
+            assert value in text, (width, value, text)
+        tables.append("┃" in text)
+    assert not tables[0] and tables[-1] and tables == sorted(tables)  # blocks when narrow, then the table
