@@ -68,7 +68,8 @@ class TableSpec:
             block.add_column(overflow="fold")
             block.add_column(overflow="fold")
             for column in rest:
-                block.add_row(escape(column.header), escape(column.text(row)))
+                if column.text(row):  # an empty cell says nothing in a block
+                    block.add_row(escape(column.header), escape(column.text(row)))
             parts.append(block)
         parts += [Text(note) for note in self.notes]
         return Group(*parts)
