@@ -5,6 +5,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+ROW_NAMES = ("run", "setting")  # the columns that name a row (compare's and sweep's first column is the rank)
+
 
 @dataclass
 class Column:
@@ -52,14 +54,14 @@ class TableSpec:
         return table
 
     def rich_blocks(self) -> Any:
-        """Each row as a two-column block (header, value) under its run's name (or its first column's value), for
-        narrow terminals."""
+        """Each row as a two-column block (header, value) under what names the row (its run, its sweep setting, else
+        its first column), for narrow terminals."""
         from rich.console import Group
         from rich.markup import escape
         from rich.table import Table
         from rich.text import Text
 
-        first = next((c for c in self.columns if c.key == "run"), self.columns[0])
+        first = next((c for key in ROW_NAMES for c in self.columns if c.key == key), self.columns[0])
         rest = [c for c in self.columns if c is not first]
         parts: list[Any] = [Text(self.title)] if self.title else []
         for row in self.rows:

@@ -61,3 +61,14 @@ def test_at_every_width_the_numbers_and_run_names_come_out_whole():
             assert value in text, (width, value, text)
         tables.append("┃" in text)
     assert not tables[0] and tables[-1] and tables == sorted(tables)  # blocks when narrow, then the table
+
+
+def test_a_sweeps_blocks_are_named_by_their_setting_and_keep_the_rank_inside():
+    sweep = TableSpec("sweep", [Column("rank", "rank"), Column("setting", "setting", left=True),
+                                Column("val", "val accuracy", "{:.4f}")],
+                      [{"rank": 1, "setting": "optimizer.lr=0.1", "val": 0.98},
+                       {"rank": 2, "setting": "optimizer.lr=0.01", "val": 0.66}])
+    lines = [line.rstrip() for line in rendered(sweep, 30).splitlines()]
+    assert "optimizer.lr=0.1" in lines and "optimizer.lr=0.01" in lines
+    assert any(line.split() == ["rank", "2"] for line in lines)
+    assert any(line.split() == ["val", "accuracy", "0.9800"] for line in lines)
