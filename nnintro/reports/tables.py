@@ -70,8 +70,9 @@ class TableSpec:
             block.add_column(overflow="fold")
             block.add_column(overflow="fold")
             for column in rest:
-                if column.text(row):  # an empty cell says nothing in a block
-                    block.add_row(escape(column.header), escape(column.text(row)))
+                text = column.text(row)
+                if text:  # an empty cell says nothing in a block
+                    block.add_row(escape(column.header), escape(text))
             parts.append(block)
         parts += [Text(note) for note in self.notes]
         return Group(*parts)

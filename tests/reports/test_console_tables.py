@@ -1,6 +1,8 @@
 """Console tables on narrow terminals: numbers and run names are never cut; text folds, or rows become blocks."""
 from __future__ import annotations
 
+import io
+
 from rich.console import Console
 
 from nnintro.reports.tables import Column, TableSpec, key_values
@@ -15,7 +17,7 @@ RUNS = TableSpec("2 runs", [Column("run", "run", left=True), Column("dataset", "
 
 
 def rendered(spec: TableSpec, width: int) -> str:
-    console = Console(width=width, record=True, file=open("/dev/null", "w"))
+    console = Console(width=width, record=True, file=io.StringIO())
     console.print(spec.to_rich())
     return console.export_text()
 
@@ -36,8 +38,7 @@ def test_a_console_narrower_than_the_numbers_lists_each_row_as_a_block():
             assert value in text, (width, value, text)
         assert max(len(line.rstrip()) for line in text.splitlines()) <= width
         lines = [line.strip() for line in text.splitlines()]
-        assert "test accuracy       0.9667" in lines or any(
-            line.startswith("test accuracy") and line.endswith("0.9667") for line in lines)
+        assert any(line.startswith("test accuracy") and line.endswith("0.9667") for line in lines)
 
 
 def test_text_folds_before_the_table_gives_up():
