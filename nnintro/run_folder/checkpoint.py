@@ -17,10 +17,12 @@ from safetensors.torch import load, save
 from torch import nn
 
 from nnintro.errors import InputError, RunError
-from nnintro.files import read_json, write_atomic, write_csv
+from nnintro.files import GrowingText, csv_text, json_rows, read_json, write_atomic
 from nnintro.models.layers import architecture_problems, build_model, member_count, planned_parameters, user_model
 from nnintro.run_folder.layout import CHECKPOINT_FILE, HISTORY_FILE, METRICS_FILE, STEPS_FILE, WEIGHTS_FILE, read_steps
 from nnintro.run_folder.run import Run
+
+HISTORY_KEY = "nnintro.history"  # the checkpoint's metadata entry of the history rows
 
 
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
@@ -142,9 +144,11 @@ def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torc
 
 
 def save_training_state(path: Path, model: nn.Module, best_state: dict[str, torch.Tensor],
-                        optimizer: torch.optim.Optimizer, scheduler: Any, progress: dict[str, Any]) -> None:
+                        optimizer: torch.optim.Optimizer, scheduler: Any, progress: dict[str, Any],
+                        history_json: str) -> None:
     """Everything needed to continue after the last completed epoch, in one atomically written file
-    (the best weights too, so the checkpoint never disagrees with itself about which epoch was best)."""
+    (the best weights too, so the checkpoint never disagrees with itself about which epoch was best).
+    history_json: the history rows as a JSON list, kept as its own metadata entry."""
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     tensors.update({f"best.{k}": v for k, v in best_state.items()})
     optimizer_tensors, optimizer_meta = _optimizer_state(optimizer)
@@ -161,7 +165,7 @@ def save_training_state(path: Path, model: nn.Module, best_state: dict[str, torc
         "rng_numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],
         "rng_python": [random.getstate()[0], list(random.getstate()[1]), random.getstate()[2]],
     }
-    save_tensors(path, tensors, metadata={"nnintro": json.dumps(meta)})
+    save_tensors(path, tensors, metadata={"nnintro": json.dumps(meta), HISTORY_KEY: history_json})
 
 
 def checkpoint_config(path: Path) -> dict[str, Any] | None:
@@ -194,6 +198,8 @@ def load_training_state(path: Path, model: nn.Module, optimizer: torch.optim.Opt
         version, internal, gauss = meta["rng_python"]
         random.setstate((version, tuple(internal), gauss))
         progress = meta["progress"]
+        if HISTORY_KEY in metadata:  # else a checkpoint that kept the history inside the progress
+            progress["history"] = json.loads(metadata[HISTORY_KEY])
         if "members" not in progress:  # checkpoints before packs: one early stopping state
             progress["members"] = [progress.pop("early_stopping")]
         return progress, best_state
@@ -208,15 +214,19 @@ class RunFolder:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # what grows every epoch, formatted a row at a time (see GrowingText)
+        self.history_csv, self.steps_csv, self.history_json = GrowingText(csv_text), GrowingText(csv_text), \
+            GrowingText(json_rows)
 
     def save_epoch(self, model: nn.Module, best_state: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer,
                    scheduler: Any, progress: dict[str, Any], improved: bool) -> None:
         if improved:  # every member's best weights so far
             save_tensors(self.path / WEIGHTS_FILE, best_state)
-        write_csv(self.path / HISTORY_FILE, progress["history"])
-        write_csv(self.path / STEPS_FILE, progress["steps"])
+        write_atomic(self.path / HISTORY_FILE, self.history_csv(progress["history"]))
+        write_atomic(self.path / STEPS_FILE, self.steps_csv(progress["steps"]))
         save_training_state(self.path / CHECKPOINT_FILE, model, best_state, optimizer, scheduler,
-                            {k: v for k, v in progress.items() if k != "steps"})  # the steps live in steps.csv
+                            {k: v for k, v in progress.items() if k not in ("steps", "history")},  # steps: steps.csv
+                            f"[{self.history_json(progress['history'])}]")
 
     def saved_steps(self, epoch: int) -> list[dict[str, float]]:
         """The step log of the epochs up to a checkpoint's, to continue it on resume."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -24,12 +25,26 @@ def only_run(runs: Path = Path("runs")) -> Path:
     return run
 
 
+@pytest.fixture(scope="module")
+def trained_mnist_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One small MNIST run with every report, trained once for the tests below (each gets its own copy)."""
+    from conftest import make_idx_dataset
+
+    folder = tmp_path_factory.mktemp("mnist_run")
+    make_idx_dataset(folder / "data")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        patch.setenv("NNINTRO_CACHE_DIR", str(folder / "cache"))
+        result = invoke("train", "-c", "mnist_mlp", "--set", f"data.root={folder / 'data'}", "--set",
+                        "train.epochs=3", "--set", "model.hidden=[32]", "--set", "data.val_size=100")
+        assert result.exit_code == 0, result.output
+        return folder / only_run()
+
+
 @pytest.fixture
-def mnist_run(mnist_root: Path) -> Path:
-    result = invoke("train", "-c", "mnist_mlp", "--set", f"data.root={mnist_root}", "--set", "train.epochs=3",
-                    "--set", "model.hidden=[32]", "--set", "data.val_size=100")
-    assert result.exit_code == 0, result.output
-    return only_run()
+def mnist_run(trained_mnist_run: Path) -> Path:
+    """The trained run copied into this test's runs/, which it may change."""
+    return Path(shutil.copytree(trained_mnist_run, Path("runs") / trained_mnist_run.name))
 
 
 def test_train_writes_a_complete_run(mnist_run: Path):
