@@ -529,7 +529,7 @@ def _plots(study: Any, folder: Path) -> list[str]:
     matplotlib.use("Agg")
     from optuna.visualization import matplotlib as optuna_plots
 
-    from nnintro.reports.plots import save_figure
+    from nnintro.reports.plots import save_figure, tight
 
     drawn = []
     for name, draw in (("optimization_history", optuna_plots.plot_optimization_history),
@@ -542,7 +542,7 @@ def _plots(study: Any, folder: Path) -> list[str]:
             continue
         figure = getattr(axes, "figure", None) or axes[0].figure
         figure.set_size_inches(8, 5)
-        figure.tight_layout()
+        tight(figure)
         save_figure(figure, folder / f"{name}.png")
         drawn.append(f"{name}.png")
     return drawn

@@ -75,7 +75,7 @@ def surface_figure(panels: list[tuple[str, nn.Module]], data: DatasetBundle, tit
     """One 3-D panel per (caption, model), e.g. the untrained model and the trained one: the test rows as dots, the
     model's function as a surface over the training inputs' range, the true function (a generated set) as a grey
     wireframe."""
-    from nnintro.reports.plots import RIGHT, WRONG, plt
+    from nnintro.reports.plots import RIGHT, WRONG, plt, tight
 
     names, target = table_inputs(data), data.task.targets[0]
     train_x = data.train.x.cpu().double().numpy()
@@ -100,7 +100,7 @@ def surface_figure(panels: list[tuple[str, nn.Module]], data: DatasetBundle, tit
         if panel == 1:
             axis.legend(fontsize=7, loc="upper left")
     figure.suptitle(title, fontsize=10)
-    figure.tight_layout()
+    tight(figure)
     return figure
 
 

@@ -35,8 +35,8 @@ def png_bytes(figure: Figure) -> bytes:
 
 
 def tight(figure: Figure) -> None:
-    """Lay the figure out as tight_layout does, when it is drawn: saving it then needs no cropping pass, which
-    took about a fifth of a run's picture time."""
+    """Lay the figure out as tight_layout does, when it is drawn: saving it then needs no cropping pass (a run's
+    six usual pictures took 11-17% longer with it)."""
     figure.set_layout_engine(TightLayoutEngine())
 
 
