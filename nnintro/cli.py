@@ -319,7 +319,7 @@ def bench(
 ) -> None:
     """Time nnintro's trainer against the classic DataLoader loop and Lightning, next to the arithmetic bound;
     with --target, the wall time a config takes to reach a test accuracy."""
-    from nnintro.commands.bench import bench_table, run_bench, write_report
+    from nnintro.commands.bench import bench_table, machine_note, run_bench, write_report
     from nnintro.files import output_folder
 
     output_folder(out, "--out")
@@ -344,6 +344,7 @@ def bench(
                        device=device or "cpu")
     table = bench_table(report)
     console.print(table.to_rich())
+    console.print(f"the machine: {machine_note(report)}", highlight=False, markup=False)
     md_path, json_path = write_report(report, out, table, f"bench-{report['dataset']}-b{report['batch_size']}")
     console.print(f"wrote {md_path} and {json_path}", highlight=False)
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +27,7 @@ from nnintro.errors import DataError
 from nnintro.models.layers import PackedLinear, Standardize, architecture_for, build_model, member_count, plain_model, user_model
 from nnintro.reports.tables import Column, TableSpec
 from nnintro.tasks import Classification
-from nnintro.training.device import select_device
+from nnintro.training.device import RunQueueClock, select_device
 from nnintro.training.outputs import run_split
 from nnintro.training.trainer import Trainer
 
@@ -285,6 +285,16 @@ def nnintro_loop(model: nn.Module, train: Split, test: Split, classes: list[str]
 
 
 ADAM = Settings("adam", 0.001, 0.2)  # the packaged mnist_mlp's optimizer and dropout
+BUSY_SHARE = 0.05  # waiting this share of the time for a core or more: other programs are slowing the loops
+
+
+class Loop(NamedTuple):
+    name: str
+    settings: Settings
+    models: int
+    make_model: Callable[[], nn.Module]
+    run: Callable[[nn.Module], Any]
+    alone: bool = True  # runs in this thread only (the course loop's DataLoader workers share the cores with it)
 
 
 def run_bench(dataset: str = "mnist", data_root: str | None = None, epochs: int = 3, batch_size: int = 64,
@@ -314,42 +324,49 @@ def run_bench(dataset: str = "mnist", data_root: str | None = None, epochs: int 
     gflops = gemm_gflops(target)
     bound = training_flops_per_sample(widths) * len(train) / (gflops * 1e9)
 
-    def pair(settings: Settings) -> list[tuple[str, Settings, int, Callable[[], nn.Module], Callable[[nn.Module], Any]]]:
+    def pair(settings: Settings) -> list[Loop]:
         """nnintro and the eager floor with these settings, from the same weights."""
         suffix = "" if settings == sgd else f" ({settings.label})"
-        return [(f"nnintro{suffix}", settings, 1, lambda: build_model(architectures[settings]),
-                 lambda m: nnintro_loop(m, train, test, classes, dataset, hidden, batch_size, settings, epochs,
-                                        target)),
-                (f"plain PyTorch loop{suffix}", settings, 1,
-                 lambda: plain_model(build_model(architectures[settings])),
-                 lambda m: eager_loop(m, train, batch_size, settings, epochs, target))]
+        return [Loop(f"nnintro{suffix}", settings, 1, lambda: build_model(architectures[settings]),
+                     lambda m: nnintro_loop(m, train, test, classes, dataset, hidden, batch_size, settings, epochs,
+                                            target)),
+                Loop(f"plain PyTorch loop{suffix}", settings, 1,
+                     lambda: plain_model(build_model(architectures[settings])),
+                     lambda m: eager_loop(m, train, batch_size, settings, epochs, target))]
 
     pack_architecture = {**architectures[sgd], "members": members}
     loops = [
         *pair(sgd),
-        *([(f"nnintro, {members} members packed", sgd, members,
-            lambda: build_model(pack_architecture, list(range(members))),
-            lambda m: nnintro_loop(m, train, test, classes, dataset, hidden, batch_size, sgd, epochs, target))]
+        *([Loop(f"nnintro, {members} members packed", sgd, members,
+                lambda: build_model(pack_architecture, list(range(members))),
+                lambda m: nnintro_loop(m, train, test, classes, dataset, hidden, batch_size, sgd, epochs, target))]
           if members > 1 else []),
         *(pair(ADAM) if adam else []),
-        ("Lightning Trainer", sgd, 1, lambda: _classic(template),
-         lambda m: lightning_loop(m, train, mean, std, batch_size, lr, epochs, target)),
-        (f"course loop (DataLoader, {workers} workers)", sgd, 1, lambda: _classic(template), lambda m: course_loop(
-            m, train, dataset, mean, std, batch_size, lr, epochs, workers, baseline_steps, target)),
+        Loop("Lightning Trainer", sgd, 1, lambda: _classic(template),
+             lambda m: lightning_loop(m, train, mean, std, batch_size, lr, epochs, target)),
+        Loop(f"course loop (DataLoader, {workers} workers)", sgd, 1, lambda: _classic(template), lambda m: course_loop(
+            m, train, dataset, mean, std, batch_size, lr, epochs, workers, baseline_steps, target), alone=workers == 0),
     ]
     results: list[LoopResult] = []
-    for name, settings, models, make_model, loop in loops:
-        progress(f"timing {name}")
-        model = make_model()  # every single model starts from the same weights
-        outcome = loop(model)
+    waited: float | None = 0.0  # for a core, over the `timed` seconds of the loops that run alone in this thread
+    timed = 0.0
+    for loop in loops:
+        progress(f"timing {loop.name}")
+        model = loop.make_model()  # every single model starts from the same weights
+        clock, started = RunQueueClock(), time.perf_counter()
+        outcome = loop.run(model)
         if outcome is None:
-            progress(f"  {name}: not installed (pip install 'nnintro[lightning]'), skipped")
+            progress(f"  {loop.name}: not installed (pip install 'nnintro[lightning]'), skipped")
             continue
+        if loop.alone:
+            seconds = clock.seconds()
+            waited = None if seconds is None or waited is None else waited + seconds
+            timed += time.perf_counter() - started
         times, samples, note = outcome
         per_epoch = statistics.median(times)
         accuracy = _test_accuracy(model, test, classes, mean, std)
-        results.append(LoopResult(name, per_epoch, samples / per_epoch, accuracy, peak_rss_mib(), note,
-                                  settings=settings.label, ratio_to_bound=per_epoch / (bound * models)))
+        results.append(LoopResult(loop.name, per_epoch, samples / per_epoch, accuracy, peak_rss_mib(), note,
+                                  settings=loop.settings.label, ratio_to_bound=per_epoch / (bound * loop.models)))
     reference = results[0].seconds_per_epoch
     floors = {r.settings: r.seconds_per_epoch for r in results if r.loop.startswith("plain PyTorch loop")}
     for result in results:
@@ -361,7 +378,23 @@ def run_bench(dataset: str = "mnist", data_root: str | None = None, epochs: int 
         "torch": torch.__version__, "gemm_gflops": round(gflops, 1), "bound_seconds_per_epoch": bound,
         "flops_per_sample": training_flops_per_sample(widths), "rss_after_import_torch_mib": rss_after_import,
         "loops": [asdict(r) for r in results],
+        "waited_for_a_core": None if waited is None else {"seconds": waited, "of_seconds": timed},
     }
+
+
+def machine_note(report: dict[str, Any]) -> str:
+    """Whether other programs slowed the loops down: how long this thread waited for a CPU core while the loops
+    that run in it alone were timed (Linux's run-queue time; unlike CPU time, OpenMP's spinning does not hide it)."""
+    waited = report.get("waited_for_a_core")
+    if not waited or not waited["of_seconds"]:
+        return "this system does not say how long a thread waits for a core: make sure the machine is otherwise idle"
+    share = waited["seconds"] / waited["of_seconds"]
+    said = (f"while the loops without worker processes were timed, this thread waited {waited['seconds']:.1f} s of "
+            f"{waited['of_seconds']:.1f} s ({share:.1%}) for a CPU core")
+    if share >= BUSY_SHARE:
+        return (f"{said}: other programs were using this machine's cores, so these figures are slower than it can do "
+                f"and their ratios are unreliable; stop them and run bench again")
+    return f"{said}: the machine was otherwise idle"
 
 
 def _prenormalized(pixels: torch.Tensor, mean: list[float], std: list[float]) -> torch.Tensor:
@@ -409,7 +442,8 @@ def loops_markdown(report: dict[str, Any]) -> str:
             f"{report['gemm_gflops']} GFLOP/s; arithmetic lower bound {report['bound_seconds_per_epoch']:.3f} s/epoch "
             f"({report['flops_per_sample']:,} FLOPs per sample). Peak RSS after `import torch`: "
             f"{report['rss_after_import_torch_mib']:.0f} MiB; the peak RSS column is the process's high-water mark "
-            f"after each loop (cumulative, loops run in the order shown).\n\n" + bench_table(report).to_markdown())
+            f"after each loop (cumulative, loops run in the order shown). The machine: {machine_note(report)}.\n\n"
+            + bench_table(report).to_markdown())
 
 
 def write_report(report: dict[str, Any], out_dir: Path, table: TableSpec, stem: str) -> tuple[Path, Path]:

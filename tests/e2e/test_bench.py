@@ -32,6 +32,10 @@ def test_bench_times_each_loop_and_writes_its_reports(tmp_path):
     markdown = Path(str(report_json)[:-5] + ".md").read_text()
     assert "| arithmetic lower bound |" in markdown and "| course loop (DataLoader, 0 workers) |" in markdown
     assert report["device"] == "cpu" and "torch " in markdown and ", cpu, " in markdown
+    waited = report["waited_for_a_core"]  # Linux says how long the thread waited for a core
+    assert 0 <= waited["seconds"] <= waited["of_seconds"] and waited["of_seconds"] > 0
+    assert "the machine: while the loops without worker processes were timed" in result.output
+    assert "The machine: while the loops" in markdown
 
 
 def test_a_device_this_machine_lacks_is_refused_in_one_line(tmp_path, monkeypatch):
