@@ -334,6 +334,7 @@ def bench(
                                   progress=lambda line: err_console.print(line, highlight=False, markup=False))
         table = time_to_accuracy_table(report)
         console.print(table.to_rich())
+        console.print(f"the machine: {machine_note(report)}", highlight=False, markup=False)
         md_path, json_path = write_report(report, out, table, f"time-to-{target:g}-{report['config']}")
         console.print(f"wrote {md_path} and {json_path}", highlight=False)
         return

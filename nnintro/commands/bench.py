@@ -383,14 +383,14 @@ def run_bench(dataset: str = "mnist", data_root: str | None = None, epochs: int 
 
 
 def machine_note(report: dict[str, Any]) -> str:
-    """Whether other programs slowed the loops down: how long this thread waited for a CPU core while the loops
-    that run in it alone were timed (Linux's run-queue time; unlike CPU time, OpenMP's spinning does not hide it)."""
+    """Whether other programs slowed the timed work down: how long bench's thread waited for a CPU core while it
+    timed what runs in it alone (Linux's run-queue time; unlike CPU time, OpenMP's spinning does not hide it)."""
     waited = report.get("waited_for_a_core")
     if not waited or not waited["of_seconds"]:
         return "this system does not say how long a thread waits for a core: make sure the machine is otherwise idle"
     share = waited["seconds"] / waited["of_seconds"]
-    said = (f"while the loops without worker processes were timed, this thread waited {waited['seconds']:.1f} s of "
-            f"{waited['of_seconds']:.1f} s ({share:.1%}) for a CPU core")
+    said = (f"bench's thread waited {waited['seconds']:.1f} s of the {waited['of_seconds']:.1f} s it timed for a CPU "
+            f"core ({share:.1%})")
     if share >= BUSY_SHARE:
         return (f"{said}: other programs were using this machine's cores, so these figures are slower than it can do "
                 f"and their ratios are unreliable; stop them and run bench again")
@@ -453,7 +453,8 @@ def write_report(report: dict[str, Any], out_dir: Path, table: TableSpec, stem: 
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     md_path, json_path = out_dir / f"{stem}.md", out_dir / f"{stem}.json"
-    write_atomic(md_path, loops_markdown(report) if "loops" in report else f"# {table.title}\n\n{table.to_markdown()}")
+    write_atomic(md_path, loops_markdown(report) if "loops" in report else
+                 f"# {table.title}\n\n{table.to_markdown()}\nThe machine: {machine_note(report)}.\n")
     write_atomic(json_path, dumps_json(report))
     return md_path, json_path
 
@@ -486,7 +487,7 @@ def time_to_accuracy(config: Any, target: float, progress: Callable[[str], None]
     start (data loading and model building included, the bench's own test evaluations excluded)."""
     from nnintro.training.trainer import prepare
 
-    started = time.perf_counter()
+    started, waited = time.perf_counter(), RunQueueClock()
     data, model = prepare(config)
     if data.task.name != "classification":
         raise DataError(f"bench --target: {data.name} is a regression table; the target is a test accuracy")
@@ -496,7 +497,10 @@ def time_to_accuracy(config: Any, target: float, progress: Callable[[str], None]
     progress(f"training {config.run_name} until test accuracy {target:g} (at most {config.train.epochs} epochs)")
     Trainer(config, data, model, None, [clock], clock.reached).fit()
     reached = next((e for e in clock.epochs if e["test_accuracy"] >= target), None)
-    return {"config": config.run_name, "dataset": data.name, "target": target, "device": str(device),
+    seconds = waited.seconds()
+    return {"waited_for_a_core": None if seconds is None else {"seconds": seconds,
+                                                               "of_seconds": time.perf_counter() - started},
+            "config": config.run_name, "dataset": data.name, "target": target, "device": str(device),
             "threads": torch.get_num_threads(), "torch": torch.__version__, "reached": reached is not None,
             "epoch": reached["epoch"] if reached else None,
             "seconds": reached["wall_seconds"] if reached else None, "epochs": clock.epochs}

@@ -35,6 +35,9 @@ def test_bench_measures_the_time_to_a_test_accuracy(tmp_path):
     assert report["reached"] and report["epochs"][-1]["test_accuracy"] >= 0.8
     assert report["epochs"][-1]["epoch"] == report["epoch"] and report["seconds"] > 0  # stopped once reached
     assert all(e["test_accuracy"] < 0.8 for e in report["epochs"][:-1])
+    assert 0 <= report["waited_for_a_core"]["seconds"] <= report["waited_for_a_core"]["of_seconds"]
+    assert "the machine: bench's thread waited" in result.output
+    assert "The machine: bench's thread waited" in Path(str(report_json)[:-5] + ".md").read_text()
     never = runner.invoke(app, ["bench", "--config", "digits_mlp", "--target", "1.0", "--set", "train.epochs=1",
                                 "--out", str(tmp_path)])
     assert never.exit_code == 0 and "not reached in 1 epochs" in never.output
