@@ -323,6 +323,10 @@ def bench(
     from nnintro.files import output_folder
 
     output_folder(out, "--out")
+
+    def progress(line: str) -> None:
+        err_console.print(line, highlight=False, markup=False)
+
     if target is not None or config or set_:
         if target is None:
             raise typer.BadParameter("--config and --set go with --target (time to accuracy)")
@@ -330,23 +334,17 @@ def bench(
         from nnintro.config import load_config
 
         overrides = [*(set_ or []), *([f"train.device={device}"] if device else [])]
-        report = time_to_accuracy(load_config(config, overrides), target,
-                                  progress=lambda line: err_console.print(line, highlight=False, markup=False))
-        table = time_to_accuracy_table(report)
-        console.print(table.to_rich())
-        console.print(f"the machine: {machine_note(report)}", highlight=False, markup=False)
-        md_path, json_path = write_report(report, out, table, f"time-to-{target:g}-{report['config']}")
-        console.print(f"wrote {md_path} and {json_path}", highlight=False)
-        return
-
-    widths = [int(w) for w in hidden.split(",")] if hidden else None
-    report = run_bench(dataset, data_root, epochs, batch_size, widths, workers=workers, baseline_steps=baseline_steps,
-                       members=members, adam=adam, progress=lambda line: err_console.print(line, highlight=False, markup=False),
-                       device=device or "cpu")
-    table = bench_table(report)
+        report = time_to_accuracy(load_config(config, overrides), target, progress=progress)
+        table, stem = time_to_accuracy_table(report), f"time-to-{target:g}-{report['config']}"
+    else:
+        widths = [int(w) for w in hidden.split(",")] if hidden else None
+        report = run_bench(dataset, data_root, epochs, batch_size, widths, workers=workers,
+                           baseline_steps=baseline_steps, members=members, adam=adam, device=device or "cpu",
+                           progress=progress)
+        table, stem = bench_table(report), f"bench-{report['dataset']}-b{report['batch_size']}"
     console.print(table.to_rich())
     console.print(f"the machine: {machine_note(report)}", highlight=False, markup=False)
-    md_path, json_path = write_report(report, out, table, f"bench-{report['dataset']}-b{report['batch_size']}")
+    md_path, json_path = write_report(report, out, table, stem)
     console.print(f"wrote {md_path} and {json_path}", highlight=False)
 
 
