@@ -24,14 +24,36 @@ from nnintro.files import write_atomic  # noqa: E402
 WRONG, RIGHT = "#c0392b", "#2471a3"
 
 
+# Titles at y = 1, where matplotlib puts them anyway: saying so outright skips its search, at every draw, for
+# tick labels above each axes (these pictures have none). With the empty axis labels below, a run's six usual
+# pictures saved in 2.65-3.0 s instead of 4.7 (digits_mlp, best and median of 5, side by side)
+FIXED_TITLES = {"axes.titley": 1.0}
+
+
+def subplots(*args: Any, **kwargs: Any) -> tuple[Figure, Any]:
+    """plt.subplots with nnintro's settings for its axes; the user's own rcParams untouched."""
+    with matplotlib.rc_context(FIXED_TITLES):
+        return plt.subplots(*args, **kwargs)
+
+
 def png_bytes(figure: Figure) -> bytes:
     """Render and close a figure: every picture nnintro writes goes through here. A figure laid out by `tight`
     is saved as it is; any other is cropped to its contents (bbox_inches="tight", which draws it once more)."""
+    _place_empty_axis_labels(figure)
     buffer = io.BytesIO()
     laid_out = isinstance(figure.get_layout_engine(), TightLayoutEngine)
     figure.savefig(buffer, format="png", dpi=110, bbox_inches=None if laid_out else "tight")
     plt.close(figure)
     return buffer.getvalue()
+
+
+def _place_empty_axis_labels(figure: Figure) -> None:
+    """An axis label with no text drawn at a fixed spot: matplotlib otherwise measures every tick label of the
+    axis (and of its aligned siblings) to place nothing, at each draw."""
+    for axes in figure.axes:
+        for axis, spot in ((axes.xaxis, (0.5, 0.0)), (axes.yaxis, (0.0, 0.5))):
+            if not axis.label.get_text():
+                axis.set_label_coords(*spot)
 
 
 def tight(figure: Figure) -> None:
@@ -72,7 +94,7 @@ def confusion_matrix_figure(counts: np.ndarray, classes: list[str], title: str) 
     share = np.divide(counts, rows, out=np.zeros_like(counts, dtype=float), where=rows > 0)
     mistakes = np.ma.masked_array(share, mask=np.eye(len(classes), dtype=bool))
     size = max(5.0, 0.6 * len(classes) + 2)
-    figure, axis = plt.subplots(figsize=(size + 1, size))
+    figure, axis = subplots(figsize=(size + 1, size))
     axis.imshow(np.where(np.eye(len(classes), dtype=bool), 1.0, np.nan), cmap="Greys", vmin=0, vmax=4)
     top = float(mistakes.max()) if mistakes.count() and mistakes.max() > 0 else 1.0
     image = axis.imshow(mistakes, cmap="Reds", vmin=0, vmax=top)
@@ -126,7 +148,7 @@ def probabilities_figure(images: np.ndarray, scale: float, probabilities: np.nda
     n = len(probabilities)
     columns = 2 if n > 1 else 1
     rows = math.ceil(n / columns)
-    figure, axes = plt.subplots(rows, 2 * columns, figsize=(5.2 * columns, 1.9 * rows + 0.4),
+    figure, axes = subplots(rows, 2 * columns, figsize=(5.2 * columns, 1.9 * rows + 0.4),
                                 gridspec_kw={"width_ratios": [1, 1.8] * columns}, squeeze=False)
     for index in range(rows * columns):
         image_axis, bar_axis = axes[index // columns, 2 * (index % columns)], axes[index // columns, 2 * (index % columns) + 1]
@@ -148,7 +170,7 @@ def probabilities_figure(images: np.ndarray, scale: float, probabilities: np.nda
         bar_axis.set_yticks(range(len(shown)), [classes[c] for c in shown], fontsize=7)
         bar_axis.invert_yaxis()
         bar_axis.set_xlim(0, 1)
-        bar_axis.tick_params(axis="x", labelsize=7)
+        bar_axis.set_xticks([0, 0.5, 1], ["0", "0.5", "1"], fontsize=7)
         truth = f"true {classes[label]}, " if label is not None else ""
         marker = "  WRONG" if wrong else ""
         image_axis.set_title(titles[index], fontsize=7)
@@ -164,7 +186,7 @@ def image_grid_figure(images: np.ndarray, scale: float, captions: list[str], tit
     n = len(images)
     rows = max(1, math.ceil(n / columns))
     caption_lines = max((c.count("\n") + 1 for c in captions), default=1)
-    figure, axes = plt.subplots(rows, columns, figsize=(2.1 * columns, (2.0 + 0.2 * caption_lines) * rows + 0.3),
+    figure, axes = subplots(rows, columns, figsize=(2.1 * columns, (2.0 + 0.2 * caption_lines) * rows + 0.3),
                                 squeeze=False)
     for index, axis in enumerate(axes.flat):
         axis.axis("off")
@@ -183,7 +205,7 @@ def curves_figure(history: list[dict], best_epoch: int, stopped_early: bool, tit
     history (member<k>/... columns) also shows each member as a thin line and the members' mean +/- std band."""
     epochs = [row["epoch"] for row in history]
     members = sorted({key.split("/", 1)[0] for key in history[0] if key.startswith("member")})
-    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 3.8))
+    figure, (loss_axis, accuracy_axis) = subplots(1, 2, figsize=(10, 3.8))
     for axis, metric, label in ((loss_axis, "loss", "loss"), (accuracy_axis, metric_name, metric_name)):
         for split, colour, name in (("train", "C0", "train"), ("val", "C1", "validation")):
             mean = [row[f"{split}/{metric}"] for row in history]
@@ -212,7 +234,7 @@ def curves_figure(history: list[dict], best_epoch: int, stopped_early: bool, tit
 
 def predicted_vs_true_figure(true: np.ndarray, predicted: np.ndarray, names: list[str], title: str) -> Figure:
     """One panel per target: each test row as a dot, and the y = x line a perfect model would sit on."""
-    figure, axes = plt.subplots(1, len(names), figsize=(4.6 * len(names), 4.4), squeeze=False)
+    figure, axes = subplots(1, len(names), figsize=(4.6 * len(names), 4.4), squeeze=False)
     for index, (axis, name) in enumerate(zip(axes.flat, names)):
         t, p = true[:, index], predicted[:, index]
         low, high = float(min(t.min(), p.min())), float(max(t.max(), p.max()))
@@ -232,7 +254,7 @@ def residuals_figure(true: np.ndarray, predicted: np.ndarray, names: list[str], 
     density (seaborn's histplot: a skew or a long tail shows as the curve's shape)."""
     import seaborn as sns  # imported only when drawing, like matplotlib
 
-    figure, axes = plt.subplots(len(names), 2, figsize=(9.5, 3.6 * len(names)), squeeze=False)
+    figure, axes = subplots(len(names), 2, figsize=(9.5, 3.6 * len(names)), squeeze=False)
     for index, name in enumerate(names):
         residual = predicted[:, index] - true[:, index]
         scatter_axis, hist_axis = axes[index]
@@ -264,15 +286,22 @@ def weight_images_figure(weights: np.ndarray, input_shape: list[int], captions: 
             low, high = image.min(), image.max()
             images.append((((image - low) / (high - low or 1.0)).transpose(1, 2, 0), None, None))
     rows = max(1, math.ceil(len(images) / columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(2.1 * columns, 2.3 * rows + 0.3), squeeze=False)
+    signed = channels == 1  # a signed colour scale: one key says which colour is which, for every image
+    figure, axes = subplots(rows, columns + signed, figsize=(2.1 * columns + 0.5 * signed, 2.3 * rows + 0.3),
+                            squeeze=False, gridspec_kw={"width_ratios": [1] * columns + [0.07] * signed})
+    if signed:
+        grid = axes[0, -1].get_subplotspec().get_gridspec()
+        for axis in axes[:, -1]:
+            axis.remove()
+        key = figure.add_subplot(grid[:, -1])
+        figure.colorbar(matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(-1, 1), "RdBu_r"), cax=key,
+                        ticks=[-1, 0, 1], format=lambda v, _: "+" if v > 0 else "-" if v < 0 else "0")
+        axes = axes[:, :-1]
     for index, axis in enumerate(axes.flat):
         axis.axis("off")
         if index < len(images):
             image, cmap, bound = images[index]
-            shown = axis.imshow(image, cmap=cmap, vmin=-bound if bound else None, vmax=bound)
-            if cmap:  # gray inputs: a signed colour scale, so say which colour is which
-                figure.colorbar(shown, ax=axis, fraction=0.046, pad=0.04, ticks=[-bound, 0, bound],
-                                format=lambda v, _: "+" if v > 0 else "-" if v < 0 else "0")
+            axis.imshow(image, cmap=cmap, vmin=-bound if bound else None, vmax=bound)
             axis.set_title(captions[index], fontsize=8)
     colours = "red: positive weights, blue: negative" if channels == 1 else "each image stretched to its own range"
     figure.suptitle(f"{title}\n({colours})", fontsize=10)
@@ -284,7 +313,7 @@ def decision_boundary_figure(grid_x: np.ndarray, grid_y: np.ndarray, positive: n
                              train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
                              title: str) -> Figure:
     """Playground style: background coloured by P(positive), train points filled, test points hollow."""
-    figure, axis = plt.subplots(figsize=(5.2, 4.6))
+    figure, axis = subplots(figsize=(5.2, 4.6))
     filled = axis.contourf(grid_x, grid_y, positive, levels=np.linspace(0, 1, 11), cmap="RdBu", alpha=0.75)
     axis.contour(grid_x, grid_y, positive, levels=[0.5], colors="black", linewidths=1)
     for (points, labels), style in ((train, {"edgecolors": "white"}), (test, {"edgecolors": "black", "marker": "s"})):
@@ -303,7 +332,7 @@ def step_loss_figure(steps: list[dict], title: str) -> Figure:
     """The training loss at every step (the per-iteration curve the per-epoch one averages), its running mean
     over about a twentieth of the run, and a dotted line where each epoch starts."""
     losses = np.array([row["loss"] for row in steps], dtype=float)
-    figure, axis = plt.subplots(figsize=(8, 4))
+    figure, axis = subplots(figsize=(8, 4))
     axis.plot(np.arange(1, len(losses) + 1), losses, color="C0", alpha=0.35, linewidth=0.7, label="each step")
     window = max(1, len(losses) // 20)
     if window > 1:
@@ -325,7 +354,7 @@ def step_loss_figure(steps: list[dict], title: str) -> Figure:
 
 def compare_figure(histories: dict[str, list[dict]], metric_name: str = "accuracy") -> Figure:
     """Every run's curves on shared axes: validation solid, training dashed, in the run's own colour."""
-    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(11, 4))
+    figure, (loss_axis, accuracy_axis) = subplots(1, 2, figsize=(11, 4))
     for index, (name, history) in enumerate(histories.items()):
         colour = f"C{index}"
         epochs = [row["epoch"] for row in history]
@@ -346,7 +375,7 @@ def compare_figure(histories: dict[str, list[dict]], metric_name: str = "accurac
 
 def sweep_figure(rows: list[dict], metric: str = "accuracy") -> Figure:
     """Ranked grid points: the mean validation metric with the spread over repeats."""
-    figure, axis = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2))
+    figure, axis = subplots(figsize=(8, 0.45 * len(rows) + 1.2))
     labels = [f"#{r['rank']} {r['setting']}" for r in rows]
     means = [r[f"val_{metric}_mean"] for r in rows]
     repeated = any(r["runs"] > 1 for r in rows)
@@ -365,7 +394,7 @@ def sweep_figure(rows: list[dict], metric: str = "accuracy") -> Figure:
 
 
 def lr_find_figure(points: list[tuple[float, float]], suggested: float, steepest: float, title: str) -> Figure:
-    figure, axis = plt.subplots(figsize=(7, 4))
+    figure, axis = subplots(figsize=(7, 4))
     axis.plot([lr for lr, _ in points], [loss for _, loss in points], color=RIGHT)
     axis.axvline(suggested, color="#1e8449", ls="--", label=f"suggested {suggested:.2g} (minimum / 10)")
     axis.axvline(steepest, color="#7d3c98", ls=":", label=f"steepest descent {steepest:.2g}")
@@ -388,7 +417,7 @@ def activations_figure(curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarra
     each bias (shifts: b -> (z, sigma(z + b)))."""
     columns = 4
     rows = math.ceil((len(curves) + 1) / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.6 * rows), squeeze=False)
+    figure, axes = subplots(rows, columns, figsize=(3.2 * columns, 2.6 * rows), squeeze=False)
     for axis, (name, (x, y, dy)) in zip(axes.flat, curves.items()):
         axis.plot(x, y, color=RIGHT, label="f(x)")
         axis.plot(x, dy, color=WRONG, ls="--", label="f'(x)")
@@ -415,7 +444,7 @@ def activations_figure(curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarra
 def optimizers_figure(paths: dict[str, np.ndarray], title: str,
                       surface: tuple[np.ndarray, np.ndarray, np.ndarray], formula: str) -> Figure:
     """Optimizer trajectories over the contours of the surface f(x, y) (grid x, grid y, values)."""
-    figure, axis = plt.subplots(figsize=(6.5, 5.5))
+    figure, axis = subplots(figsize=(6.5, 5.5))
     gx, gy, values = surface
     if values.min() >= 0 and values.max() > 100 * max(np.median(values), 1e-9):  # a deep valley: log levels show it
         levels = np.geomspace(max(values.min(), 1e-3), values.max(), 30)
@@ -441,7 +470,7 @@ def optimizers_figure(paths: dict[str, np.ndarray], title: str,
 
 def softmax_figure(logits: np.ndarray, probabilities: np.ndarray, temperature: float) -> Figure:
     """Logits (left) and softmax(logits / T) (right), class by class."""
-    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
+    figure, (left, right) = subplots(1, 2, figsize=(9, 3.4))
     names = [f"class {i}" for i in range(len(logits))]
     left.bar(names, logits, color=RIGHT)
     left.axhline(0, color="gray", lw=0.5)
@@ -462,7 +491,7 @@ def softmax_heatmap_figure(probabilities: np.ndarray, classes: list[str], rows: 
     image (seaborn's heatmap)."""
     import seaborn as sns  # imported only when drawing, like matplotlib
 
-    figure, axis = plt.subplots(figsize=(1.0 + 0.75 * len(classes), 1.2 + 0.34 * len(rows)))
+    figure, axis = subplots(figsize=(1.0 + 0.75 * len(classes), 1.2 + 0.34 * len(rows)))
     sns.heatmap(probabilities, vmin=0, vmax=1, cmap="viridis", annot=True, fmt=".2f", annot_kws={"fontsize": 7},
                 xticklabels=classes, yticklabels=rows, cbar_kws={"label": "probability"}, ax=axis)
     axis.set_xlabel("class")
@@ -476,7 +505,7 @@ def compare_probabilities_figure(images: np.ndarray, scale: float, probabilities
     """The same test images, each beside every model's class probabilities as grouped bars (the lab's last step:
     the MLP and the linear model looking at the same pictures)."""
     n, models = len(images), list(probabilities)
-    figure, axes = plt.subplots(n, 2, figsize=(8, 1.9 * n + 0.6), gridspec_kw={"width_ratios": [1, 2.6]},
+    figure, axes = subplots(n, 2, figsize=(8, 1.9 * n + 0.6), gridspec_kw={"width_ratios": [1, 2.6]},
                                 squeeze=False)
     height = 0.8 / len(models)
     for row in range(n):
@@ -494,7 +523,7 @@ def compare_probabilities_figure(images: np.ndarray, scale: float, probabilities
         bar_axis.set_yticks(np.arange(len(classes)) + height * (len(models) - 1) / 2, classes, fontsize=7)
         bar_axis.invert_yaxis()
         bar_axis.set_xlim(0, 1)
-        bar_axis.tick_params(axis="x", labelsize=7)
+        bar_axis.set_xticks([0, 0.5, 1], ["0", "0.5", "1"], fontsize=7)
         bar_axis.set_title("   ".join(verdicts), fontsize=7)
     axes[0, 1].legend(fontsize=7, loc="lower right")
     figure.suptitle("the same test images, every model's class probabilities", fontsize=10)
@@ -505,7 +534,7 @@ def compare_probabilities_figure(images: np.ndarray, scale: float, probabilities
 def frames_figure(frames: list[tuple[str, np.ndarray]], title: str, columns: int = 5) -> Figure:
     """Pictures (RGB arrays) side by side, each with its caption: chosen epochs, or a sweep's grid points."""
     rows = max(1, math.ceil(len(frames) / columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(2.4 * columns, 2.7 * rows + 0.4), squeeze=False)
+    figure, axes = subplots(rows, columns, figsize=(2.4 * columns, 2.7 * rows + 0.4), squeeze=False)
     for axis in axes.flat:
         axis.axis("off")
     for axis, (caption, image) in zip(axes.flat, frames):
@@ -519,7 +548,7 @@ def frames_figure(frames: list[tuple[str, np.ndarray]], title: str, columns: int
 def unit_maps_figure(maps: list[tuple[str, np.ndarray]], limit: float, title: str, columns: int = 6) -> Figure:
     """Small heat maps over the [-limit, limit] square, one per unit, each with its own symmetric colour scale."""
     rows = math.ceil(len(maps) / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(1.9 * columns, 2.0 * rows + 0.4), squeeze=False)
+    figure, axes = subplots(rows, columns, figsize=(1.9 * columns, 2.0 * rows + 0.4), squeeze=False)
     for axis in axes.flat:
         axis.axis("off")
     for axis, (caption, values) in zip(axes.flat, maps):
