@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import pickle
 import struct
 import zlib
@@ -9,6 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # the workers share the machine's cores: one torch thread each, and in every CLI they start (torch reads it
+    # when first imported, after this), or their OpenMP threads spin against each other's
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def learnable_images(n: int, shape: tuple[int, ...], seed: int, classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
