@@ -191,7 +191,7 @@ def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path):
 
 
 def test_resuming_a_finished_run_trains_nothing_more():
-    args = ["train", "--set", "train.epochs=20", "--set", "train.early_stopping.patience=2", "--set", "optimizer.lr=0.05",
+    args = ["train", "--set", "train.epochs=40", "--set", "train.early_stopping.patience=2", "--set", "optimizer.lr=0.05",
             "--set", "report.plots=false"]
     assert runner.invoke(app, args).exit_code == 0
     (run,) = Path("runs").iterdir()
