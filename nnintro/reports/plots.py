@@ -303,7 +303,7 @@ def weight_images_figure(weights: np.ndarray, input_shape: list[int], captions: 
             image, cmap, bound = images[index]
             axis.imshow(image, cmap=cmap, vmin=-bound if bound else None, vmax=bound)
             axis.set_title(captions[index], fontsize=8)
-    colours = "red: positive weights, blue: negative" if channels == 1 else "each image stretched to its own range"
+    colours = "red: positive weights, blue: negative" if signed else "each image stretched to its own range"
     figure.suptitle(f"{title}\n({colours})", fontsize=10)
     tight(figure)
     return figure
