@@ -1,11 +1,40 @@
 """Optimizer and learning-rate scheduler registries."""
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
+import torch._compile
 from torch import nn
+
+
+def _compiler_loaded_only_when_used() -> None:
+    """torch.optim's add_param_group, zero_grad, state_dict and load_state_dict import torch's compiler
+    (torch._dynamo: 1.5-2 s, a seventh of the offline default run) on their first call, only to keep the
+    compiler out of themselves. Until something has imported the compiler nothing can be compiling, so until
+    then they run as they are; from then on torch's own wrapper does what it always does."""
+    if "torch._dynamo" in sys.modules:
+        return
+    wrapper_code = torch._compile._disable_dynamo(lambda: None).__code__  # every such wrapper runs this code
+    for wrapper in vars(torch.optim.Optimizer).values():
+        method = getattr(wrapper, "__wrapped__", None)
+        if getattr(wrapper, "__code__", None) is wrapper_code and getattr(method, "__dynamo_disable", None) is None:
+            method.__dynamo_disable = _until_the_compiler_is_loaded(method, wrapper)
+
+
+def _until_the_compiler_is_loaded(method: Callable, wrapper: Callable) -> Callable:
+    """What torch's wrapper calls (it caches it in `method.__dynamo_disable`): the method itself while the
+    compiler is not loaded; once it is, the wrapper again, which then excludes the method from compilation."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if "torch._dynamo" not in sys.modules:
+            return method(*args, **kwargs)
+        del method.__dynamo_disable
+        return wrapper(*args, **kwargs)
+
+    return call
 
 
 def _fastest(optimizer_class: type, params: Iterable, **options) -> torch.optim.Optimizer:
@@ -65,6 +94,7 @@ def build_optimizer(model: nn.Module, member_configs: list) -> tuple[torch.optim
     stepped as the packed tensors themselves. Otherwise each member's slice of every packed tensor (a view: no
     copy) is a param group with its own values, and the returned function hands each slice its part of the
     packed gradient."""
+    _compiler_loaded_only_when_used()
     first = member_configs[0]
     packed = list(model.parameters())
     if len({(c.lr, c.momentum, c.weight_decay) for c in member_configs}) == 1:
