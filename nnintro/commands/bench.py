@@ -286,6 +286,7 @@ def nnintro_loop(model: nn.Module, train: Split, test: Split, classes: list[str]
 
 ADAM = Settings("adam", 0.001, 0.2)  # the packaged mnist_mlp's optimizer and dropout
 BUSY_SHARE = 0.05  # waiting this share of the time for a core or more: other programs are slowing the loops
+SPEED_SPREAD = 0.15  # GEMM rates before the loops this far apart: the machine's own speed moved during the run
 
 
 class Loop(NamedTuple):
@@ -350,8 +351,10 @@ def run_bench(dataset: str = "mnist", data_root: str | None = None, epochs: int 
     results: list[LoopResult] = []
     waited: float | None = 0.0  # for a core, over the `timed` seconds of the loops that run alone in this thread
     timed = 0.0
+    rates = []  # the GEMM rate just before each loop: whether the machine kept its speed between them
     for loop in loops:
         progress(f"timing {loop.name}")
+        rates.append(gemm_gflops(target, seconds=0.5))
         model = loop.make_model()  # every single model starts from the same weights
         clock, started = RunQueueClock(), time.perf_counter()
         outcome = loop.run(model)
@@ -379,6 +382,7 @@ def run_bench(dataset: str = "mnist", data_root: str | None = None, epochs: int 
         "flops_per_sample": training_flops_per_sample(widths), "rss_after_import_torch_mib": rss_after_import,
         "loops": [asdict(r) for r in results],
         "waited_for_a_core": None if waited is None else {"seconds": waited, "of_seconds": timed},
+        "gemm_gflops_before_each_loop": [round(rate, 1) for rate in rates],
     }
 
 
@@ -394,7 +398,21 @@ def machine_note(report: dict[str, Any]) -> str:
     if share >= BUSY_SHARE:
         return (f"{said}: other programs were using this machine's cores, so these figures are slower than it can do "
                 f"and their ratios are unreliable; stop them and run bench again")
-    return f"{said}: the machine was otherwise idle"
+    return f"{said}: no other program here took its cores{_speed_note(report.get('gemm_gflops_before_each_loop'))}"
+
+
+def _speed_note(rates: list[float] | None) -> str:
+    """What the GEMM rates measured before each loop say: that the machine kept its speed, or by how much it moved
+    (a virtual machine's host, the CPU's clock): a ratio between two loops is then only that good."""
+    if not rates or len(rates) < 2:
+        return ""
+    low, high = min(rates), max(rates)
+    spread = (high - low) / high
+    if spread < SPEED_SPREAD:
+        return f", and its GEMM rate held steady before each loop ({low:g}-{high:g} GFLOP/s)"
+    return (f"; but its GEMM rate moved from {low:g} to {high:g} GFLOP/s between the loops ({spread:.0%} apart): "
+            f"something outside this system changed the machine's speed (another virtual machine on the host, the "
+            f"CPU's clock), so a ratio between two loops is uncertain by about as much; run bench again to see it")
 
 
 def _prenormalized(pixels: torch.Tensor, mean: list[float], std: list[float]) -> torch.Tensor:
