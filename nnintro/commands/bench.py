@@ -62,8 +62,10 @@ def synchronizer(device: torch.device) -> Callable[[], None]:
 
 
 def gemm_gflops(device: torch.device = torch.device("cpu"), seconds: float = 1.0, n: int = 2048) -> float:
-    """Sustained fp32 matmul rate on this device (and, on the CPU, thread count)."""
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    """Sustained fp32 matmul rate on this device (and, on the CPU, thread count). Its own random generator: the
+    loops timed after it draw their permutations and dropout masks from the global one, as they would alone."""
+    generator = torch.Generator(device).manual_seed(0)
+    a, b = (torch.randn(n, n, device=device, generator=generator) for _ in range(2))
     sync = synchronizer(device)
     a @ b
     sync()
