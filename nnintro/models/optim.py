@@ -12,7 +12,7 @@ from torch import nn
 
 def _compiler_loaded_only_when_used() -> None:
     """torch.optim's add_param_group, zero_grad, state_dict and load_state_dict import torch's compiler
-    (torch._dynamo: 1.5-2 s, a seventh of the offline default run) on their first call, only to keep the
+    (torch._dynamo: about 2 s, a fifth of the offline default run) on their first call, only to keep the
     compiler out of themselves. Until something has imported the compiler nothing can be compiling, so until
     then they run as they are; from then on torch's own wrapper does what it always does."""
     if "torch._dynamo" in sys.modules:

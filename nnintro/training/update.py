@@ -5,7 +5,7 @@ gathering the state, grouping tensors by device) than in its fused kernel: ~100 
 784-128-10 model. DirectUpdate calls the same kernel with the same arguments on the optimizer's own state
 tensors, so checkpoints, resuming and the schedulers (which set the group's lr) see an ordinary optimizer. It
 also creates that state on the first step as step() does (the same tensors, the same first-step kernel), so
-step() is never called: its first call imports torch's compiler, 1.5-2 s of every training command's start.
+step() is never called: its first call imports torch's compiler, about 2 s of every training command's start.
 `tests/training/test_update.py` checks the weights and the state against step()'s.
 """
 from __future__ import annotations
@@ -56,18 +56,17 @@ class DirectUpdate:
         key = (tuple(map(id, groups)), id(state))
         if self.key == key and all(p.grad is not None for g in self.groups for p in g.params):
             return True
-        prepared = []
-        for group in groups:
-            params = [p for p in group["params"] if p.grad is not None]
-            if isinstance(group["lr"], torch.Tensor):
-                return False
-            first_step = bool(params) and not self.kernel.ready(group, state, params)
-            if first_step:
-                if any(state.get(p) for p in params):  # made in part: step() knows what to do with it
-                    return False
-                self.kernel.create(group, state, params)
-            if params:
-                prepared.append(_Group(group, params, self.kernel.lists(group, state, params), first_step))
+        if any(isinstance(group["lr"], torch.Tensor) for group in groups):
+            return False
+        with_grads = [(group, [p for p in group["params"] if p.grad is not None]) for group in groups]
+        new = [(group, params) for group, params in with_grads if params and not self.kernel.ready(group, state, params)]
+        if any(state.get(p) for _, params in new for p in params):  # made in part: step() knows what to do with it
+            return False
+        for group, params in new:  # only once nothing can leave step() a state half made here
+            self.kernel.create(group, state, params)
+        created = {id(group) for group, _ in new}
+        prepared = [_Group(group, params, self.kernel.lists(group, state, params), id(group) in created)
+                    for group, params in with_grads if params]
         if not prepared:
             return False
         self.key, self.groups = key, prepared

@@ -87,7 +87,7 @@ def test_a_learning_rate_tensor_updates_as_the_groups_number(optimizer_class: ty
 
 
 def test_a_training_run_never_loads_torchs_compiler(tmp_path) -> None:
-    """torch.optim's first step() and its methods' wrappers import torch._dynamo (1.5-2 s of start-up); nnintro's
+    """torch.optim's first step() and its methods' wrappers import torch._dynamo (about 2 s of start-up); nnintro's
     training needs none of it. In a fresh process, since this one may have loaded it already."""
     import subprocess
     import sys
