@@ -32,9 +32,12 @@ def graph_problems(device: torch.device, explicit: ExplicitBackward | None, upda
     if explicit is None:
         problems.append("the step goes through autograd (the explicit backward does not cover this run: a plain "
                         "MLP, cross-entropy or MSE, no L1, label smoothing, mixup, folds or torchrun)")
-    if not isinstance(update, DirectUpdate) or len(update.optimizer.param_groups) > 1:  # one lr tensor
+    if not isinstance(update, DirectUpdate):
         problems.append(f"optimizer {config.optimizer.name} with these settings has no fused update "
-                        f"(SGD, Adam or AdamW, the same values for every member)")
+                        f"(SGD, Adam or AdamW)")
+    elif len(update.optimizer.param_groups) > 1:
+        problems.append("the members have their own optimizer settings, and the graph replays one learning rate "
+                        "for all (give every member the same values)")
     return problems
 
 

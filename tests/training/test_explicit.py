@@ -97,6 +97,8 @@ def test_the_cuda_graph_switch_says_why_a_run_cannot_be_captured() -> None:
     assert _stepper(["train.engine=autograd"]).path == "autograd"
     with pytest.raises(ConfigError, match="train.cuda_graph: on.*the device is cpu.*goes through autograd"):
         _stepper(["train.cuda_graph=on", "loss.label_smoothing=0.1"])
+    with pytest.raises(ConfigError, match="own optimizer settings, and the graph replays one learning rate"):
+        _stepper(["train.cuda_graph=on", "train.members=2", "train.vary={optimizer.lr: [0.01, 0.1]}"])
 
 
 def test_a_failed_capture_trains_on_without_the_graph_or_is_refused_when_required(monkeypatch) -> None:
