@@ -22,20 +22,31 @@ def _write(folder: str, *options: str) -> list[Path]:
     return sorted(Path(folder).glob("*.ipynb"))
 
 
-def _execute(path: Path, allow_errors: bool, through_last_check: bool = False) -> list:
-    """Run a notebook in a real kernel, its lesson shortened (EPOCHS = 1) the way papermill injects parameters;
-    through_last_check: only as far as its last check cell (what follows it is the teacher run's to test)."""
-    book = nbformat.read(path, as_version=4)
-    if through_last_check:
-        last = max(i for i, cell in enumerate(book.cells) if "check" in cell.metadata.get("tags", []))
-        book.cells = book.cells[:last + 1]
+def _tags(cell) -> list[str]:
+    return cell.metadata.get("tags", [])
+
+
+def _lesson(teacher: Path, student: Path) -> tuple[list, list]:
+    """Run the teacher's notebook top to bottom in a real kernel, its lesson shortened (EPOCHS = 1) the way
+    papermill injects parameters, then, in the same kernel, the student's version from its first exercise to its
+    last check, errors allowed there only. The student's other cells are the teacher's (the test above says so)
+    and have just run, so this is the student's notebook as far as its last check without training its models
+    a second time. Returns the teacher's cells and the student's."""
+    book = nbformat.read(teacher, as_version=4)
     for index, cell in enumerate(book.cells):
-        if "parameters" in cell.metadata.get("tags", []):
+        if "parameters" in _tags(cell):
             book.cells.insert(index + 1, nbformat.v4.new_code_cell("EPOCHS = 1"))
             break
-    nbclient.NotebookClient(book, timeout=300, kernel_name="python3", allow_errors=allow_errors,
-                            resources={"metadata": {"path": str(path.parent)}}).execute()
-    return book.cells
+    exercise = nbformat.read(student, as_version=4).cells
+    first = min(i for i, cell in enumerate(exercise) if "exercise" in _tags(cell))
+    last = max(i for i, cell in enumerate(exercise) if "check" in _tags(cell))
+    taught = len(book.cells)
+    for cell in exercise[first:last + 1]:
+        cell.metadata["tags"] = [*_tags(cell), "raises-exception"]
+        book.cells.append(cell)
+    nbclient.NotebookClient(book, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(teacher.parent)}}).execute()
+    return book.cells[:taught], book.cells[taught:]
 
 
 def _checks(cells: list) -> list[str]:
@@ -67,25 +78,20 @@ def test_every_language_has_the_same_code_and_the_student_version_only_its_exerc
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, list[str]]]:
-    """What every check said in the teacher's notebooks (Polish) and the student's (Russian, as far as their last
-    check), each notebook in its own kernel, three at a time and the longest lessons first: starting a kernel and
-    importing is much of a lesson, and one pool for both versions leaves no core idle at the end of each."""
+    """What every check said in the teacher's notebooks (Polish) and the student's (Russian), a kernel per
+    lesson, two at a time and the lessons that train first, so that no core is idle at the end."""
     from concurrent.futures import ThreadPoolExecutor
 
     folder = tmp_path_factory.mktemp("lessons")
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(folder)
         patch.setenv("NNINTRO_CACHE_DIR", str(folder / "cache"))
-        jobs = [("teacher", path, False) for path in _write("teacher", "--lang", "pl")]
-        jobs += [("student", path, True) for path in _write("student", "--lang", "ru", "--student")]
-        jobs.sort(key=lambda job: job[1].name >= "05", reverse=True)  # the lessons that train go first
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            said = pool.map(lambda job: _checks(_execute(folder / job[1], allow_errors=job[2], through_last_check=job[2])),
-                            jobs)
-            results: dict[str, dict[str, list[str]]] = {"teacher": {}, "student": {}}
-            for (version, path, _), checks in zip(jobs, said):
-                results[version][path.name] = checks
-    return results
+        lessons = list(zip(_write("teacher", "--lang", "pl"), _write("student", "--lang", "ru", "--student")))
+        lessons.sort(key=lambda pair: pair[0].name >= "05", reverse=True)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            ran = list(pool.map(lambda pair: _lesson(folder / pair[0], folder / pair[1]), lessons))
+    return {version: {teacher.name: _checks(cells[side]) for (teacher, _), cells in zip(lessons, ran)}
+            for side, version in enumerate(("teacher", "student"))}
 
 
 def test_the_teachers_notebooks_run_in_a_kernel_with_every_check_passing(executed):
