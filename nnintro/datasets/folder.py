@@ -20,20 +20,14 @@ import numpy as np
 import torch
 
 from nnintro.datasets.base import RawDataset, Split
+from nnintro.datasets.cache import cache_folder, read_tensors, write_tensors
 from nnintro.datasets.decode import IMAGE_EXTENSIONS, DecodeError, decode_image, probe
-from nnintro.errors import DataError, NnintroError
+from nnintro.errors import DataError
 from nnintro.tasks import Classification
 
 SPLIT_FOLDERS = ("train", "val", "test")
 MAX_DATASET_BYTES = 8 * 1024**3  # decoded uint8 pixels; beyond this a smaller data.image_size is needed
 CACHE_VERSION = 2  # 2: a checksum of the contents is recorded with them
-
-
-def cache_folder() -> Path:
-    """NNINTRO_CACHE_DIR, else $XDG_CACHE_HOME/nnintro, else ~/.cache/nnintro."""
-    if os.environ.get("NNINTRO_CACHE_DIR"):
-        return Path(os.environ["NNINTRO_CACHE_DIR"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nnintro"
 
 
 def _visible(path: Path) -> bool:
@@ -159,47 +153,18 @@ def _cache_key(files: list[Path], cfg: Any) -> str:
     return digest.hexdigest()[:32]
 
 
-def _checksum(tensors: dict[str, torch.Tensor]) -> str:
-    digest = hashlib.sha256()
-    for name in sorted(tensors):
-        digest.update(name.encode() + str(tuple(tensors[name].shape)).encode())
-        digest.update(tensors[name].contiguous().numpy().tobytes())
-    return digest.hexdigest()
-
-
 def _load_cache(path: Path, classes: int) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None | str:
     """The cached tensors and notes, None when there is no cache, or why a cache there cannot be trusted (then it
-    is decoded again): its contents must match the checksum recorded beside them, and hold sane labels."""
-    from safetensors import SafetensorError, safe_open
-
-    if not path.is_file():
-        return None
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            tensors = {k: handle.get_tensor(k) for k in handle.keys()}
-            meta = json.loads(handle.metadata()["nnintro"])
-    except (OSError, SafetensorError, KeyError, ValueError, TypeError):
-        return "unreadable"
-    if not isinstance(meta, dict) or meta.get("checksum") != _checksum(tensors):
-        return "its contents do not match the checksum recorded with them"
+    is decoded again): read_tensors' checks, and sane labels and records."""
+    cached = read_tensors(path)
+    if not isinstance(cached, tuple):
+        return cached
+    tensors, meta = cached
     x, y, split = tensors.get("x"), tensors.get("y"), tensors.get("split")
     sane = (x is not None and y is not None and split is not None and x.dtype == torch.uint8 and x.dim() == 4
             and len(x) == len(y) == len(split) and (len(y) == 0 or 0 <= int(y.min()) <= int(y.max()) < classes)
             and isinstance(meta.get("notes"), list) and isinstance(meta.get("skipped"), list))
     return (tensors, meta) if sane else "its labels or records are not what this folder holds"
-
-
-def _save_cache(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-    from safetensors.torch import save
-
-    from nnintro.files import write_atomic
-
-    tensors = {k: v.contiguous() for k, v in tensors.items()}
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, save(tensors, metadata={"nnintro": json.dumps({**meta, "checksum": _checksum(tensors)})}))
-    except (OSError, NnintroError):
-        pass  # a cache we cannot write only costs the next run the decoding time
 
 
 def _decode_all(items: list[tuple[Path, int]], split_of: list[int], cfg: Any) -> tuple[dict[str, torch.Tensor], dict]:
@@ -241,7 +206,7 @@ def load_image_folder(cfg: Any, seed: int) -> RawDataset:
         meta["notes"] = [*meta["notes"], f"decoded images read from the cache {cache_path}"]
     else:
         tensors, meta = _decode_all(items, split_of, cfg)
-        _save_cache(cache_path, tensors, meta)
+        write_tensors(cache_path, tensors, meta)
         if cached is not None:
             meta["notes"] = [*meta["notes"], f"the image cache {cache_path} was not used ({cached}): decoded again"]
     by_split = {name: Split(tensors["x"][tensors["split"] == i], tensors["y"][tensors["split"] == i])
