@@ -1,7 +1,8 @@
 """`nnintro bench`: nnintro's trainer against the classic DataLoader loop and Lightning, on the same data.
 
 Every loop trains the same model (same initial weights) with the same optimizer, batch size and number of
-epochs on the same training set, and is scored on the same test set. The arithmetic lower bound is the
+epochs on the same training set, and is scored on the same test set. The loops take turns, one epoch each per
+round, so a change in the machine's speed while bench runs falls on all of them alike. The arithmetic lower bound is the
 forward+backward FLOPs of an epoch divided by the fp32 GEMM rate measured here, in the same process.
 """
 from __future__ import annotations
@@ -11,7 +12,7 @@ import resource
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -40,7 +41,6 @@ class LoopResult:
     seconds_per_epoch: float
     samples_per_second: float
     test_accuracy: float | None
-    peak_rss_mib: float
     note: str = ""
     settings: str = ""  # the optimizer (and dropout) it trained with
     ratio_to_nnintro: float = math.nan
@@ -103,51 +103,53 @@ def bench_data(dataset: str, data_root: str | None) -> tuple[Split, Split, list[
     return splits[0], splits[1], [str(i) for i in range(10)], f"synthetic {dataset}-shaped data (no files given)"
 
 
-def _time_epochs(epochs: int, run_epoch: Callable[[], int], device: torch.device) -> tuple[list[float], int]:
-    times, samples, sync = [], 0, synchronizer(device)
+@dataclass
+class Timing:
+    """A loop set up to train: each next(epochs) trains it one more epoch and gives that epoch's seconds."""
+    epochs: Iterator[float]
+    samples: int  # per epoch; model-samples for a pack
+    note: Callable[[], str]  # read once it has trained (nnintro's CUDA capture can fail on its first step)
+
+
+def _timed(epochs: int, run_epoch: Callable[[], None], device: torch.device, scale: float = 1.0) -> Iterator[float]:
+    sync = synchronizer(device)
     for _ in range(epochs):
         started = time.perf_counter()
-        samples = run_epoch()
+        run_epoch()
         sync()
-        times.append(time.perf_counter() - started)
-    return times, samples
+        yield (time.perf_counter() - started) * scale
 
 
 def course_loop(model: nn.Module, train: Split, dataset: str, mean: list[float], std: list[float], batch_size: int,
-                lr: float, epochs: int, workers: int, max_steps: int | None,
-                device: torch.device) -> tuple[list[float], int, str]:
+                lr: float, epochs: int, workers: int, max_steps: int | None, device: torch.device) -> Timing:
     """The course notebook: torchvision dataset + ToTensor/Normalize per sample + DataLoader, each batch moved to
     the device, loss.item() per step."""
     from torchvision import transforms
 
     model.to(device)
     transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize(mean, std)])
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder:  # torchvision reads the files it writes there when built
         train_set = _torchvision_dataset(dataset, train, Path(folder), transform)
-        loader = torch.utils.data.DataLoader(train_set, batch_size=batch_size, shuffle=True, num_workers=workers)
-        optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-        steps_in_epoch = len(loader)
+    loader = torch.utils.data.DataLoader(train_set, batch_size=batch_size, shuffle=True, num_workers=workers)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    steps_in_epoch = len(loader)
+    steps = min(max_steps or steps_in_epoch, steps_in_epoch)
 
-        def run_epoch() -> int:
-            model.train()
-            running_loss, seen = 0.0, 0
-            for step, (x, y) in enumerate(loader):
-                x, y = x.to(device), y.to(device)
-                optimizer.zero_grad()
-                loss = F.cross_entropy(model(x), y)
-                loss.backward()
-                optimizer.step()
-                running_loss += loss.item()
-                seen += len(y)
-                if max_steps and step + 1 >= max_steps:
-                    break
-            return seen
+    def run_epoch() -> None:
+        model.train()
+        running_loss = 0.0
+        for step, (x, y) in enumerate(loader):
+            x, y = x.to(device), y.to(device)
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
+            running_loss += loss.item()
+            if step + 1 >= steps:
+                break
 
-        times, seen = _time_epochs(epochs, run_epoch, device)
-    if max_steps and max_steps < steps_in_epoch:
-        times = [t * steps_in_epoch / max_steps for t in times]
-        return times, len(train), f"timed on {max_steps} of {steps_in_epoch} steps per epoch, extrapolated"
-    return times, seen, ""
+    note = f"timed on {steps} of {steps_in_epoch} steps per epoch, extrapolated" if steps < steps_in_epoch else ""
+    return Timing(_timed(epochs, run_epoch, device, steps_in_epoch / steps), len(train), lambda: note)
 
 
 def _torchvision_dataset(dataset: str, train: Split, folder: Path, transform: Callable):
@@ -183,8 +185,9 @@ def _torchvision_dataset(dataset: str, train: Split, folder: Path, transform: Ca
 
 
 def lightning_loop(model: nn.Module, train: Split, mean: list[float], std: list[float], batch_size: int, lr: float,
-                   epochs: int, device: torch.device) -> tuple[list[float], int, str] | None:
-    """Lightning's Trainer at its best: a TensorDataset of pre-normalized float tensors."""
+                   epochs: int, device: torch.device) -> Timing | None:
+    """Lightning's Trainer at its best: a TensorDataset of pre-normalized float tensors. Its Trainer owns the
+    loop over epochs, so it trains them all in its first turn."""
     try:
         import lightning as L
     except ImportError:
@@ -218,8 +221,12 @@ def lightning_loop(model: nn.Module, train: Split, mean: list[float], std: list[
     accelerator = {"cuda": "gpu"}.get(device.type, device.type)
     trainer = L.Trainer(max_epochs=epochs, accelerator=accelerator, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, callbacks=[timer])
-    trainer.fit(Module(), loader)
-    return timer.times, len(train), "TensorDataset of pre-normalized tensors"
+
+    def all_at_once() -> Iterator[float]:
+        trainer.fit(Module(), loader)
+        yield from timer.times
+
+    return Timing(all_at_once(), len(train), lambda: "TensorDataset of pre-normalized tensors; all its epochs in one turn")
 
 
 @dataclass(frozen=True)
@@ -246,7 +253,7 @@ class Settings:
 
 
 def eager_loop(model: nn.Module, train: Split, batch_size: int, settings: Settings, epochs: int,
-               device: torch.device) -> tuple[list[float], int, str]:
+               device: torch.device) -> Timing:
     """The eager floor: the same layers as torch.nn.Linear (nnintro's Standardize first, so it reads the same
     uint8 tensors), torch.optim, randperm slices, F.cross_entropy, backward: no DataLoader, no metrics; the data
     and the permutation on the device."""
@@ -254,7 +261,7 @@ def eager_loop(model: nn.Module, train: Split, batch_size: int, settings: Settin
     train = train.to(device)
     optimizer = settings.torch_optimizer(model)
 
-    def run_epoch() -> int:
+    def run_epoch() -> None:
         model.train()
         order = torch.randperm(len(train), device=device)
         for start in range(0, len(order), batch_size):
@@ -262,15 +269,13 @@ def eager_loop(model: nn.Module, train: Split, batch_size: int, settings: Settin
             optimizer.zero_grad(set_to_none=True)
             F.cross_entropy(model(train.x.index_select(0, index)), train.y.index_select(0, index)).backward()
             optimizer.step()
-        return len(order)
 
-    times, seen = _time_epochs(epochs, run_epoch, device)
-    return times, seen, "nn.Linear, torch.optim, autograd; uint8 tensors, randperm slices"
+    return Timing(_timed(epochs, run_epoch, device), len(train),
+                  lambda: "nn.Linear, torch.optim, autograd; uint8 tensors, randperm slices")
 
 
 def nnintro_loop(model: nn.Module, train: Split, test: Split, classes: list[str], dataset: str,
-                 hidden: list[int], batch_size: int, settings: Settings, epochs: int,
-                 device: torch.device) -> tuple[list[float], int, str]:
+                 hidden: list[int], batch_size: int, settings: Settings, epochs: int, device: torch.device) -> Timing:
     members = member_count(model)
     config = load_config(None, [f"data.batch_size={batch_size}", *settings.overrides(), f"train.epochs={epochs}",
                                 f"train.device={device}", "train.early_stopping.patience=null",
@@ -279,11 +284,13 @@ def nnintro_loop(model: nn.Module, train: Split, test: Split, classes: list[str]
     data = DatasetBundle(dataset, train, Split(test.x[:1000], test.y[:1000]), test, Classification(classes), "image",
                          {"scale": 1 / 255, "mean": mean, "std": std}).to(device)
     trainer = Trainer(config, data, model.to(device), None)
-    result = trainer.fit()
-    path = trainer.stepper.path
-    note = f"{path}; uint8 tensors, randperm slices" if members == 1 else \
-        f"{members} models packed ({path}), trained at once over the same batches; samples/s counts model-samples"
-    return [row["epoch_seconds"] for row in result.history], len(train) * members, note
+
+    def note() -> str:
+        path = trainer.stepper.path
+        return f"{path}; uint8 tensors, randperm slices" if members == 1 else \
+            f"{members} models packed ({path}), trained at once over the same batches; samples/s counts model-samples"
+
+    return Timing((row["epoch_seconds"] for row in trainer.epochs()), len(train) * members, note)
 
 
 ADAM = Settings("adam", 0.001, 0.2)  # the packaged mnist_mlp's optimizer and dropout
@@ -350,28 +357,43 @@ def run_bench(dataset: str = "mnist", data_root: str | None = None, epochs: int 
         Loop(f"course loop (DataLoader, {workers} workers)", sgd, 1, lambda: _classic(template), lambda m: course_loop(
             m, train, dataset, mean, std, batch_size, lr, epochs, workers, baseline_steps, target), alone=workers == 0),
     ]
-    results: list[LoopResult] = []
+    started = []
+    for loop in loops:
+        model = loop.make_model()  # every single model starts from the same weights
+        timing = loop.run(model)
+        if timing is None:
+            progress(f"  {loop.name}: not installed (pip install 'nnintro[lightning]'), skipped")
+        else:
+            started.append((loop, model, timing, []))
+    progress(f"timing {', '.join(loop.name for loop, *_ in started)}: one epoch each in turn, {epochs} rounds")
     waited: float | None = 0.0  # for a core, over the `timed` seconds of the loops that run alone in this thread
     timed = 0.0
-    rates = []  # the GEMM rate just before each loop: whether the machine kept its speed between them
-    for loop in loops:
-        progress(f"timing {loop.name}")
+    rates = []  # the GEMM rate before each round: whether the machine kept its speed between them
+    turns = []
+    for round_ in range(epochs):
         rates.append(gemm_gflops(target, seconds=0.5))
-        model = loop.make_model()  # every single model starts from the same weights
-        clock, started = RunQueueClock(), time.perf_counter()
-        outcome = loop.run(model)
-        if outcome is None:
-            progress(f"  {loop.name}: not installed (pip install 'nnintro[lightning]'), skipped")
+        order = started[round_ % len(started):] + started[:round_ % len(started)]  # no loop always goes first
+        turns.append([loop.name for loop, *_ in order])
+        for loop, _, timing, times in order:
+            clock, began = RunQueueClock(), time.perf_counter()
+            seconds = next(timing.epochs, None)  # None: it stopped early (diverged)
+            if seconds is not None:
+                times.append(seconds)
+            if loop.alone:
+                queued = clock.seconds()
+                waited = None if queued is None or waited is None else waited + queued
+                timed += time.perf_counter() - began
+    results: list[LoopResult] = []
+    for loop, model, timing, times in started:
+        next(timing.epochs, None)  # past its last epoch: nnintro's trainer restores its best weights there
+        if not times:
+            progress(f"  {loop.name}: stopped before its first epoch ended (its loss diverged), left out")
             continue
-        if loop.alone:
-            seconds = clock.seconds()
-            waited = None if seconds is None or waited is None else waited + seconds
-            timed += time.perf_counter() - started
-        times, samples, note = outcome
         per_epoch = statistics.median(times)
         accuracy = _test_accuracy(model, test, classes, mean, std)
-        results.append(LoopResult(loop.name, per_epoch, samples / per_epoch, accuracy, peak_rss_mib(), note,
-                                  settings=loop.settings.label, ratio_to_bound=per_epoch / (bound * loop.models)))
+        results.append(LoopResult(loop.name, per_epoch, timing.samples / per_epoch, accuracy,
+                                  timing.note(), settings=loop.settings.label,
+                                  ratio_to_bound=per_epoch / (bound * loop.models)))
     reference = results[0].seconds_per_epoch
     floors = {r.settings: r.seconds_per_epoch for r in results if r.loop.startswith("plain PyTorch loop")}
     for result in results:
@@ -382,9 +404,9 @@ def run_bench(dataset: str = "mnist", data_root: str | None = None, epochs: int 
         "epochs": epochs, "optimizer": sgd.label, "device": str(target), "threads": torch.get_num_threads(),
         "torch": torch.__version__, "gemm_gflops": round(gflops, 1), "bound_seconds_per_epoch": bound,
         "flops_per_sample": training_flops_per_sample(widths), "rss_after_import_torch_mib": rss_after_import,
-        "loops": [asdict(r) for r in results],
+        "peak_rss_mib": peak_rss_mib(), "loops": [asdict(r) for r in results],
         "waited_for_a_core": None if waited is None else {"seconds": waited, "of_seconds": timed},
-        "gemm_gflops_before_each_loop": [round(rate, 1) for rate in rates],
+        "gemm_gflops_before_each_round": [round(rate, 1) for rate in rates], "turns": turns,
     }
 
 
@@ -400,21 +422,23 @@ def machine_note(report: dict[str, Any]) -> str:
     if share >= BUSY_SHARE:
         return (f"{said}: other programs were using this machine's cores, so these figures are slower than it can do "
                 f"and their ratios are unreliable; stop them and run bench again")
-    return f"{said}: no other program here took its cores{_speed_note(report.get('gemm_gflops_before_each_loop'))}"
+    return f"{said}: no other program here took its cores{_speed_note(report.get('gemm_gflops_before_each_round'))}"
 
 
 def _speed_note(rates: list[float] | None) -> str:
-    """What the GEMM rates measured before each loop say: that the machine kept its speed, or by how much it moved
-    (a virtual machine's host, the CPU's clock): a ratio between two loops is then only that good."""
+    """What the GEMM rates measured before each round of epochs say: that the machine kept its speed, or by how
+    much it moved (a virtual machine's host, the CPU's clock): a ratio between two loops is then only that good,
+    although the loops' turns spread each loop's epochs over the same stretch of time."""
     if not rates or len(rates) < 2:
         return ""
     low, high = min(rates), max(rates)
     spread = (high - low) / high
     if spread < SPEED_SPREAD:
-        return f", and its GEMM rate held steady before each loop ({low:g}-{high:g} GFLOP/s)"
-    return (f"; but its GEMM rate moved from {low:g} to {high:g} GFLOP/s between the loops ({spread:.0%} apart): "
+        return f", and its GEMM rate held steady before each round ({low:g}-{high:g} GFLOP/s)"
+    return (f"; but its GEMM rate moved from {low:g} to {high:g} GFLOP/s between the rounds ({spread:.0%} apart): "
             f"something outside this system changed the machine's speed (another virtual machine on the host, the "
-            f"CPU's clock), so a ratio between two loops is uncertain by about as much; run bench again to see it")
+            f"CPU's clock); the loops took turns epoch by epoch, which evens out slow changes but not quick ones, so a "
+            f"ratio between two loops can be off by up to about as much; run bench again (more --epochs) to see it")
 
 
 def _prenormalized(pixels: torch.Tensor, mean: list[float], std: list[float]) -> torch.Tensor:
@@ -449,7 +473,7 @@ def bench_table(report: dict[str, Any]) -> TableSpec:
         Column("loop", "loop", left=True), Column("settings", "trained with", left=True),
         Column("seconds_per_epoch", "s/epoch (median)", "{:.3f}"), Column("samples_per_second", "samples/s", "{:,.0f}"),
         Column("ratio_to_nnintro", "x nnintro", "{:.2f}"), Column("ratio_to_eager", "x plain loop", "{:.2f}"),
-        Column("ratio_to_bound", "x bound", "{:.2f}"), Column("peak_rss_mib", "peak RSS MiB", "{:.0f}"),
+        Column("ratio_to_bound", "x bound", "{:.2f}"),
         Column("test_accuracy", "test accuracy", "{:.4f}"), Column("note", "note", left=True)],
         [*report["loops"], bound])
 
@@ -461,8 +485,8 @@ def loops_markdown(report: dict[str, Any]) -> str:
             f"CPU threads. Measured fp32 GEMM rate "
             f"{report['gemm_gflops']} GFLOP/s; arithmetic lower bound {report['bound_seconds_per_epoch']:.3f} s/epoch "
             f"({report['flops_per_sample']:,} FLOPs per sample). Peak RSS after `import torch`: "
-            f"{report['rss_after_import_torch_mib']:.0f} MiB; the peak RSS column is the process's high-water mark "
-            f"after each loop (cumulative, loops run in the order shown). The machine: {machine_note(report)}.\n\n"
+            f"{report['rss_after_import_torch_mib']:.0f} MiB, with every loop's model and data (they take turns, so "
+            f"all are in memory at once): {report['peak_rss_mib']:.0f} MiB. The machine: {machine_note(report)}.\n\n"
             + bench_table(report).to_markdown())
 
 

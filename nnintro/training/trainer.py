@@ -164,6 +164,7 @@ class Trainer:
         self.started = False
         self.contention = ContentionWatch(self.device)  # the CPU busy with other programs, said once
         self.steps_log: list[dict[str, float]] = []  # every step's training loss (the members still training)
+        self.result: FitResult | None = None  # set when epochs() is exhausted
 
     def _notify(self, method: str, *args: Any) -> None:
         for observer in self.observers:
@@ -241,45 +242,61 @@ class Trainer:
             self._save_epoch(0, improved=True)
             self.started = True
 
-    @flushed_denormals()  # a context manager made by @contextmanager also decorates
     def fit(self) -> FitResult:
+        for _ in self.epochs():
+            pass
+        return self.result
+
+    def epochs(self) -> Iterator[dict[str, float]]:
+        """Train, yielding each epoch's history row as it ends (a caller may do other work between epochs, as
+        bench does when its loops take turns); once it is exhausted, self.result is the run's FitResult.
+        Denormals are flushed only while an epoch runs, not while the caller holds the turn."""
         cfg, status = self.config, "completed"
         if cfg.train.compile and self.start_epoch <= cfg.train.epochs:
-            self.stepper.warm_up_compiled(self.data.train, cfg.data.batch_size, self.steps)
+            with flushed_denormals():
+                self.stepper.warm_up_compiled(self.data.train, cfg.data.batch_size, self.steps)
         self.save_start()
         for epoch in range(self.start_epoch, cfg.train.epochs + 1):
             if not self.members.training:  # a resumed run whose members had all stopped
                 break
-            lr = self.optimizer.param_groups[0]["lr"]
-            started = time.perf_counter()
-            self.contention.start()
-            try:
-                train_metrics = self._train_epoch(epoch)
-            except Diverged:
-                status = "diverged"
+            with flushed_denormals():
+                status, row = self._run_epoch(epoch)
+            if row is None:
                 break
-            if not train_metrics:
-                status = "interrupted"
-                break
-            if self.device.type == "cuda":
-                torch.cuda.synchronize(self.device)
-            epoch_seconds = time.perf_counter() - started
-            if warning := self.contention.said(epoch, epoch_seconds):
-                self._notify("on_warning", warning)
-            val_metrics = self._validate()
-            improved = self.members.end_epoch(epoch, [m[self.members[0].early.monitor] for m in val_metrics],
-                                              epoch == cfg.train.epochs)
-            self.members.prune(self.judge(epoch, val_metrics, self.members.training))
-            step_epoch_scheduler(self.scheduler, self.scheduler_per_batch, val_metrics, self.members.alive)
-            row = self.members.history_row(epoch, train_metrics, val_metrics, lr, epoch_seconds)
-            self.history.append(row)
-            self._save_epoch(epoch, improved)
-            self._notify("on_epoch_end", row)
+            yield row
             stop = self.stop_requested()
             if any_rank(stop, self.device) if self.dist.enabled else stop:
                 status = "interrupted"
                 break
-        return self._finish(status)
+        self.result = self._finish(status)
+
+    def _run_epoch(self, epoch: int) -> tuple[str, dict[str, float] | None]:
+        """Train one epoch, validate, decide and save: ("completed", its history row), or why it ended and None."""
+        cfg = self.config
+        lr = self.optimizer.param_groups[0]["lr"]
+        started = time.perf_counter()
+        self.contention.start()
+        try:
+            train_metrics = self._train_epoch(epoch)
+        except Diverged:
+            return "diverged", None
+        if not train_metrics:
+            return "interrupted", None
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        epoch_seconds = time.perf_counter() - started
+        if warning := self.contention.said(epoch, epoch_seconds):
+            self._notify("on_warning", warning)
+        val_metrics = self._validate()
+        improved = self.members.end_epoch(epoch, [m[self.members[0].early.monitor] for m in val_metrics],
+                                          epoch == cfg.train.epochs)
+        self.members.prune(self.judge(epoch, val_metrics, self.members.training))
+        step_epoch_scheduler(self.scheduler, self.scheduler_per_batch, val_metrics, self.members.alive)
+        row = self.members.history_row(epoch, train_metrics, val_metrics, lr, epoch_seconds)
+        self.history.append(row)
+        self._save_epoch(epoch, improved)
+        self._notify("on_epoch_end", row)
+        return "completed", row
 
     def _finish(self, status: str) -> FitResult:
         self.members.finish(restore_all=status == "interrupted")

@@ -1,5 +1,6 @@
 """`nnintro bench` runs every loop it compares (nnintro's, the course's DataLoader loop, Lightning when
-installed) from the same weights, and writes the table it prints as markdown and strict JSON."""
+installed) from the same weights, taking turns epoch by epoch, and writes the table it prints as markdown and
+strict JSON."""
 from __future__ import annotations
 
 import json
@@ -14,7 +15,7 @@ def test_bench_times_each_loop_and_writes_its_reports(tmp_path):
     from conftest import make_idx_dataset
 
     make_idx_dataset(tmp_path / "data")  # real MNIST files (IDX, gzip), small
-    result = CliRunner().invoke(app, ["bench", "--data-root", str(tmp_path / "data"), "--epochs", "1", "--batch-size",
+    result = CliRunner().invoke(app, ["bench", "--data-root", str(tmp_path / "data"), "--epochs", "2", "--batch-size",
                                       "64", "--hidden", "8", "--workers", "0", "--baseline-steps", "2", "--members", "4",
                                       "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
@@ -29,6 +30,9 @@ def test_bench_times_each_loop_and_writes_its_reports(tmp_path):
     assert pack["ratio_to_bound"] == pack["seconds_per_epoch"] / (4 * report["bound_seconds_per_epoch"])
     for loop in loops.values():
         assert loop["seconds_per_epoch"] > 0 and 0 <= loop["test_accuracy"] <= 1
+    first, second = report["turns"]  # the loops take turns, one epoch each a round, the first moving along
+    assert sorted(first) == sorted(second) == sorted(loops) and second == first[1:] + first[:1]
+    assert len(report["gemm_gflops_before_each_round"]) == 2
     markdown = Path(str(report_json)[:-5] + ".md").read_text()
     assert "| arithmetic lower bound |" in markdown and "| course loop (DataLoader, 0 workers) |" in markdown
     assert report["device"] == "cpu" and "torch " in markdown and ", cpu, " in markdown
