@@ -297,7 +297,7 @@ def bench(
     dataset: Annotated[str, typer.Option("--dataset", help="mnist or cifar10.")] = "mnist",
     data_root: Annotated[Optional[str], typer.Option("--data-root", help="Folder with the real dataset files "
                                                      "(torchvision layout). Default: synthetic data in the real shapes.")] = None,
-    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Epochs per loop (median reported).")] = 3,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Epochs per loop, one a round (median reported).")] = 5,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 64,
     hidden: Annotated[Optional[str], typer.Option("--hidden", help="Hidden widths, e.g. 128 or 512,256. "
                                                   "Default: 128 (mnist), 512,256 (cifar10).")] = None,

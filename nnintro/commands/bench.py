@@ -307,7 +307,7 @@ class Loop(NamedTuple):
     alone: bool = True  # runs in this thread only (the course loop's DataLoader workers share the cores with it)
 
 
-def run_bench(dataset: str = "mnist", data_root: str | None = None, epochs: int = 3, batch_size: int = 64,
+def run_bench(dataset: str = "mnist", data_root: str | None = None, epochs: int = 5, batch_size: int = 64,
               hidden: list[int] | None = None, lr: float = 0.01, workers: int = 2,
               baseline_steps: int | None = None, members: int = 8, adam: bool = True,
               progress: Callable[[str], None] = print, device: str = "cpu") -> dict[str, Any]:
