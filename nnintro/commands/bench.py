@@ -13,7 +13,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -46,6 +46,7 @@ class LoopResult:
     ratio_to_nnintro: float = math.nan
     ratio_to_bound: float = math.nan
     ratio_to_eager: float = math.nan  # against the plain PyTorch loop with the same settings
+    epoch_seconds: list[float] = field(default_factory=list)  # each of its turns, in order
 
 
 def peak_rss_mib() -> float:
@@ -393,7 +394,7 @@ def run_bench(dataset: str = "mnist", data_root: str | None = None, epochs: int 
         accuracy = _test_accuracy(model, test, classes, mean, std)
         results.append(LoopResult(loop.name, per_epoch, timing.samples / per_epoch, accuracy,
                                   timing.note(), settings=loop.settings.label,
-                                  ratio_to_bound=per_epoch / (bound * loop.models)))
+                                  ratio_to_bound=per_epoch / (bound * loop.models), epoch_seconds=times))
     reference = results[0].seconds_per_epoch
     floors = {r.settings: r.seconds_per_epoch for r in results if r.loop.startswith("plain PyTorch loop")}
     for result in results:

@@ -30,6 +30,8 @@ def test_bench_times_each_loop_and_writes_its_reports(tmp_path):
     assert pack["ratio_to_bound"] == pack["seconds_per_epoch"] / (4 * report["bound_seconds_per_epoch"])
     for loop in loops.values():
         assert loop["seconds_per_epoch"] > 0 and 0 <= loop["test_accuracy"] <= 1
+        turns = loop["epoch_seconds"]
+        assert len(turns) == 2 and min(turns) <= loop["seconds_per_epoch"] <= max(turns)
     first, second = report["turns"]  # the loops take turns, one epoch each a round, the first moving along
     assert sorted(first) == sorted(second) == sorted(loops) and second == first[1:] + first[:1]
     assert len(report["gemm_gflops_before_each_round"]) == 2
