@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import os
 import pickle
+import shutil
 import struct
 import zlib
 from pathlib import Path
@@ -114,11 +115,29 @@ def write_table(path: Path, rows: int = 200, seed: int = 0) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def _digits_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The digits split as the first digits run caches it, made once per worker: every test's cache folder
+    starts with a copy, so the CLIs and kernels the tests start read it instead of importing scikit-learn
+    (tests/datasets/test_digits_cache.py removes it to check how it is made)."""
+    from nnintro.datasets.digits import digits_split
+
+    folder = tmp_path_factory.mktemp("digits-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NNINTRO_CACHE_DIR", str(folder))
+        digits_split()
+    (path,) = folder.glob("digits-*.safetensors")
+    return path
+
+
 @pytest.fixture(autouse=True)
-def _quiet_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test runs in its own folder, so runs/ (and the image cache) never land in the repository."""
+def _quiet_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _digits_cache: Path) -> None:
+    """Every test runs in its own folder with its own cache folder, so runs/ and cached data never land in the
+    repository or pass from one test to another."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("NNINTRO_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    shutil.copy2(_digits_cache, tmp_path / "cache" / _digits_cache.name)
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@ teacher notebook runs top to bottom in a real Jupyter kernel (nbclient) offline 
 in the student version every check fails until the TODO is written."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -77,7 +78,7 @@ def test_every_language_has_the_same_code_and_the_student_version_only_its_exerc
 
 
 @pytest.fixture(scope="module")
-def executed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, list[str]]]:
+def executed(tmp_path_factory: pytest.TempPathFactory, _digits_cache: Path) -> dict[str, dict[str, list[str]]]:
     """What every check said in the teacher's notebooks (Polish) and the student's (Russian), a kernel per
     lesson, two at a time and the lessons that train first, so that no core is idle at the end."""
     from concurrent.futures import ThreadPoolExecutor
@@ -86,6 +87,8 @@ def executed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, li
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(folder)
         patch.setenv("NNINTRO_CACHE_DIR", str(folder / "cache"))
+        (folder / "cache").mkdir()
+        shutil.copy2(_digits_cache, folder / "cache" / _digits_cache.name)  # the kernels need no scikit-learn for it
         lessons = list(zip(_write("teacher", "--lang", "pl"), _write("student", "--lang", "ru", "--student")))
         lessons.sort(key=lambda pair: pair[0].name >= "05", reverse=True)
         with ThreadPoolExecutor(max_workers=2) as pool:

@@ -338,7 +338,7 @@ def test_a_tampered_image_cache_is_noticed_and_decoded_again(tmp_path, tamper):
     args = ["train", "-c", "folder_linear", "--set", f"data.root={root}", *QUICK]
     first = invoke(*args)
     assert first.exit_code == 0, first.output
-    (cache,) = (tmp_path / "cache").rglob("*.safetensors")
+    (cache,) = (tmp_path / "cache" / "folders").rglob("*.safetensors")
     with safe_open(str(cache), framework="pt") as handle:
         tensors = {k: handle.get_tensor(k) for k in handle.keys()}
         meta = json.loads(handle.metadata()["nnintro"])
