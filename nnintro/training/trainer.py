@@ -20,19 +20,18 @@ from torch import nn
 from nnintro.config import Config
 from nnintro.datasets import DatasetBundle, load_dataset
 from nnintro.datasets.augment import Augmenter
-from nnintro.datasets.batches import steps_per_epoch, train_batches
+from nnintro.datasets.batches import steps_per_epoch
 from nnintro.errors import ConfigError, NnintroError
 from nnintro.models.layers import architecture_for, build_model, check_memory
 from nnintro.models.optim import build_scheduler, member_lrs, step_epoch_scheduler
 from nnintro.run_folder.checkpoint import RunFolder, load_training_state
 from nnintro.training.device import ContentionWatch
-from nnintro.training.distributed import Distributed, all_reduce_sum, any_rank
+from nnintro.training.distributed import Distributed, any_rank
+from nnintro.training.epoch_pass import EpochTotals, TrainingPass
 from nnintro.training.members import Members
 from nnintro.training.numpy_engine import check_task
 from nnintro.training.outputs import member_outputs, run_split
 from nnintro.training.step import Stepper
-
-REFRESH_SECONDS = 0.25  # how often live numbers are read back from the device
 
 
 class Diverged(NnintroError):
@@ -94,40 +93,6 @@ def prepare(config: Config) -> tuple[DatasetBundle, torch.nn.Module]:
     return data, model
 
 
-@dataclass
-class EpochTotals:
-    """One epoch's numbers, kept on the device (read once at its end): each step's loss and sample count per
-    member, and its sum of the task's running metric. Kept as lists of the steps' tensors: an append costs no
-    device operation, where writing rows of one tensor would cost three per step."""
-
-    device: torch.device
-    losses: list[torch.Tensor] = field(default_factory=list)  # each (K,)
-    counts: list[torch.Tensor | int] = field(default_factory=list)  # the batch size, or under data.folds (K,)
-    running: list[torch.Tensor] = field(default_factory=list)  # each (K,)
-
-    def add(self, losses: torch.Tensor, count: torch.Tensor | int, running: torch.Tensor) -> None:
-        self.losses.append(losses)
-        self.counts.append(count)
-        self.running.append(running)
-
-    def step_losses(self) -> torch.Tensor:
-        """(steps so far, K)"""
-        return torch.stack(self.losses)
-
-    def stacked(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Each step's losses (steps, K), its counts (steps, K or 1) and the running metric's sum (K,)."""
-        counts = torch.stack(self.counts) if isinstance(self.counts[0], torch.Tensor) else \
-            torch.tensor(self.counts, dtype=torch.float32, device=self.device).unsqueeze(1)
-        return self.step_losses(), counts, torch.stack(self.running).sum(0)
-
-    @staticmethod
-    def means(running_metric: str, losses: torch.Tensor, counts: torch.Tensor,
-              running: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Each member's training loss and running metric over the samples it trained on, (K,) tensors."""
-        seen = counts.sum(0).clamp_min(1)
-        return {"train/loss": (losses * counts).sum(0) / seen, f"train/{running_metric}": running / seen}
-
-
 @contextmanager
 def flushed_denormals() -> Iterator[None]:
     """Tiny values late in training become denormal floats, which run many times slower on x86 CPUs."""
@@ -159,6 +124,8 @@ class Trainer:
                                                                    cfg.train.epochs, self.steps)
         self.members = Members.for_config(self.model, self.stepper.frozen, self.task, cfg.train.early_stopping)
         self.augment = Augmenter.for_data(cfg.data.augment, self.data.normalization)
+        self.training_pass = TrainingPass(cfg, self.data, self.stepper, self.augment, self.scheduler,
+                                          self.scheduler_per_batch, self.dist)
         self.history: list[dict[str, float]] = []
         self.start_epoch = 1
         self.started = False
@@ -167,9 +134,8 @@ class Trainer:
         self.result: FitResult | None = None  # set when epochs() is exhausted
 
     def _notify(self, method: str, *args: Any) -> None:
-        for observer in self.observers:
-            if hasattr(observer, method):
-                getattr(observer, method)(*args)
+        for call in filter(None, (getattr(observer, method, None) for observer in self.observers)):
+            call(*args)
 
     def resume(self, checkpoint: Path) -> None:
         """Continue after the checkpoint's last completed epoch."""
@@ -181,36 +147,18 @@ class Trainer:
 
     def _train_epoch(self, epoch: int) -> dict[str, torch.Tensor]:
         """Each member's training loss and running metric over the epoch, (K,) tensors ({} if interrupted)."""
-        cfg = self.config
-        self.stepper.train_model.train()
-        device, n = self.data.train.x.device, len(self.data.train)
-        totals = EpochTotals(device)
-        own_rows = self.data.folds["train"].float() if self.data.folds else None
-        last_refresh = time.perf_counter()
         solo = not self.dist.enabled  # under DDP, decisions wait for the epoch's collective numbers
-        for step, (x, y, index) in enumerate(train_batches(self.data.train, cfg.data.batch_size, cfg.seed, epoch,
-                                                           self.dist.rank, self.dist.world_size)):
-            x, mix = self.augment.batch(x) if self.augment is not None else (x, None)  # the training split only
-            weights = own_rows[:, index] if own_rows is not None else None
-            size = min(cfg.data.batch_size, n - step * cfg.data.batch_size)  # the global batch's
-            outputs, losses = self.stepper.step(x, y, size, mix, weights)
-            if self.scheduler_per_batch:
-                self.scheduler.step()
-            totals.add(losses, weights.sum(-1) if weights is not None else size,
-                       self.task.running_sum(outputs, y, weights))
-            now = time.perf_counter()
-            if now - last_refresh > REFRESH_SECONDS or step == self.steps - 1:
-                last_refresh = now
-                if solo:
-                    self._check_finite(totals.step_losses(), epoch)
-                self._notify("on_step", epoch, step + 1, self.steps, float(losses[self.members.alive].mean()))
-            if solo and self.stop_requested():
-                return {}
-        step_losses, counts, running = totals.stacked()
+
+        def refresh(step: int, totals: EpochTotals, losses: torch.Tensor) -> None:
+            if solo:
+                self._check_finite(totals.step_losses(), epoch)
+            self._notify("on_step", epoch, step, self.steps, float(losses[self.members.alive].mean()))
+
+        totals = self.training_pass.run(epoch, self.steps, refresh, lambda: solo and self.stop_requested())
+        if totals is None:
+            return {}
+        step_losses, counts, running = totals.stacked(self.dist)
         if not solo:
-            # each rank averaged its own share of every batch; the epoch's numbers are over all of them
-            step_losses = all_reduce_sum(step_losses) / self.dist.world_size
-            running = all_reduce_sum(running)
             self._check_finite(step_losses, epoch)
         alive = step_losses[:, self.members.alive].mean(1).tolist() if self.members.alive else []
         self.steps_log += [{"epoch": epoch, "step": step, "loss": loss} for step, loss in enumerate(alive, 1)]
