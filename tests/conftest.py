@@ -130,14 +130,19 @@ def _digits_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def start_cache(folder: Path, digits: Path) -> None:
+    """A fresh cache folder holding only the digits split made by _digits_cache."""
+    folder.mkdir()
+    shutil.copy2(digits, folder / digits.name)
+
+
 @pytest.fixture(autouse=True)
 def _quiet_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _digits_cache: Path) -> None:
     """Every test runs in its own folder with its own cache folder, so runs/ and cached data never land in the
     repository or pass from one test to another."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("NNINTRO_CACHE_DIR", str(tmp_path / "cache"))
-    (tmp_path / "cache").mkdir()
-    shutil.copy2(_digits_cache, tmp_path / "cache" / _digits_cache.name)
+    start_cache(tmp_path / "cache", _digits_cache)
 
 
 @pytest.fixture(autouse=True)

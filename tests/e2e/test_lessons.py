@@ -3,10 +3,10 @@ teacher notebook runs top to bottom in a real Jupyter kernel (nbclient) offline 
 in the student version every check fails until the TODO is written."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
+from conftest import start_cache
 from typer.testing import CliRunner
 
 from nnintro.cli import app
@@ -87,8 +87,7 @@ def executed(tmp_path_factory: pytest.TempPathFactory, _digits_cache: Path) -> d
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(folder)
         patch.setenv("NNINTRO_CACHE_DIR", str(folder / "cache"))
-        (folder / "cache").mkdir()
-        shutil.copy2(_digits_cache, folder / "cache" / _digits_cache.name)  # the kernels need no scikit-learn for it
+        start_cache(folder / "cache", _digits_cache)  # the kernels need no scikit-learn for it
         lessons = list(zip(_write("teacher", "--lang", "pl"), _write("student", "--lang", "ru", "--student")))
         lessons.sort(key=lambda pair: pair[0].name >= "05", reverse=True)
         with ThreadPoolExecutor(max_workers=2) as pool:
